@@ -1,0 +1,23 @@
+#include "cmd/command.hpp"
+
+namespace fomo::cmd {
+
+const std::vector<CommandInfo>& Commands() {
+  static const std::vector<CommandInfo> kCommands = {
+      {"init", "create a repository from a checkpoint", RepoAccess::kNone, SetupInit},
+      {"commit", "record a checkpoint as the next version", RepoAccess::kWrite, SetupCommit},
+      {"log", "show the version history", RepoAccess::kRead, SetupLog},
+      {"show", "show one version", RepoAccess::kRead, SetupShow},
+      {"diff", "compare two versions", RepoAccess::kRead, SetupDiff},
+      {"export", "write a version as a checkpoint", RepoAccess::kRead, SetupExport},
+      {"tag", "list, create or delete tags", RepoAccess::kWrite, SetupTag},
+      {"branch", "list, create or delete branches", RepoAccess::kWrite, SetupBranch},
+      {"switch", "move HEAD to a branch or version", RepoAccess::kWrite, SetupSwitch},
+      {"status", "where HEAD is and how big the repository is", RepoAccess::kRead, SetupStatus},
+      {"gc", "remove objects no version needs", RepoAccess::kWrite, SetupGc},
+      {"fsck", "verify objects, graph and database", RepoAccess::kRead, SetupFsck},
+  };
+  return kCommands;
+}
+
+}  // namespace fomo::cmd

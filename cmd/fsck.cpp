@@ -1,0 +1,55 @@
+// fomo fsck [--repair] [--quick]: verify every object's hash, every version's
+// manifest, and that graph and database agree. Exit 1 when data is damaged.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cmd/command.hpp"
+#include "cmd/output.hpp"
+#include "storage/fsck.hpp"
+
+namespace fomo::cmd {
+
+namespace {
+
+struct FsckOptions {
+  bool repair = false;
+  bool quick = false;
+};
+
+int RunFsck(Context& ctx, const FsckOptions& o) {
+  Repository& repo = ctx.repo();
+  if (o.repair) repo.LockForWriting(ctx.global.quiet);
+  FsckReport report = CheckRepository(repo, !o.quick);
+  std::vector<std::string> fixes;
+  if (o.repair) fixes = RepairRepository(repo, report);
+  if (ctx.global.json) {
+    PrintJson({{"ok", report.ok()},
+               {"versions_checked", report.versions_checked},
+               {"objects_checked", report.objects_checked},
+               {"errors", report.errors},
+               {"notices", report.notices},
+               {"repaired", fixes}});
+  } else {
+    for (const auto& e : report.errors) std::cerr << "error: " << e << "\n";
+    if (!ctx.global.quiet) {
+      for (const auto& n : report.notices) std::cout << "notice: " << n << "\n";
+      for (const auto& f : fixes) std::cout << "repaired: " << f << "\n";
+      std::cout << fmt::format("checked {} versions and {} objects{}: {}\n", report.versions_checked,
+                               report.objects_checked, o.quick ? " (headers only)" : "",
+                               report.ok() ? "ok" : fmt::format("{} errors", report.errors.size()));
+    }
+  }
+  return report.ok() ? 0 : 1;
+}
+
+}  // namespace
+
+Runner SetupFsck(CLI::App& sub) {
+  auto o = std::make_shared<FsckOptions>();
+  sub.add_flag("--repair", o->repair, "add missing database rows and tags, drop stale rows and temporary files");
+  sub.add_flag("--quick", o->quick, "check object headers only, do not decode and hash");
+  return [o](Context& ctx) { return RunFsck(ctx, *o); };
+}
+
+}  // namespace fomo::cmd

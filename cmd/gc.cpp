@@ -1,0 +1,41 @@
+// fomo gc [--dry-run]: drop objects that no version reachable from a ref needs, and
+// temporary files of interrupted writes.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cmd/command.hpp"
+#include "cmd/output.hpp"
+#include "storage/fsck.hpp"
+
+namespace fomo::cmd {
+
+namespace {
+
+int RunGc(Context& ctx, bool dry_run) {
+  GcReport report = CollectGarbage(ctx.repo(), dry_run);
+  if (ctx.global.json) {
+    PrintJson({{"dry_run", dry_run},
+               {"objects_removed", report.objects_removed},
+               {"bytes_removed", report.bytes_removed},
+               {"temporary_files_removed", report.temporary_files_removed}});
+  } else if (!ctx.global.quiet) {
+    std::cout << fmt::format("{} {} unreachable objects ({})", dry_run ? "would remove" : "removed",
+                             report.objects_removed, FormatBytes(report.bytes_removed));
+    if (report.temporary_files_removed) {
+      std::cout << fmt::format(" and {} temporary files", report.temporary_files_removed);
+    }
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner SetupGc(CLI::App& sub) {
+  auto dry_run = std::make_shared<bool>(false);
+  sub.add_flag("-n,--dry-run", *dry_run, "say what would be removed, remove nothing");
+  return [dry_run](Context& ctx) { return RunGc(ctx, *dry_run); };
+}
+
+}  // namespace fomo::cmd

@@ -1,0 +1,104 @@
+// fomo init [DIR] --from CKPT [--config FILE] [-m MSG]: a new repository whose
+// v1.0.0 is the imported checkpoint. Everything is built under a temporary name and
+// renamed into place at the end, so a failed init leaves nothing behind.
+#include <unistd.h>
+
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cmd/command.hpp"
+#include "cmd/import_recipe.hpp"
+#include "cmd/output.hpp"
+#include "cmd/version_view.hpp"
+#include "core/checkpoint.hpp"
+#include "storage/atomic_file.hpp"
+#include "storage/error.hpp"
+#include "storage/versions.hpp"
+
+namespace fomo::cmd {
+
+namespace {
+
+struct InitOptions {
+  std::string directory = ".";
+  std::string from;
+  std::string config;
+  std::string message;
+  bool no_eval = false;
+};
+
+int RunInit(Context& ctx, const InitOptions& o) {
+  if (o.from.empty()) throw UsageError("init needs --from CKPT (a safetensors checkpoint)");
+  fs::path root = fs::absolute(o.directory);
+  if (fs::exists(root / kFomoDirName)) {
+    throw Error(fmt::format("'{}' is already a fomo repository", root.string()));
+  }
+  std::optional<fs::path> config_file;
+  if (!o.config.empty()) config_file = o.config;
+  core::Checkpoint ckpt = core::LoadCheckpoint(o.from, core::ConfigSource{config_file, std::nullopt});
+
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) throw Error(fmt::format("cannot create '{}': {}", root.string(), ec.message()));
+  const bool write_config = !fs::exists(root / kConfigFileName);
+  if (!write_config) RepoConfig::Load(root / kConfigFileName);  // refuse a malformed one now
+
+  fs::path staging = root / fmt::format(".fomo-init-{}", ::getpid());
+  StoredVersion base;
+  try {
+    {
+      Repository repo = Repository::Create(root, staging);
+      VersionDraft draft;
+      draft.tensors = ckpt.tensors;
+      draft.config_json = ckpt.config.ToJson();
+      std::string message =
+          o.message.empty() ? fmt::format("import {}", ckpt.path.filename().string()) : o.message;
+      draft.recipe = ImportRecipe("fomo init", ckpt, message);
+      draft.message = message;
+      draft.kind = "import";
+      draft.version = SemVer{1, 0, 0};
+      ProgressMeter meter("storing tensors", !ctx.global.quiet && !ctx.global.json);
+      base = *CommitVersion(repo, draft, [&](uint64_t d, uint64_t t) { meter.Update(d, t); });
+    }
+    if (write_config) {
+      std::string text = RepoConfig::Template();
+      WriteFileAtomic(staging / "fomo.yaml.new", text.data(), text.size());
+    }
+    fs::rename(staging, root / kFomoDirName);
+    FsyncDirectory(root);
+  } catch (...) {
+    fs::remove_all(staging, ec);
+    throw;
+  }
+  if (write_config) fs::rename(root / kFomoDirName / "fomo.yaml.new", root / kConfigFileName);
+
+  if (ctx.global.json) {
+    Graph graph = Graph::Open(root / kFomoDirName / "graph");
+    PrintJson(VersionJson(base, RefNames::Collect(graph)));
+  } else if (!ctx.global.quiet) {
+    std::cout << fmt::format("Initialized fomo repository in {}\n", (root / kFomoDirName).string());
+    std::cout << fmt::format("{} {} {} ({} layout, config from {}): {} tensors, {} raw, {} stored\n",
+                             base.version.Tag(), ShortId(base.commit.id), base.commit.message,
+                             core::LayoutName(ckpt.layout), ckpt.config_source,
+                             base.manifest.tensors.size(), FormatBytes(base.raw_bytes),
+                             FormatBytes(base.stored_bytes));
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner SetupInit(CLI::App& sub) {
+  auto o = std::make_shared<InitOptions>();
+  sub.add_option("directory", o->directory, "where to create the repository (default: .)");
+  sub.add_option("--from", o->from, "base checkpoint (safetensors, OpenAI/OpenCLIP or Hugging Face layout)")
+      ->type_name("CKPT");
+  sub.add_option("--config", o->config, "model config: OpenCLIP model-config JSON or Hugging Face config.json")
+      ->type_name("FILE");
+  sub.add_option("-m,--message", o->message, "message of the first version")->type_name("MSG");
+  sub.add_flag("--no-eval", o->no_eval, "do not evaluate the base version");
+  return [o](Context& ctx) { return RunInit(ctx, *o); };
+}
+
+}  // namespace fomo::cmd

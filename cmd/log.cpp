@@ -1,0 +1,77 @@
+// fomo log [REV] [--oneline] [-n N]: history from HEAD (or REV), newest first.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cmd/command.hpp"
+#include "cmd/output.hpp"
+#include "cmd/version_view.hpp"
+#include "storage/error.hpp"
+#include "storage/versions.hpp"
+
+namespace fomo::cmd {
+
+namespace {
+
+struct LogOptions {
+  std::string rev = "HEAD";
+  bool oneline = false;
+  int max_count = -1;
+};
+
+void PrintLong(const StoredVersion& v, const RefNames& refs) {
+  std::string deco = Decorations(v.commit.id, refs);
+  std::cout << Colour(fmt::format("version {}", v.version.ToString()), "33")
+            << (deco.empty() ? "" : " " + Colour(deco, "36")) << "\n";
+  std::cout << "commit  " << v.commit.id << "\n";
+  if (v.commit.parents.size() > 1) {
+    std::vector<std::string> shorts;
+    for (const auto& p : v.commit.parents) shorts.push_back(ShortId(p));
+    std::cout << "Merge:  " << fmt::format("{}", fmt::join(shorts, " ")) << "\n";
+  }
+  std::cout << "Author: " << v.commit.author << "\n";
+  std::cout << "Date:   " << FormatTime(v.commit.time) << "\n";
+  std::string budget = BudgetLine(v.budget);
+  std::cout << fmt::format("Stored: {} new of {} ({}){}\n", FormatBytes(v.stored_bytes),
+                           FormatBytes(v.raw_bytes), v.kind, budget.empty() ? "" : "; " + budget);
+  std::cout << "\n    " << v.commit.message << "\n\n";
+}
+
+int RunLog(Context& ctx, const LogOptions& o) {
+  Repository& repo = ctx.repo();
+  const Graph& graph = repo.graph();
+  HeadState head = graph.Head();
+  if (o.rev == "HEAD" && !head.commit) throw Error("HEAD has no versions yet");
+  CommitId start = ResolveRevision(repo, o.rev);
+  RefNames refs = RefNames::Collect(graph);
+  nlohmann::json list = nlohmann::json::array();
+  int shown = 0;
+  for (const auto& commit : graph.Walk({start})) {
+    if (o.max_count >= 0 && shown >= o.max_count) break;
+    ++shown;
+    StoredVersion v = LoadVersion(graph, commit);
+    if (ctx.global.json) {
+      list.push_back(VersionJson(v, refs));
+    } else if (o.oneline) {
+      std::string deco = Decorations(commit, refs);
+      std::cout << Colour(ShortId(commit), "33") << " " << fmt::format("{:<8}", v.version.Tag())
+                << (deco.empty() ? "" : " " + Colour(deco, "36")) << " " << v.commit.message << "\n";
+    } else {
+      PrintLong(v, refs);
+    }
+  }
+  if (ctx.global.json) PrintJson(list);
+  return 0;
+}
+
+}  // namespace
+
+Runner SetupLog(CLI::App& sub) {
+  auto o = std::make_shared<LogOptions>();
+  sub.add_option("revision", o->rev, "where to start (default HEAD)")->type_name("REV");
+  sub.add_flag("--oneline", o->oneline, "one line per version");
+  sub.add_option("-n,--max-count", o->max_count, "show at most N versions")->type_name("N");
+  return [o](Context& ctx) { return RunLog(ctx, *o); };
+}
+
+}  // namespace fomo::cmd

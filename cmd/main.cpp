@@ -1,0 +1,86 @@
+// fomo's entry point: parses the command line, opens (and locks) the repository as
+// the command table says, runs the command, and turns errors into exit codes.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cmd/command.hpp"
+#include "storage/error.hpp"
+
+namespace {
+
+constexpr const char* kDescription =
+    "fomo: version control for continually trained CLIP models.\n"
+    "Run 'fomo COMMAND --help' for a command's options; 'man fomo' for the manual.";
+
+int Fail(const std::string& message, fomo::ExitCode code) {
+  std::fprintf(stderr, "fomo: %s\n", message.c_str());
+  return static_cast<int>(code);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace fomo;
+  using namespace fomo::cmd;
+
+  CLI::App app(kDescription, "fomo");
+  app.set_version_flag("--version", std::string("fomo ") + FOMO_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  GlobalOptions global;
+  app.add_option("-C", global.directory, "run as if fomo was started in DIR")->type_name("DIR");
+  app.add_flag("--json", global.json, "print machine-readable JSON");
+  app.add_flag("-q,--quiet", global.quiet, "print only errors");
+  app.add_flag("-v,--verbose", global.verbose, "print more detail");
+
+  struct Registered {
+    const CommandInfo* info;
+    CLI::App* sub;
+    Runner run;
+  };
+  std::vector<Registered> registered;
+  for (const auto& info : Commands()) {
+    CLI::App* sub = app.add_subcommand(info.name, info.summary);
+    registered.push_back({&info, sub, info.setup(*sub)});
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return Fail(fmt::format("{} (see 'fomo --help')", e.what()), ExitCode::kUsage);
+  }
+
+  try {
+    if (!global.directory.empty() && ::chdir(global.directory.c_str()) != 0) {
+      throw Error(fmt::format("cannot change to '{}': {}", global.directory, std::strerror(errno)));
+    }
+    for (auto& r : registered) {
+      if (!r.sub->parsed()) continue;
+      Context ctx(global);
+      if (r.info->access != RepoAccess::kNone) {
+        ctx.set_repo(std::make_unique<Repository>(Repository::Open(".")));
+        if (r.info->access == RepoAccess::kWrite) ctx.repo().LockForWriting(global.quiet);
+      }
+      return r.run(ctx);
+    }
+    return Fail("no command given (see 'fomo --help')", ExitCode::kUsage);
+  } catch (const Error& e) {
+    return Fail(e.what(), e.code());
+  } catch (const std::bad_alloc&) {
+    return Fail("out of memory", ExitCode::kError);
+  } catch (const std::exception& e) {
+    return Fail(e.what(), ExitCode::kError);
+  }
+}

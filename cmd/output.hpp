@@ -1,0 +1,47 @@
+// Printing: JSON for scripts, aligned text and colour for terminals, progress
+// meters that redraw on a terminal and print plain lines when piped.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "storage/graph.hpp"
+#include "storage/repository.hpp"
+
+namespace fomo::cmd {
+
+bool StdoutIsTerminal();
+bool StderrIsTerminal();
+
+std::string FormatBytes(uint64_t bytes);  // "3.4 MiB"
+std::string FormatTime(int64_t epoch_seconds);  // "2026-11-23 07:05:12 +0000"
+std::string ShortId(const CommitId& id);
+// ANSI colour on a terminal (unless NO_COLOR is set); the plain text otherwise.
+std::string Colour(const std::string& text, const char* ansi_code);
+
+void PrintJson(const nlohmann::json& value);
+
+// Resolves a revision or throws "unknown revision 'X'".
+CommitId ResolveRevision(const Repository& repo, const std::string& rev);
+
+class ProgressMeter {
+ public:
+  ProgressMeter(std::string label, bool enabled);
+  ~ProgressMeter();
+  // done and total in bytes.
+  void Update(uint64_t done, uint64_t total);
+  void Finish();
+
+ private:
+  std::string label_;
+  bool enabled_;
+  bool terminal_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+}  // namespace fomo::cmd

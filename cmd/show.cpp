@@ -1,0 +1,85 @@
+// fomo show [REV]: one version: parents, recipe, budget, metrics, storage.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cmd/command.hpp"
+#include "cmd/output.hpp"
+#include "cmd/version_view.hpp"
+#include "storage/versions.hpp"
+
+namespace fomo::cmd {
+
+namespace {
+
+struct ShowOptions {
+  std::string rev = "HEAD";
+  bool tensors = false;
+};
+
+int RunShow(Context& ctx, const ShowOptions& o) {
+  Repository& repo = ctx.repo();
+  CommitId commit = ResolveRevision(repo, o.rev);
+  StoredVersion v = LoadVersion(repo.graph(), commit);
+  RefNames refs = RefNames::Collect(repo.graph());
+  nlohmann::json j = VersionJson(v, refs);
+  if (ctx.global.json) {
+    if (o.tensors) j["manifest"] = nlohmann::json::parse(v.manifest.ToJson())["tensors"];
+    PrintJson(j);
+    return 0;
+  }
+  std::string deco = Decorations(commit, refs);
+  std::cout << Colour(fmt::format("version {}", v.version.ToString()), "33")
+            << (deco.empty() ? "" : " " + Colour(deco, "36")) << "\n";
+  std::cout << "commit   " << commit << "\n";
+  for (const auto& p : v.commit.parents) {
+    std::string pv = LoadVersion(repo.graph(), p).version.Tag();
+    std::cout << "parent   " << p << " (" << pv << ")\n";
+  }
+  std::cout << "author   " << v.commit.author << "\n";
+  std::cout << "date     " << FormatTime(v.commit.time) << "\n";
+  std::cout << "kind     " << v.kind << "\n";
+  std::cout << "\n    " << v.commit.message << "\n\n";
+  std::cout << "recipe\n";
+  for (const auto& [key, value] : v.recipe.items()) {
+    std::cout << fmt::format("  {:<14} {}\n", key, value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  std::string budget = BudgetLine(v.budget);
+  std::cout << "budget   " << (budget.empty() ? "none (not trained by fomo)" : budget) << "\n";
+  const auto& metrics = j["metrics"];
+  if (metrics.empty()) {
+    std::cout << "metrics  none measured\n";
+  } else {
+    std::cout << "metrics\n";
+    for (const auto& [dataset, values] : metrics.items()) {
+      for (const auto& [metric, value] : values.items()) {
+        std::cout << fmt::format("  {:<24} {:<10} {}\n", dataset, metric, value.dump());
+      }
+    }
+  }
+  std::cout << fmt::format("storage  {} tensors, {} raw, {} added to the store\n", v.manifest.tensors.size(),
+                           FormatBytes(v.raw_bytes), FormatBytes(v.stored_bytes));
+  for (const auto& [encoding, count] : j["storage"]["encodings"].items()) {
+    std::cout << fmt::format("  {:<8} {} tensors\n", encoding, count.get<int>());
+  }
+  if (o.tensors) {
+    std::cout << "tensors\n";
+    for (const auto& e : v.manifest.tensors) {
+      std::cout << fmt::format("  {:<52} {:<5} {:<16} {:<6} {:>10}  {}\n", e.name, DtypeName(e.dtype),
+                               ShapeString(e.shape), EncodingName(e.encoding), FormatBytes(e.stored_bytes),
+                               e.id.Hex().substr(0, 12));
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner SetupShow(CLI::App& sub) {
+  auto o = std::make_shared<ShowOptions>();
+  sub.add_option("revision", o->rev, "version to show (default HEAD)")->type_name("REV");
+  sub.add_flag("--tensors", o->tensors, "list every tensor with its object and encoding");
+  return [o](Context& ctx) { return RunShow(ctx, *o); };
+}
+
+}  // namespace fomo::cmd

@@ -1,0 +1,91 @@
+// fomo status: where HEAD is, what the store holds, and anything that needs care
+// (an interrupted write, database rows to repair).
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cmd/command.hpp"
+#include "cmd/output.hpp"
+#include "storage/versions.hpp"
+
+namespace fomo::cmd {
+
+namespace {
+
+uint64_t DirectoryBytes(const fs::path& dir, size_t* files) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->is_regular_file(ec)) {
+      total += it->file_size(ec);
+      if (files) ++*files;
+    }
+  }
+  return total;
+}
+
+int RunStatus(Context& ctx) {
+  Repository& repo = ctx.repo();
+  const Graph& graph = repo.graph();
+  HeadState head = graph.Head();
+  std::optional<StoredVersion> current;
+  if (head.commit) current = LoadVersion(graph, *head.commit);
+  size_t object_files = 0;
+  uint64_t object_bytes = DirectoryBytes(repo.fomo_dir() / "objects", &object_files);
+  uint64_t graph_bytes = DirectoryBytes(repo.fomo_dir() / "graph", nullptr);
+  uint64_t db_bytes = 0;
+  for (const char* name : {"fomo.sqlite", "fomo.sqlite-wal"}) {
+    std::error_code ec;
+    auto size = fs::file_size(repo.fomo_dir() / name, ec);
+    if (!ec) db_bytes += size;
+  }
+  size_t missing_rows = 0;
+  std::vector<CommitId> reachable = graph.ReachableCommits();
+  for (const auto& commit : reachable) {
+    if (!repo.db().FindVersion(commit)) ++missing_rows;
+  }
+  if (ctx.global.json) {
+    PrintJson({{"root", repo.root().string()},
+               {"branch", head.branch ? nlohmann::json(*head.branch) : nlohmann::json(nullptr)},
+               {"commit", head.commit ? nlohmann::json(*head.commit) : nlohmann::json(nullptr)},
+               {"version", current ? nlohmann::json(current->version.ToString()) : nlohmann::json(nullptr)},
+               {"versions", reachable.size()},
+               {"branches", graph.Branches().size()},
+               {"storage",
+                {{"objects", object_files},
+                 {"object_bytes", object_bytes},
+                 {"graph_bytes", graph_bytes},
+                 {"database_bytes", db_bytes}}},
+               {"missing_database_rows", missing_rows},
+               {"training", nullptr}});
+    return 0;
+  }
+  if (head.branch) {
+    std::cout << fmt::format("On branch {}\n", *head.branch);
+  } else {
+    std::cout << "HEAD detached\n";
+  }
+  if (current) {
+    std::cout << fmt::format("HEAD is {} ({}): {}\n", current->version.Tag(), ShortId(current->commit.id),
+                             current->commit.message);
+  }
+  std::cout << fmt::format("{} versions on {} branches\n", reachable.size(), graph.Branches().size());
+  std::cout << fmt::format("store: {} objects, {}; graph {}; database {}\n", object_files,
+                           FormatBytes(object_bytes), FormatBytes(graph_bytes), FormatBytes(db_bytes));
+  std::cout << "no training in progress\n";
+  if (missing_rows) {
+    std::cout << fmt::format("{} versions lack their database row (an interrupted commit): run "
+                             "'fomo fsck --repair'\n",
+                             missing_rows);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner SetupStatus(CLI::App& sub) {
+  return [](Context& ctx) { return RunStatus(ctx); };
+}
+
+}  // namespace fomo::cmd

@@ -1,0 +1,31 @@
+// How versions are presented: the `fomo show --json` object of the scripting
+// contract (PRODUCT.md), which `fomo log --json` lists, and git-style decorations.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "storage/versions.hpp"
+
+namespace fomo::cmd {
+
+struct RefNames {
+  std::map<CommitId, std::vector<std::string>> tags;
+  std::map<CommitId, std::vector<std::string>> branches;
+  std::optional<std::string> head_branch;
+  std::optional<CommitId> head;
+
+  static RefNames Collect(const Graph& graph);
+};
+
+nlohmann::json VersionJson(const StoredVersion& version, const RefNames& refs);
+// "(HEAD -> main, tag: v1.0.1)"; empty when no ref points here.
+std::string Decorations(const CommitId& commit, const RefNames& refs);
+// Human summary of a budget, or "" when nothing was trained.
+std::string BudgetLine(const Budget& budget);
+
+}  // namespace fomo::cmd

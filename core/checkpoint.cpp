@@ -1,0 +1,292 @@
+#include "core/checkpoint.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "storage/atomic_file.hpp"
+#include "storage/error.hpp"
+#include "storage/parallel.hpp"
+
+namespace fomo::core {
+
+namespace {
+
+const std::string kModulePrefix = "module.";
+
+std::string StripModulePrefix(const std::string& name) {
+  return name.rfind(kModulePrefix, 0) == 0 ? name.substr(kModulePrefix.size()) : name;
+}
+
+int CountLayers(const std::map<std::string, const NamedTensor*>& by_name, const std::string& prefix) {
+  int layers = 0;
+  while (by_name.count(fmt::format("{}{}.layer_norm1.weight", prefix, layers))) ++layers;
+  return layers;
+}
+
+// Canonical shapes of a Hugging Face state dict, for inferring its config.
+std::map<std::string, Shape> CanonicalShapesOfHf(const std::map<std::string, const NamedTensor*>& hf) {
+  ClipConfig layers_only;
+  layers_only.vision.layers = CountLayers(hf, "vision_model.encoder.layers.");
+  layers_only.text.layers = CountLayers(hf, "text_model.encoder.layers.");
+  std::map<std::string, Shape> shapes;
+  for (const auto& m : HuggingFaceMappings(layers_only)) {
+    auto it = hf.find(m.hf[0]);
+    if (it == hf.end()) continue;
+    Shape shape = it->second->view.shape;
+    if (m.transform == HfTransform::kTranspose && shape.size() == 2) std::swap(shape[0], shape[1]);
+    if (m.transform == HfTransform::kSplitRows && !shape.empty()) shape[0] *= 3;
+    shapes[m.canonical] = shape;
+  }
+  return shapes;
+}
+
+const NamedTensor& Need(const std::map<std::string, const NamedTensor*>& by_name,
+                        const std::string& name, const fs::path& path) {
+  auto it = by_name.find(name);
+  if (it == by_name.end()) {
+    throw Error(fmt::format("cannot import '{}': tensor '{}' is missing", path.string(), name));
+  }
+  return *it->second;
+}
+
+std::vector<NamedTensor> FromHuggingFace(const std::map<std::string, const NamedTensor*>& by_name,
+                                         const ClipConfig& config, const fs::path& path,
+                                         std::vector<std::shared_ptr<ByteBuffer>>* owned) {
+  std::vector<NamedTensor> out;
+  std::set<std::string> used;
+  for (const auto& m : HuggingFaceMappings(config)) {
+    std::vector<const NamedTensor*> parts;
+    for (const auto& name : m.hf) {
+      parts.push_back(&Need(by_name, name, path));
+      used.insert(name);
+    }
+    const TensorView& first = parts[0]->view;
+    if (m.transform == HfTransform::kCopy) {
+      out.push_back({m.canonical, first});
+    } else if (m.transform == HfTransform::kTranspose) {
+      if (first.shape.size() != 2) {
+        throw Error(fmt::format("cannot import '{}': tensor '{}' is not 2-D", path.string(), m.hf[0]));
+      }
+      auto buffer = std::make_shared<ByteBuffer>(first.size);
+      Transpose2D(first.data, buffer->data(), first.shape[0], first.shape[1], DtypeSize(first.dtype));
+      owned->push_back(buffer);
+      out.push_back({m.canonical, {first.dtype, {first.shape[1], first.shape[0]}, buffer->data(), first.size}});
+    } else {
+      for (const NamedTensor* p : parts) {
+        if (p->view.dtype != first.dtype || p->view.shape != first.shape || first.shape.empty()) {
+          throw Error(fmt::format("cannot import '{}': '{}' does not match '{}'", path.string(),
+                                  p->name, parts[0]->name));
+        }
+      }
+      auto buffer = std::make_shared<ByteBuffer>(3 * first.size);
+      for (size_t k = 0; k < 3; ++k) std::memcpy(buffer->data() + k * first.size, parts[k]->view.data, first.size);
+      owned->push_back(buffer);
+      Shape shape = first.shape;
+      shape[0] *= 3;
+      out.push_back({m.canonical, {first.dtype, shape, buffer->data(), buffer->size()}});
+    }
+  }
+  for (const auto& [name, tensor] : by_name) {
+    if (!used.count(name) && !IsIgnoredHuggingFaceTensor(name)) {
+      throw Error(fmt::format("cannot import '{}': unexpected tensor '{}' for this model config",
+                              path.string(), name));
+    }
+  }
+  return out;
+}
+
+// One tensor of an exported file: which canonical tensor it comes from and how.
+struct ExportPiece {
+  SafetensorsEntry entry;
+  size_t source;  // index into the manifest
+  HfTransform transform;
+  int part;  // which third, for kSplitRows
+};
+
+std::vector<ExportPiece> PlanExport(const Manifest& manifest, const ClipConfig& config, Layout layout) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < manifest.tensors.size(); ++i) index[manifest.tensors[i].name] = i;
+  auto source = [&](const std::string& name) {
+    auto it = index.find(name);
+    if (it == index.end()) throw CorruptError(fmt::format("stored version lacks tensor '{}'", name));
+    return it->second;
+  };
+  std::vector<ExportPiece> pieces;
+  if (layout == Layout::kOpenAI) {
+    for (size_t i = 0; i < manifest.tensors.size(); ++i) {
+      const auto& e = manifest.tensors[i];
+      pieces.push_back({{e.name, e.dtype, e.shape}, i, HfTransform::kCopy, 0});
+    }
+  } else {
+    for (const auto& m : HuggingFaceMappings(config)) {
+      size_t s = source(m.canonical);
+      const auto& e = manifest.tensors[s];
+      for (size_t k = 0; k < m.hf.size(); ++k) {
+        Shape shape = e.shape;
+        if (m.transform == HfTransform::kTranspose) std::swap(shape[0], shape[1]);
+        if (m.transform == HfTransform::kSplitRows) shape[0] /= 3;
+        pieces.push_back({{m.hf[k], e.dtype, shape}, s, m.transform, static_cast<int>(k)});
+      }
+    }
+  }
+  // Name order, as the reference safetensors writer lays files out.
+  std::sort(pieces.begin(), pieces.end(),
+            [](const ExportPiece& a, const ExportPiece& b) { return a.entry.name < b.entry.name; });
+  return pieces;
+}
+
+}  // namespace
+
+void CheckTensorsMatch(const std::vector<NamedTensor>& tensors, const ClipConfig& config,
+                       const std::string& origin) {
+  std::map<std::string, const NamedTensor*> by_name;
+  for (const auto& t : tensors) by_name[t.name] = &t;
+  auto expected = config.ExpectedTensors();
+  std::set<std::string> expected_names;
+  for (const auto& [name, shape] : expected) {
+    expected_names.insert(name);
+    auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      throw Error(fmt::format("{}: tensor '{}' is missing for this model config", origin, name));
+    }
+    const TensorView& v = it->second->view;
+    if (v.shape != shape) {
+      throw Error(fmt::format("{}: tensor '{}' has shape {}, the model needs {}", origin, name,
+                              ShapeString(v.shape), ShapeString(shape)));
+    }
+    if (!IsFloatingPoint(v.dtype)) {
+      throw Error(fmt::format("{}: tensor '{}' has dtype {}, not a floating-point type", origin,
+                              name, DtypeName(v.dtype)));
+    }
+  }
+  for (const auto& t : tensors) {
+    if (!expected_names.count(t.name)) {
+      throw Error(fmt::format("{}: unexpected tensor '{}' for this model config", origin, t.name));
+    }
+  }
+}
+
+Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source) {
+  Checkpoint ckpt;
+  ckpt.path = path;
+  ckpt.file = std::make_shared<SafetensorsFile>(SafetensorsFile::Open(path));
+
+  std::map<std::string, const NamedTensor*> by_name;
+  std::vector<NamedTensor> renamed;
+  renamed.reserve(ckpt.file->tensors().size());
+  for (const auto& t : ckpt.file->tensors()) renamed.push_back({StripModulePrefix(t.name), t.view});
+  std::vector<std::string> names;
+  for (const auto& t : renamed) {
+    if (!by_name.emplace(t.name, &t).second) {
+      throw Error(fmt::format("cannot import '{}': tensor '{}' appears twice", path.string(), t.name));
+    }
+    names.push_back(t.name);
+  }
+  try {
+    ckpt.layout = DetectLayout(names);
+  } catch (const Error& e) {
+    throw Error(fmt::format("cannot import '{}': {}", path.string(), e.what()));
+  }
+
+  ClipConfig from_metadata;
+  const bool has_metadata_config = ClipConfig::FromMetadata(ckpt.file->metadata(), &from_metadata);
+  if (source.file) {
+    if (!fs::exists(*source.file)) {
+      throw Error(fmt::format("cannot read config '{}': no such file", source.file->string()));
+    }
+    ckpt.config = ClipConfig::FromJsonText(ReadFileToString(*source.file), source.file->string());
+    ckpt.config_source = "--config " + source.file->string();
+  } else if (source.known) {
+    if (has_metadata_config && !(from_metadata == *source.known)) {
+      throw Error(fmt::format("cannot import '{}': its model config differs from the repository's",
+                              path.string()));
+    }
+    ckpt.config = *source.known;
+    ckpt.config_source = "repository";
+  } else if (has_metadata_config) {
+    ckpt.config = from_metadata;
+    ckpt.config_source = "metadata";
+  } else {
+    std::map<std::string, Shape> shapes;
+    if (ckpt.layout == Layout::kHuggingFace) {
+      shapes = CanonicalShapesOfHf(by_name);
+    } else {
+      for (const auto& t : renamed) shapes[t.name] = t.view.shape;
+    }
+    try {
+      ckpt.config = ClipConfig::InferFromShapes(shapes);
+    } catch (const Error& e) {
+      throw Error(fmt::format("cannot import '{}': {}", path.string(), e.what()));
+    }
+    ckpt.config_source = "shapes";
+  }
+
+  if (ckpt.layout == Layout::kHuggingFace) {
+    ckpt.tensors = FromHuggingFace(by_name, ckpt.config, path, &ckpt.owned);
+  } else {
+    std::map<std::string, const NamedTensor*> canonical;
+    for (const auto& t : renamed) {
+      if (!IsIgnoredOpenAITensor(t.name)) canonical[t.name] = &t;
+    }
+    for (const auto& [name, shape] : ckpt.config.ExpectedTensors()) {
+      ckpt.tensors.push_back(Need(canonical, name, path));
+    }
+    for (const auto& [name, tensor] : canonical) {
+      bool expected = false;
+      for (const auto& t : ckpt.tensors) expected = expected || t.name == name;
+      if (!expected) {
+        throw Error(fmt::format("cannot import '{}': unexpected tensor '{}' for this model config",
+                                path.string(), name));
+      }
+    }
+  }
+  CheckTensorsMatch(ckpt.tensors, ckpt.config, fmt::format("cannot import '{}'", path.string()));
+  return ckpt;
+}
+
+void ExportCheckpoint(const ObjectStore& store, const Manifest& manifest, const ClipConfig& config,
+                      const fs::path& out, const ExportOptions& options) {
+  std::vector<ExportPiece> pieces = PlanExport(manifest, config, options.layout);
+  std::map<std::string, std::string> metadata = options.metadata;
+  metadata["format"] = "pt";
+  metadata["fomo.config"] = config.ToJson();
+  metadata["fomo.layout"] = std::string(LayoutName(options.layout));
+
+  std::vector<SafetensorsEntry> entries;
+  for (const auto& p : pieces) entries.push_back(p.entry);
+  SafetensorsWriter writer(out, std::move(entries), metadata);
+
+  // Work per stored tensor, largest first: decode once, write every piece it feeds.
+  std::vector<std::vector<size_t>> pieces_of(manifest.tensors.size());
+  for (size_t i = 0; i < pieces.size(); ++i) pieces_of[pieces[i].source].push_back(i);
+  std::vector<size_t> order(manifest.tensors.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return manifest.tensors[a].raw_bytes() > manifest.tensors[b].raw_bytes();
+  });
+  ParallelFor(order.size(), options.threads, [&](size_t k) {
+    const ManifestEntry& e = manifest.tensors[order[k]];
+    ByteBuffer decoded(e.raw_bytes());
+    store.ReadInto(e.id, decoded.data(), decoded.size());
+    const size_t element = DtypeSize(e.dtype);
+    for (size_t i : pieces_of[order[k]]) {
+      const ExportPiece& p = pieces[i];
+      if (p.transform == HfTransform::kCopy) {
+        writer.Write(i, decoded.data(), decoded.size());
+      } else if (p.transform == HfTransform::kTranspose) {
+        ByteBuffer transposed(decoded.size());
+        Transpose2D(decoded.data(), transposed.data(), e.shape[0], e.shape[1], element);
+        writer.Write(i, transposed.data(), transposed.size());
+      } else {
+        uint64_t third = decoded.size() / 3;
+        writer.Write(i, decoded.data() + p.part * third, third);
+      }
+    }
+  });
+  writer.Commit();
+}
+
+}  // namespace fomo::core

@@ -1,0 +1,157 @@
+#include "storage/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "storage/error.hpp"
+
+namespace fomo {
+
+namespace {
+
+std::string Errno() { return std::strerror(errno); }
+
+fs::path TempPathFor(const fs::path& target) {
+  static std::atomic<uint64_t> counter{0};
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return target.parent_path() /
+         fmt::format(".tmp-{}-{}-{:x}", ::getpid(), counter++, rng() & 0xffffff);
+}
+
+void WriteAll(int fd, const fs::path& path, uint64_t offset, const void* data, size_t size) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  while (size > 0) {
+    ssize_t n = ::pwrite(fd, p, size, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(fmt::format("cannot write '{}': {}", path.string(), Errno()));
+    }
+    p += n;
+    offset += static_cast<uint64_t>(n);
+    size -= static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+void FsyncDirectory(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw Error(fmt::format("cannot open directory '{}': {}", dir.string(), Errno()));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0 && err != EINVAL) {
+    throw Error(fmt::format("cannot sync directory '{}': {}", dir.string(), std::strerror(err)));
+  }
+}
+
+void WriteFileAtomic(const fs::path& path, const void* data, size_t size) {
+  AtomicFileWriter writer(path);
+  writer.PWrite(0, data, size);
+  writer.Commit();
+}
+
+std::string ReadFileToString(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(fmt::format("cannot read '{}': {}", path.string(), Errno()));
+  std::string out;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      throw Error(fmt::format("cannot read '{}': {}", path.string(), std::strerror(err)));
+    }
+    if (n == 0) break;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+AtomicFileWriter::AtomicFileWriter(fs::path target) : target_(std::move(target)) {
+  temp_ = TempPathFor(target_);
+  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error(fmt::format("cannot create '{}': {}", temp_.string(), Errno()));
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(temp_.c_str());
+}
+
+void AtomicFileWriter::Reserve(uint64_t size) {
+  // posix_fallocate reports a full disk now rather than halfway through the writes.
+  int rc = ::posix_fallocate(fd_, 0, static_cast<off_t>(size));
+  if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
+    throw Error(fmt::format("cannot write '{}': {}", target_.string(), std::strerror(rc)));
+  }
+}
+
+void AtomicFileWriter::PWrite(uint64_t offset, const void* data, size_t size) {
+  WriteAll(fd_, target_, offset, data, size);
+}
+
+void AtomicFileWriter::Commit() {
+  if (::fsync(fd_) != 0) throw Error(fmt::format("cannot sync '{}': {}", target_.string(), Errno()));
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    throw Error(fmt::format("cannot write '{}': {}", target_.string(), Errno()));
+  }
+  fd_ = -1;
+  if (::rename(temp_.c_str(), target_.c_str()) != 0) {
+    throw Error(fmt::format("cannot publish '{}': {}", target_.string(), Errno()));
+  }
+  committed_ = true;
+  FsyncDirectory(target_.has_parent_path() ? target_.parent_path() : fs::path("."));
+}
+
+MappedFile::MappedFile(const fs::path& path) : path_(path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(fmt::format("cannot open '{}': {}", path.string(), Errno()));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    throw Error(fmt::format("cannot stat '{}': {}", path.string(), std::strerror(err)));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    throw Error(fmt::format("cannot open '{}': is a directory", path.string()));
+  }
+  size_ = static_cast<uint64_t>(st.st_size);
+  if (size_ > 0) {
+    void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+      int err = errno;
+      ::close(fd);
+      throw Error(fmt::format("cannot map '{}': {}", path.string(), std::strerror(err)));
+    }
+    data_ = static_cast<const uint8_t*>(map);
+  }
+  ::close(fd);
+}
+
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+void CrashPoint(const char* name) {
+  static const char* target = std::getenv("FOMO_CRASH_AT");
+  if (target && std::strcmp(target, name) == 0) ::kill(::getpid(), SIGKILL);
+}
+
+}  // namespace fomo

@@ -1,0 +1,60 @@
+// Files that appear whole or not at all (temporary name, fsync, rename, directory
+// fsync), read-only memory maps, and the crash points the kill tests use.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace fomo {
+
+namespace fs = std::filesystem;
+
+void FsyncDirectory(const fs::path& dir);
+void WriteFileAtomic(const fs::path& path, const void* data, size_t size);
+std::string ReadFileToString(const fs::path& path);
+
+// A file built under a temporary name beside its target and published by Commit().
+// Destroying an uncommitted writer removes the temporary file. PWrite may be called
+// from several threads at once for disjoint ranges.
+class AtomicFileWriter {
+ public:
+  explicit AtomicFileWriter(fs::path target);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  void Reserve(uint64_t size);
+  void PWrite(uint64_t offset, const void* data, size_t size);
+  void Commit();
+
+ private:
+  fs::path target_;
+  fs::path temp_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+class MappedFile {
+ public:
+  explicit MappedFile(const fs::path& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  uint64_t size() const { return size_; }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+  const uint8_t* data_ = nullptr;
+  uint64_t size_ = 0;
+};
+
+// Kills the process with SIGKILL when FOMO_CRASH_AT names this point. The kill tests
+// use it to stop a commit between any two of its steps.
+void CrashPoint(const char* name);
+
+}  // namespace fomo

@@ -1,0 +1,190 @@
+#include "storage/codec.hpp"
+
+#include <zstd.h>
+
+#include <cstring>
+#include <memory>
+
+#include "storage/error.hpp"
+#include "storage/tensor.hpp"
+
+namespace fomo::codec {
+
+namespace {
+
+enum PlaneMethod : uint8_t { kRaw = 0, kZstd = 1 };
+
+constexpr size_t kPlaneHeaderSize = 1 + 8;
+// Planes at least this large are probed on a sample before a full compression.
+constexpr size_t kProbeThreshold = 256 * 1024;
+constexpr size_t kProbeSize = 64 * 1024;
+// A probe that saves less than this share marks the plane as noise: store it raw.
+constexpr double kIncompressibleRatio = 0.97;
+
+template <size_t kElem>
+void SplitFixed(const uint8_t* src, uint64_t count, uint8_t* dst) {
+  for (uint64_t i = 0; i < count; ++i) {
+    for (size_t b = 0; b < kElem; ++b) dst[b * count + i] = src[i * kElem + b];
+  }
+}
+
+template <size_t kElem>
+void MergeFixed(const uint8_t* planes, uint64_t count, uint8_t* dst) {
+  for (uint64_t i = 0; i < count; ++i) {
+    for (size_t b = 0; b < kElem; ++b) dst[i * kElem + b] = planes[b * count + i];
+  }
+}
+
+void PutU64(std::vector<uint8_t>& out, size_t at, uint64_t value) {
+  for (int i = 0; i < 8; ++i) out[at + i] = static_cast<uint8_t>(value >> (8 * i));
+}
+
+uint64_t GetU64(const uint8_t* p) {
+  uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) value |= static_cast<uint64_t>(p[i]) << (8 * i);
+  return value;
+}
+
+struct CctxDeleter {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct DctxDeleter {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+ZSTD_CCtx* ThreadCctx() {
+  thread_local std::unique_ptr<ZSTD_CCtx, CctxDeleter> cctx(ZSTD_createCCtx());
+  return cctx.get();
+}
+
+ZSTD_DCtx* ThreadDctx() {
+  thread_local std::unique_ptr<ZSTD_DCtx, DctxDeleter> dctx(ZSTD_createDCtx());
+  return dctx.get();
+}
+
+size_t Compress(const uint8_t* src, size_t size, int level, uint8_t* dst, size_t capacity) {
+  size_t n = ZSTD_compressCCtx(ThreadCctx(), dst, capacity, src, size, level);
+  if (ZSTD_isError(n)) throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+  return n;
+}
+
+bool LooksIncompressible(const uint8_t* plane, size_t size) {
+  if (size < kProbeThreshold) return false;
+  static thread_local std::vector<uint8_t> scratch(ZSTD_compressBound(kProbeSize));
+  const uint8_t* sample = plane + (size - kProbeSize) / 2;
+  size_t n = Compress(sample, kProbeSize, 1, scratch.data(), scratch.size());
+  return static_cast<double>(n) > kIncompressibleRatio * kProbeSize;
+}
+
+}  // namespace
+
+void SplitPlanes(const uint8_t* src, uint64_t count, size_t element_size, uint8_t* dst) {
+  switch (element_size) {
+    case 1: std::memcpy(dst, src, count); return;
+    case 2: SplitFixed<2>(src, count, dst); return;
+    case 4: SplitFixed<4>(src, count, dst); return;
+    case 8: SplitFixed<8>(src, count, dst); return;
+    default:
+      for (uint64_t i = 0; i < count; ++i) {
+        for (size_t b = 0; b < element_size; ++b) dst[b * count + i] = src[i * element_size + b];
+      }
+  }
+}
+
+void MergePlanes(const uint8_t* planes, uint64_t count, size_t element_size, uint8_t* dst) {
+  switch (element_size) {
+    case 1: std::memcpy(dst, planes, count); return;
+    case 2: MergeFixed<2>(planes, count, dst); return;
+    case 4: MergeFixed<4>(planes, count, dst); return;
+    case 8: MergeFixed<8>(planes, count, dst); return;
+    default:
+      for (uint64_t i = 0; i < count; ++i) {
+        for (size_t b = 0; b < element_size; ++b) dst[i * element_size + b] = planes[b * count + i];
+      }
+  }
+}
+
+void XorBytes(const uint8_t* a, const uint8_t* b, uint8_t* out, uint64_t size) {
+  uint64_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a + i, 8);
+    std::memcpy(&y, b + i, 8);
+    x ^= y;
+    std::memcpy(out + i, &x, 8);
+  }
+  for (; i < size; ++i) out[i] = a[i] ^ b[i];
+}
+
+std::vector<uint8_t> EncodePlanes(const uint8_t* data, uint64_t size, size_t element_size,
+                                  int zstd_level) {
+  if (element_size == 0 || size % element_size != 0) {
+    throw Error("cannot encode a buffer that is not a whole number of elements");
+  }
+  const uint64_t count = size / element_size;
+  const size_t planes = element_size;
+  ByteBuffer split(size);
+  SplitPlanes(data, count, element_size, split.data());
+
+  std::vector<uint8_t> out(1 + planes * kPlaneHeaderSize);
+  out[0] = static_cast<uint8_t>(planes);
+  for (size_t p = 0; p < planes; ++p) {
+    const uint8_t* plane = split.data() + p * count;
+    const size_t header_at = 1 + p * kPlaneHeaderSize;
+    const size_t payload_at = out.size();
+    uint8_t method = kRaw;
+    uint64_t stored = count;
+    if (!LooksIncompressible(plane, count)) {
+      size_t bound = ZSTD_compressBound(count);
+      out.resize(payload_at + bound);
+      size_t n = Compress(plane, count, zstd_level, out.data() + payload_at, bound);
+      if (n < count) {
+        method = kZstd;
+        stored = n;
+      }
+    }
+    out.resize(payload_at + stored);
+    if (method == kRaw) std::memcpy(out.data() + payload_at, plane, count);
+    out[header_at] = method;
+    PutU64(out, header_at + 1, stored);
+  }
+  return out;
+}
+
+void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_size,
+                  uint8_t* out, uint64_t size) {
+  if (element_size == 0 || size % element_size != 0) throw CorruptError("bad element size");
+  const uint64_t count = size / element_size;
+  if (encoded_size < 1 || encoded[0] != element_size) {
+    throw CorruptError("plane count does not match the element size");
+  }
+  const size_t planes = element_size;
+  uint64_t offset = 1 + planes * kPlaneHeaderSize;
+  if (encoded_size < offset) throw CorruptError("truncated plane table");
+
+  // Single-byte elements need no regrouping: decode straight into the output.
+  ByteBuffer split(planes == 1 ? 0 : size);
+  uint8_t* target = planes == 1 ? out : split.data();
+  for (size_t p = 0; p < planes; ++p) {
+    const uint8_t* header = encoded + 1 + p * kPlaneHeaderSize;
+    const uint8_t method = header[0];
+    const uint64_t stored = GetU64(header + 1);
+    if (stored > encoded_size - offset) throw CorruptError("plane extends past the object");
+    const uint8_t* payload = encoded + offset;
+    uint8_t* plane = target + p * count;
+    if (method == kRaw) {
+      if (stored != count) throw CorruptError("raw plane has the wrong size");
+      std::memcpy(plane, payload, count);
+    } else if (method == kZstd) {
+      size_t n = ZSTD_decompressDCtx(ThreadDctx(), plane, count, payload, stored);
+      if (ZSTD_isError(n) || n != count) throw CorruptError("zstd plane does not decode");
+    } else {
+      throw CorruptError("unknown plane method " + std::to_string(method));
+    }
+    offset += stored;
+  }
+  if (offset != encoded_size) throw CorruptError("trailing bytes after the last plane");
+  if (planes != 1) MergePlanes(split.data(), count, element_size, out);
+}
+
+}  // namespace fomo::codec

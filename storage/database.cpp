@@ -1,0 +1,252 @@
+#include "storage/database.hpp"
+
+#include <sqlite3.h>
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "storage/error.hpp"
+
+namespace fomo {
+
+namespace {
+
+// Migrations[i] takes the schema from version i to i + 1.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE versions(
+  commit_id    TEXT PRIMARY KEY,
+  version      TEXT NOT NULL,
+  parents      TEXT NOT NULL,
+  message      TEXT NOT NULL,
+  kind         TEXT NOT NULL,
+  created_at   INTEGER NOT NULL,
+  raw_bytes    INTEGER NOT NULL,
+  stored_bytes INTEGER NOT NULL,
+  steps        INTEGER,
+  samples      INTEGER,
+  flops        REAL,
+  maf          REAL,
+  seconds      REAL
+);
+CREATE INDEX versions_by_version ON versions(version);
+CREATE TABLE evaluations(
+  id          INTEGER PRIMARY KEY,
+  commit_id   TEXT NOT NULL,
+  dataset     TEXT NOT NULL,
+  split       TEXT NOT NULL,
+  metric      TEXT NOT NULL,
+  value       REAL NOT NULL,
+  config_hash TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  UNIQUE(commit_id, dataset, split, metric, config_hash)
+);
+CREATE TABLE training_runs(
+  id            INTEGER PRIMARY KEY,
+  commit_id     TEXT,
+  parent_commit TEXT NOT NULL,
+  level         TEXT NOT NULL,
+  recipe        TEXT NOT NULL,
+  status        TEXT NOT NULL,
+  started_at    INTEGER NOT NULL,
+  finished_at   INTEGER
+);
+CREATE TABLE training_steps(
+  run_id             INTEGER NOT NULL REFERENCES training_runs(id),
+  step               INTEGER NOT NULL,
+  loss               REAL NOT NULL,
+  lr                 REAL NOT NULL,
+  samples_per_second REAL,
+  PRIMARY KEY(run_id, step)
+);
+)sql",
+};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == Database::kSchemaVersion);
+
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+      throw Error(fmt::format("database error: {}", sqlite3_errmsg(db)));
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  void Bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void Bind(int i, double v) { sqlite3_bind_double(stmt_, i, v); }
+  template <typename T>
+  void Bind(int i, const std::optional<T>& v) {
+    if (v) {
+      Bind(i, *v);
+    } else {
+      sqlite3_bind_null(stmt_, i);
+    }
+  }
+  bool Step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw Error(fmt::format("database error: {}", sqlite3_errmsg(db_)));
+  }
+  std::string Text(int col) const {
+    auto p = sqlite3_column_text(stmt_, col);
+    return p ? reinterpret_cast<const char*>(p) : "";
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::optional<int64_t> OptInt(int col) const {
+    return IsNull(col) ? std::nullopt : std::optional<int64_t>(Int(col));
+  }
+  std::optional<double> OptReal(int col) const {
+    return IsNull(col) ? std::nullopt : std::optional<double>(sqlite3_column_double(stmt_, col));
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+constexpr const char* kVersionColumns =
+    "commit_id, version, parents, message, kind, created_at, raw_bytes, stored_bytes, steps, "
+    "samples, flops, maf, seconds";
+
+VersionRow ReadVersionRow(const Statement& s) {
+  VersionRow row;
+  row.commit = s.Text(0);
+  row.version = s.Text(1);
+  row.parents = nlohmann::json::parse(s.Text(2)).get<std::vector<std::string>>();
+  row.message = s.Text(3);
+  row.kind = s.Text(4);
+  row.created_at = s.Int(5);
+  row.raw_bytes = static_cast<uint64_t>(s.Int(6));
+  row.stored_bytes = static_cast<uint64_t>(s.Int(7));
+  row.steps = s.OptInt(8);
+  row.samples = s.OptInt(9);
+  row.flops = s.OptReal(10);
+  row.maf = s.OptReal(11);
+  row.seconds = s.OptReal(12);
+  return row;
+}
+
+}  // namespace
+
+Database Database::Open(const fs::path& path, bool create) {
+  if (!create && !fs::exists(path)) {
+    throw Error(fmt::format("database '{}' is missing", path.string()));
+  }
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    throw Error(fmt::format("cannot open database '{}': {}", path.string(), message));
+  }
+  Database database(db, path);
+  sqlite3_busy_timeout(db, 10000);
+  database.Execute("PRAGMA journal_mode=WAL");
+  database.Execute("PRAGMA synchronous=FULL");
+  database.Execute("PRAGMA foreign_keys=ON");
+  database.Migrate();
+  return database;
+}
+
+Database::~Database() {
+  if (db_) sqlite3_close(db_);
+}
+
+Database::Database(Database&& other) noexcept : db_(other.db_), path_(std::move(other.path_)) {
+  other.db_ = nullptr;
+}
+
+Database& Database::operator=(Database&& other) noexcept {
+  if (this != &other) {
+    if (db_) sqlite3_close(db_);
+    db_ = other.db_;
+    path_ = std::move(other.path_);
+    other.db_ = nullptr;
+  }
+  return *this;
+}
+
+void Database::Execute(const std::string& sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message ? message : "unknown error";
+    sqlite3_free(message);
+    throw Error(fmt::format("database '{}': {}", path_.filename().string(), text));
+  }
+}
+
+int Database::SchemaVersion() const {
+  Statement s(db_, "PRAGMA user_version");
+  s.Step();
+  return static_cast<int>(s.Int(0));
+}
+
+void Database::Migrate() {
+  int version = SchemaVersion();
+  if (version > kSchemaVersion) {
+    throw Error(fmt::format("database '{}' has schema version {}; this fomo knows up to {}",
+                            path_.string(), version, kSchemaVersion));
+  }
+  while (version < kSchemaVersion) {
+    Transaction([&] {
+      Execute(kMigrations[version]);
+      Execute(fmt::format("PRAGMA user_version = {}", version + 1));
+    });
+    ++version;
+  }
+}
+
+void Database::InsertVersion(const VersionRow& row) {
+  Transaction([&] {
+    Statement s(db_, fmt::format("INSERT OR REPLACE INTO versions({}) VALUES "
+                                 "(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                 kVersionColumns)
+                         .c_str());
+    s.Bind(1, row.commit);
+    s.Bind(2, row.version);
+    s.Bind(3, nlohmann::json(row.parents).dump());
+    s.Bind(4, row.message);
+    s.Bind(5, row.kind);
+    s.Bind(6, row.created_at);
+    s.Bind(7, static_cast<int64_t>(row.raw_bytes));
+    s.Bind(8, static_cast<int64_t>(row.stored_bytes));
+    s.Bind(9, row.steps);
+    s.Bind(10, row.samples);
+    s.Bind(11, row.flops);
+    s.Bind(12, row.maf);
+    s.Bind(13, row.seconds);
+    s.Step();
+  });
+}
+
+std::optional<VersionRow> Database::FindVersion(const std::string& commit) const {
+  Statement s(db_, fmt::format("SELECT {} FROM versions WHERE commit_id = ?", kVersionColumns).c_str());
+  s.Bind(1, commit);
+  if (!s.Step()) return std::nullopt;
+  return ReadVersionRow(s);
+}
+
+std::vector<VersionRow> Database::AllVersions() const {
+  Statement s(db_, fmt::format("SELECT {} FROM versions ORDER BY created_at", kVersionColumns).c_str());
+  std::vector<VersionRow> rows;
+  while (s.Step()) rows.push_back(ReadVersionRow(s));
+  return rows;
+}
+
+void Database::DeleteVersion(const std::string& commit) {
+  Transaction([&] {
+    Statement s(db_, "DELETE FROM versions WHERE commit_id = ?");
+    s.Bind(1, commit);
+    s.Step();
+  });
+}
+
+}  // namespace fomo

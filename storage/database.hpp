@@ -1,0 +1,77 @@
+// fomo.sqlite: versions, evaluations, training runs and their per-step logs. The
+// schema is versioned with PRAGMA user_version; the journal is WAL; every write is
+// a transaction.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace fomo {
+
+namespace fs = std::filesystem;
+
+struct VersionRow {
+  std::string commit;
+  std::string version;  // "1.2.0"
+  std::vector<std::string> parents;
+  std::string message;
+  std::string kind;  // import, commit, train, merge
+  int64_t created_at = 0;
+  uint64_t raw_bytes = 0;
+  uint64_t stored_bytes = 0;
+  std::optional<int64_t> steps;
+  std::optional<int64_t> samples;
+  std::optional<double> flops;
+  std::optional<double> maf;
+  std::optional<double> seconds;
+};
+
+class Database {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens (creating when asked) and migrates to kSchemaVersion. Refuses a database
+  // written by a newer fomo.
+  static Database Open(const fs::path& path, bool create);
+  ~Database();
+  Database(Database&& other) noexcept;
+  Database& operator=(Database&& other) noexcept;
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  int SchemaVersion() const;
+
+  void InsertVersion(const VersionRow& row);
+  std::optional<VersionRow> FindVersion(const std::string& commit) const;
+  std::vector<VersionRow> AllVersions() const;
+  void DeleteVersion(const std::string& commit);
+
+  // Runs body inside BEGIN IMMEDIATE ... COMMIT; rolls back on an exception.
+  template <typename Body>
+  void Transaction(Body&& body) {
+    Execute("BEGIN IMMEDIATE");
+    try {
+      body();
+      Execute("COMMIT");
+    } catch (...) {
+      Execute("ROLLBACK");
+      throw;
+    }
+  }
+
+  void Execute(const std::string& sql);
+  sqlite3* handle() const { return db_; }
+
+ private:
+  explicit Database(sqlite3* db, fs::path path) : db_(db), path_(std::move(path)) {}
+  void Migrate();
+  sqlite3* db_ = nullptr;
+  fs::path path_;
+};
+
+}  // namespace fomo

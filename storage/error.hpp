@@ -1,0 +1,40 @@
+// Errors inside fomo are exceptions; main() turns them into exit codes (PRODUCT.md,
+// "The scripting contract"). Expected outcomes (not found, nothing to commit) are
+// return values, not exceptions.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace fomo {
+
+enum class ExitCode : int {
+  kOk = 0,
+  kError = 1,       // something failed; stderr says what and where
+  kUsage = 2,       // bad command line
+  kGateFailed = 3,  // a --require gate failed; the version sits on a rejected/ branch
+};
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message, ExitCode code = ExitCode::kError)
+      : std::runtime_error(message), code_(code) {}
+  ExitCode code() const { return code_; }
+
+ private:
+  ExitCode code_;
+};
+
+// Wrong options or arguments: exit code 2.
+class UsageError : public Error {
+ public:
+  explicit UsageError(const std::string& message) : Error(message, ExitCode::kUsage) {}
+};
+
+// Stored data that fails verification (hash mismatch, bad header).
+class CorruptError : public Error {
+ public:
+  explicit CorruptError(const std::string& message) : Error(message) {}
+};
+
+}  // namespace fomo

@@ -1,0 +1,173 @@
+#include "storage/fsck.hpp"
+
+#include <mutex>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "storage/error.hpp"
+#include "storage/parallel.hpp"
+#include "storage/versions.hpp"
+
+namespace fomo {
+
+namespace {
+
+std::string Short(const CommitId& id) { return id.substr(0, 12); }
+
+// Adds the delta bases each object needs, transitively.
+void AddBases(const ObjectStore& store, std::set<ObjectId>* ids) {
+  std::vector<ObjectId> pending(ids->begin(), ids->end());
+  while (!pending.empty()) {
+    ObjectId id = pending.back();
+    pending.pop_back();
+    if (!store.Contains(id)) continue;
+    ObjectInfo info = store.Stat(id);
+    if (info.base && ids->insert(*info.base).second) pending.push_back(*info.base);
+  }
+}
+
+bool OnRejectedBranch(const Graph& graph, const CommitId& commit) {
+  for (const auto& branch : graph.Branches()) {
+    if (branch.rfind("rejected/", 0) == 0 && graph.BranchTarget(branch) == commit) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<ObjectId> ReachableObjects(const Repository& repo) {
+  std::set<ObjectId> ids;
+  for (const auto& commit : repo.graph().ReachableCommits()) {
+    for (const auto& e : LoadManifest(repo.graph(), commit).tensors) ids.insert(e.id);
+  }
+  AddBases(repo.objects(), &ids);
+  return std::vector<ObjectId>(ids.begin(), ids.end());
+}
+
+FsckReport CheckRepository(const Repository& repo, bool verify_objects) {
+  FsckReport report;
+  const Graph& graph = repo.graph();
+  const ObjectStore& store = repo.objects();
+  std::map<std::string, CommitId> tags = graph.Tags();
+
+  std::set<ObjectId> referenced;
+  std::map<ObjectId, std::string> first_user;  // object -> "tensor of version", for messages
+  std::set<CommitId> reachable;
+  for (const auto& commit : graph.ReachableCommits()) {
+    reachable.insert(commit);
+    ++report.versions_checked;
+    StoredVersion v;
+    try {
+      v = LoadVersion(graph, commit);
+    } catch (const Error& e) {
+      report.errors.push_back(e.what());
+      continue;
+    }
+    for (const auto& e : v.manifest.tensors) {
+      referenced.insert(e.id);
+      first_user.emplace(e.id, fmt::format("'{}' of {}", e.name, v.version.Tag()));
+      if (!store.Contains(e.id)) {
+        report.errors.push_back(fmt::format("object {} ('{}' of {}) is missing", e.id.Hex(), e.name,
+                                            v.version.Tag()));
+      }
+    }
+    auto tag = tags.find(v.version.Tag());
+    if (tag == tags.end() && !OnRejectedBranch(graph, commit)) {
+      report.missing_tags.emplace_back(commit, v.version);
+      report.notices.push_back(fmt::format("version {} ({}) has no tag", v.version.ToString(), Short(commit)));
+    }
+    if (!repo.db().FindVersion(commit)) {
+      report.missing_rows.push_back(commit);
+      report.notices.push_back(fmt::format("version {} ({}) has no database row",
+                                           v.version.ToString(), Short(commit)));
+    }
+  }
+  for (const auto& row : repo.db().AllVersions()) {
+    if (!graph.HasCommit(row.commit)) {
+      report.stale_rows.push_back(row.commit);
+      report.notices.push_back(fmt::format("database row for {} names a commit the graph lacks",
+                                           Short(row.commit)));
+    }
+  }
+
+  // Objects: every referenced one decodes and matches its hash (each chain link too).
+  std::vector<ObjectId> to_check;
+  for (const auto& id : referenced) {
+    if (store.Contains(id)) to_check.push_back(id);
+  }
+  std::mutex errors_mutex;
+  ParallelFor(to_check.size(), store.options().threads, [&](size_t i) {
+    const ObjectId& id = to_check[i];
+    try {
+      ObjectInfo info = store.Stat(id);
+      if (verify_objects) {
+        ByteBuffer buffer(info.raw_size);
+        store.ReadInto(id, buffer.data(), info.raw_size);
+      }
+    } catch (const Error& e) {
+      std::lock_guard<std::mutex> lock(errors_mutex);
+      report.errors.push_back(fmt::format("{} (tensor {})", e.what(), first_user[id]));
+    }
+  });
+  report.objects_checked = to_check.size();
+
+  std::set<ObjectId> needed = referenced;
+  AddBases(store, &needed);
+  for (const auto& id : store.List()) {
+    if (!needed.count(id)) report.unreachable_objects.push_back(id);
+  }
+  if (!report.unreachable_objects.empty()) {
+    report.notices.push_back(fmt::format("{} unreachable objects ('fomo gc' removes them)",
+                                         report.unreachable_objects.size()));
+  }
+  for (const auto& entry : fs::recursive_directory_iterator(repo.fomo_dir() / "objects")) {
+    if (entry.is_regular_file() && entry.path().filename().string().rfind(".tmp-", 0) == 0) {
+      ++report.temporary_files;
+    }
+  }
+  if (report.temporary_files) {
+    report.notices.push_back(
+        fmt::format("{} temporary files from an interrupted write", report.temporary_files));
+  }
+  return report;
+}
+
+std::vector<std::string> RepairRepository(Repository& repo, const FsckReport& report) {
+  std::vector<std::string> fixes;
+  for (const auto& [commit, version] : report.missing_tags) {
+    if (repo.graph().TagTarget(version.Tag())) continue;  // taken since: leave it
+    repo.graph().CreateTag(version.Tag(), commit);
+    fixes.push_back(fmt::format("tagged {} as {}", Short(commit), version.Tag()));
+  }
+  for (const auto& commit : report.missing_rows) {
+    repo.db().InsertVersion(VersionRowOf(LoadVersion(repo.graph(), commit)));
+    fixes.push_back(fmt::format("added the database row of {}", Short(commit)));
+  }
+  for (const auto& commit : report.stale_rows) {
+    repo.db().DeleteVersion(commit);
+    fixes.push_back(fmt::format("removed the stale database row of {}", Short(commit)));
+  }
+  if (size_t n = repo.objects().RemoveTemporaryFiles()) {
+    fixes.push_back(fmt::format("removed {} temporary files", n));
+  }
+  return fixes;
+}
+
+GcReport CollectGarbage(Repository& repo, bool dry_run) {
+  GcReport report;
+  std::vector<ObjectId> reachable = ReachableObjects(repo);
+  std::set<ObjectId> keep(reachable.begin(), reachable.end());
+  for (const auto& id : repo.objects().List()) {
+    if (keep.count(id)) continue;
+    std::error_code ec;
+    uint64_t size = fs::file_size(repo.objects().PathOf(id), ec);
+    ++report.objects_removed;
+    report.bytes_removed += ec ? 0 : size;
+    if (!dry_run) repo.objects().Remove(id);
+  }
+  if (!dry_run) report.temporary_files_removed = repo.objects().RemoveTemporaryFiles();
+  return report;
+}
+
+}  // namespace fomo

@@ -1,0 +1,352 @@
+#include "storage/graph.hpp"
+
+#include <git2.h>
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "storage/error.hpp"
+#include "storage/semver.hpp"
+
+namespace fomo {
+
+namespace {
+
+void EnsureLibgit2() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    git_libgit2_init();
+    // Loose objects and refs are fsynced, so a crash never leaves a torn ref.
+    git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+  });
+}
+
+std::string LastGitError() {
+  const git_error* e = git_error_last();
+  return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+void Check(int rc, const std::string& what) {
+  if (rc < 0) throw Error(fmt::format("{}: {}", what, LastGitError()));
+}
+
+// RAII for libgit2 handles.
+template <typename T, void (*Free)(T*)>
+struct Handle {
+  T* ptr = nullptr;
+  Handle() = default;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() {
+    if (ptr) Free(ptr);
+  }
+  T** out() { return &ptr; }
+  T* get() const { return ptr; }
+};
+using Commit = Handle<git_commit, git_commit_free>;
+using Tree = Handle<git_tree, git_tree_free>;
+using TreeEntry = Handle<git_tree_entry, git_tree_entry_free>;
+using Blob = Handle<git_blob, git_blob_free>;
+using Object = Handle<git_object, git_object_free>;
+using Reference = Handle<git_reference, git_reference_free>;
+using Signature = Handle<git_signature, git_signature_free>;
+using TreeBuilder = Handle<git_treebuilder, git_treebuilder_free>;
+using RevWalk = Handle<git_revwalk, git_revwalk_free>;
+using BranchIterator = Handle<git_branch_iterator, git_branch_iterator_free>;
+
+git_oid ToOid(const CommitId& id) {
+  git_oid oid;
+  if (git_oid_fromstr(&oid, id.c_str()) < 0) throw Error(fmt::format("bad commit id '{}'", id));
+  return oid;
+}
+
+CommitId FromOid(const git_oid* oid) {
+  char buf[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(buf, sizeof(buf), oid);
+  return buf;
+}
+
+void MakeSignature(git_repository* repo, Signature* sig) {
+  const char* name = std::getenv("FOMO_AUTHOR_NAME");
+  const char* email = std::getenv("FOMO_AUTHOR_EMAIL");
+  if (name && email) {
+    Check(git_signature_now(sig->out(), name, email), "cannot make a commit signature");
+    return;
+  }
+  if (git_signature_default(sig->out(), repo) == 0) return;
+  const char* user = std::getenv("USER");
+  Check(git_signature_now(sig->out(), user && *user ? user : "fomo", "fomo@localhost"),
+        "cannot make a commit signature");
+}
+
+}  // namespace
+
+bool IsValidRefName(const std::string& name) {
+  int valid = 0;
+  EnsureLibgit2();
+  if (name.empty() || name[0] == '-') return false;
+  return git_reference_name_is_valid(&valid, ("refs/heads/" + name).c_str()) == 0 && valid;
+}
+
+Graph Graph::Init(const fs::path& dir, const std::string& initial_branch) {
+  EnsureLibgit2();
+  git_repository* repo = nullptr;
+  git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+  options.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+  options.initial_head = initial_branch.c_str();
+  Check(git_repository_init_ext(&repo, dir.c_str(), &options),
+        fmt::format("cannot create the version graph in '{}'", dir.string()));
+  return Graph(repo);
+}
+
+Graph Graph::Open(const fs::path& dir) {
+  EnsureLibgit2();
+  git_repository* repo = nullptr;
+  Check(git_repository_open_bare(&repo, dir.c_str()),
+        fmt::format("cannot open the version graph in '{}'", dir.string()));
+  return Graph(repo);
+}
+
+Graph::~Graph() {
+  if (repo_) git_repository_free(repo_);
+}
+
+Graph::Graph(Graph&& other) noexcept : repo_(other.repo_) { other.repo_ = nullptr; }
+
+Graph& Graph::operator=(Graph&& other) noexcept {
+  if (this != &other) {
+    if (repo_) git_repository_free(repo_);
+    repo_ = other.repo_;
+    other.repo_ = nullptr;
+  }
+  return *this;
+}
+
+CommitId Graph::WriteCommit(const std::map<std::string, std::string>& files,
+                            const std::vector<CommitId>& parents, const std::string& message) {
+  TreeBuilder builder;
+  Check(git_treebuilder_new(builder.out(), repo_, nullptr), "cannot build a tree");
+  for (const auto& [name, content] : files) {
+    git_oid blob;
+    Check(git_blob_create_from_buffer(&blob, repo_, content.data(), content.size()),
+          fmt::format("cannot store '{}' in the graph", name));
+    Check(git_treebuilder_insert(nullptr, builder.get(), name.c_str(), &blob, GIT_FILEMODE_BLOB),
+          fmt::format("cannot add '{}' to a tree", name));
+  }
+  git_oid tree_oid;
+  Check(git_treebuilder_write(&tree_oid, builder.get()), "cannot write a tree");
+  Tree tree;
+  Check(git_tree_lookup(tree.out(), repo_, &tree_oid), "cannot read back a tree");
+
+  std::vector<std::unique_ptr<Commit>> parent_commits;
+  std::vector<const git_commit*> parent_ptrs;
+  for (const auto& parent : parents) {
+    auto commit = std::make_unique<Commit>();
+    git_oid oid = ToOid(parent);
+    Check(git_commit_lookup(commit->out(), repo_, &oid), fmt::format("unknown parent {}", parent));
+    parent_ptrs.push_back(commit->get());
+    parent_commits.push_back(std::move(commit));
+  }
+  Signature sig;
+  MakeSignature(repo_, &sig);
+  git_oid commit_oid;
+  Check(git_commit_create(&commit_oid, repo_, nullptr, sig.get(), sig.get(), "UTF-8",
+                          message.c_str(), tree.get(), parent_ptrs.size(), parent_ptrs.data()),
+        "cannot write a commit");
+  return FromOid(&commit_oid);
+}
+
+CommitInfo Graph::ReadCommit(const CommitId& id) const {
+  Commit commit;
+  git_oid oid = ToOid(id);
+  Check(git_commit_lookup(commit.out(), repo_, &oid), fmt::format("cannot read commit {}", id));
+  CommitInfo info;
+  info.id = id;
+  for (unsigned i = 0; i < git_commit_parentcount(commit.get()); ++i) {
+    info.parents.push_back(FromOid(git_commit_parent_id(commit.get(), i)));
+  }
+  const char* message = git_commit_message(commit.get());
+  info.message = message ? message : "";
+  while (!info.message.empty() && info.message.back() == '\n') info.message.pop_back();
+  const git_signature* author = git_commit_author(commit.get());
+  info.author = fmt::format("{} <{}>", author->name, author->email);
+  info.time = static_cast<int64_t>(git_commit_time(commit.get()));
+  return info;
+}
+
+std::optional<std::string> Graph::ReadFile(const CommitId& id, const std::string& name) const {
+  Commit commit;
+  git_oid oid = ToOid(id);
+  Check(git_commit_lookup(commit.out(), repo_, &oid), fmt::format("cannot read commit {}", id));
+  Tree tree;
+  Check(git_commit_tree(tree.out(), commit.get()), fmt::format("cannot read the tree of {}", id));
+  TreeEntry entry;
+  if (git_tree_entry_bypath(entry.out(), tree.get(), name.c_str()) == GIT_ENOTFOUND) {
+    return std::nullopt;
+  }
+  Blob blob;
+  Check(git_blob_lookup(blob.out(), repo_, git_tree_entry_id(entry.get())),
+        fmt::format("cannot read '{}' of {}", name, id));
+  const char* data = static_cast<const char*>(git_blob_rawcontent(blob.get()));
+  return std::string(data, static_cast<size_t>(git_blob_rawsize(blob.get())));
+}
+
+bool Graph::HasCommit(const CommitId& id) const {
+  git_oid oid;
+  if (git_oid_fromstr(&oid, id.c_str()) < 0) return false;
+  Commit commit;
+  return git_commit_lookup(commit.out(), repo_, &oid) == 0;
+}
+
+std::optional<CommitId> Graph::Resolve(const std::string& rev) const {
+  auto try_spec = [&](const std::string& spec) -> std::optional<CommitId> {
+    Object object;
+    int rc = git_revparse_single(object.out(), repo_, spec.c_str());
+    if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC || rc == GIT_EUNBORNBRANCH) return std::nullopt;
+    if (rc == GIT_EAMBIGUOUS) throw Error(fmt::format("revision '{}' is ambiguous", rev));
+    if (rc < 0) return std::nullopt;
+    Object peeled;
+    if (git_object_peel(peeled.out(), object.get(), GIT_OBJECT_COMMIT) < 0) return std::nullopt;
+    return FromOid(git_object_id(peeled.get()));
+  };
+  if (rev.empty()) return std::nullopt;
+  // A bare "1.2.0" means the version tag v1.2.0; so does "1.2.0~1" and the like.
+  if (rev[0] >= '0' && rev[0] <= '9') {
+    size_t end = rev.find_first_of("~^");
+    if (SemVer::Parse(rev.substr(0, end))) {
+      if (auto found = try_spec("v" + rev)) return found;
+    }
+  }
+  return try_spec(rev);
+}
+
+HeadState Graph::Head() const {
+  HeadState state;
+  Reference head;
+  if (git_reference_lookup(head.out(), repo_, "HEAD") < 0) return state;
+  if (git_reference_type(head.get()) == GIT_REFERENCE_SYMBOLIC) {
+    std::string target = git_reference_symbolic_target(head.get());
+    const std::string prefix = "refs/heads/";
+    if (target.rfind(prefix, 0) == 0) state.branch = target.substr(prefix.size());
+    if (state.branch) state.commit = BranchTarget(*state.branch);
+  } else {
+    state.commit = FromOid(git_reference_target(head.get()));
+  }
+  return state;
+}
+
+void Graph::SetHeadToBranch(const std::string& branch) {
+  Check(git_repository_set_head(repo_, ("refs/heads/" + branch).c_str()),
+        fmt::format("cannot switch to '{}'", branch));
+}
+
+void Graph::SetHeadDetached(const CommitId& id) {
+  git_oid oid = ToOid(id);
+  Check(git_repository_set_head_detached(repo_, &oid), fmt::format("cannot detach HEAD at {}", id));
+}
+
+std::optional<CommitId> Graph::BranchTarget(const std::string& branch) const {
+  Reference ref;
+  if (git_reference_lookup(ref.out(), repo_, ("refs/heads/" + branch).c_str()) < 0) {
+    return std::nullopt;
+  }
+  Reference resolved;
+  if (git_reference_resolve(resolved.out(), ref.get()) < 0) return std::nullopt;
+  return FromOid(git_reference_target(resolved.get()));
+}
+
+void Graph::SetBranch(const std::string& branch, const CommitId& id, const std::string& log_message) {
+  git_oid oid = ToOid(id);
+  Reference ref;
+  Check(git_reference_create(ref.out(), repo_, ("refs/heads/" + branch).c_str(), &oid, 1,
+                             log_message.c_str()),
+        fmt::format("cannot move branch '{}'", branch));
+}
+
+void Graph::DeleteBranch(const std::string& branch) {
+  Reference ref;
+  Check(git_reference_lookup(ref.out(), repo_, ("refs/heads/" + branch).c_str()),
+        fmt::format("branch '{}' not found", branch));
+  Check(git_reference_delete(ref.get()), fmt::format("cannot delete branch '{}'", branch));
+}
+
+std::vector<std::string> Graph::Branches() const {
+  std::vector<std::string> names;
+  BranchIterator it;
+  Check(git_branch_iterator_new(it.out(), repo_, GIT_BRANCH_LOCAL), "cannot list branches");
+  git_reference* ref = nullptr;
+  git_branch_t type;
+  while (git_branch_next(&ref, &type, it.get()) == 0) {
+    const char* name = nullptr;
+    if (git_branch_name(&name, ref) == 0) names.emplace_back(name);
+    git_reference_free(ref);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::optional<CommitId> Graph::TagTarget(const std::string& tag) const {
+  Object object;
+  if (git_revparse_single(object.out(), repo_, ("refs/tags/" + tag).c_str()) < 0) return std::nullopt;
+  Object peeled;
+  if (git_object_peel(peeled.out(), object.get(), GIT_OBJECT_COMMIT) < 0) return std::nullopt;
+  return FromOid(git_object_id(peeled.get()));
+}
+
+void Graph::CreateTag(const std::string& tag, const CommitId& id) {
+  git_oid oid = ToOid(id);
+  Object target;
+  Check(git_object_lookup(target.out(), repo_, &oid, GIT_OBJECT_COMMIT),
+        fmt::format("cannot tag {}", id));
+  git_oid tag_oid;
+  int rc = git_tag_create_lightweight(&tag_oid, repo_, tag.c_str(), target.get(), 0);
+  if (rc == GIT_EEXISTS) throw Error(fmt::format("tag '{}' already exists", tag));
+  Check(rc, fmt::format("cannot create tag '{}'", tag));
+}
+
+void Graph::DeleteTag(const std::string& tag) {
+  int rc = git_tag_delete(repo_, tag.c_str());
+  if (rc == GIT_ENOTFOUND) throw Error(fmt::format("tag '{}' not found", tag));
+  Check(rc, fmt::format("cannot delete tag '{}'", tag));
+}
+
+std::map<std::string, CommitId> Graph::Tags() const {
+  git_strarray names{};
+  Check(git_tag_list(&names, repo_), "cannot list tags");
+  std::map<std::string, CommitId> tags;
+  for (size_t i = 0; i < names.count; ++i) {
+    if (auto target = TagTarget(names.strings[i])) tags[names.strings[i]] = *target;
+  }
+  git_strarray_dispose(&names);
+  return tags;
+}
+
+std::vector<CommitId> Graph::Walk(const std::vector<CommitId>& starts) const {
+  RevWalk walk;
+  Check(git_revwalk_new(walk.out(), repo_), "cannot walk the graph");
+  git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+  for (const auto& start : starts) {
+    git_oid oid = ToOid(start);
+    Check(git_revwalk_push(walk.get(), &oid), fmt::format("cannot walk from {}", start));
+  }
+  std::vector<CommitId> ids;
+  git_oid oid;
+  while (git_revwalk_next(&oid, walk.get()) == 0) ids.push_back(FromOid(&oid));
+  return ids;
+}
+
+std::vector<CommitId> Graph::ReachableCommits() const {
+  std::set<CommitId> starts;
+  for (const auto& branch : Branches()) {
+    if (auto target = BranchTarget(branch)) starts.insert(*target);
+  }
+  for (const auto& [name, target] : Tags()) starts.insert(target);
+  if (auto head = Head().commit) starts.insert(*head);
+  if (starts.empty()) return {};
+  return Walk(std::vector<CommitId>(starts.begin(), starts.end()));
+}
+
+}  // namespace fomo

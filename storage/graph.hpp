@@ -1,0 +1,82 @@
+// The version graph: a bare git repository under .fomo/graph, driven through
+// libgit2. Each version is a commit whose tree holds small JSON files (manifest,
+// config, recipe, metrics); tags vX.Y.Z name versions; branches are lines of work.
+// `git --git-dir=.fomo/graph log` shows the same history as `fomo log`.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct git_repository;
+
+namespace fomo {
+
+namespace fs = std::filesystem;
+
+using CommitId = std::string;  // 40 hex digits
+
+struct CommitInfo {
+  CommitId id;
+  std::vector<CommitId> parents;
+  std::string message;
+  std::string author;  // "Name <email>"
+  int64_t time = 0;    // seconds since the epoch
+};
+
+struct HeadState {
+  std::optional<std::string> branch;  // short name, or none when detached
+  std::optional<CommitId> commit;     // none on an unborn branch
+};
+
+class Graph {
+ public:
+  static Graph Init(const fs::path& dir, const std::string& initial_branch);
+  static Graph Open(const fs::path& dir);
+  ~Graph();
+  Graph(Graph&& other) noexcept;
+  Graph& operator=(Graph&& other) noexcept;
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+
+  // Writes blobs, a tree and a commit; moves no reference.
+  CommitId WriteCommit(const std::map<std::string, std::string>& files,
+                       const std::vector<CommitId>& parents, const std::string& message);
+  CommitInfo ReadCommit(const CommitId& id) const;
+  std::optional<std::string> ReadFile(const CommitId& id, const std::string& name) const;
+  bool HasCommit(const CommitId& id) const;
+
+  // Revisions as in git: tags, branches, id prefixes, HEAD, HEAD~n. "1.2.0" also
+  // finds the tag v1.2.0. Returns nullopt when nothing matches; throws on ambiguity.
+  std::optional<CommitId> Resolve(const std::string& rev) const;
+
+  HeadState Head() const;
+  void SetHeadToBranch(const std::string& branch);
+  void SetHeadDetached(const CommitId& id);
+
+  std::optional<CommitId> BranchTarget(const std::string& branch) const;
+  void SetBranch(const std::string& branch, const CommitId& id, const std::string& log_message);
+  void DeleteBranch(const std::string& branch);
+  std::vector<std::string> Branches() const;  // short names, sorted
+
+  std::optional<CommitId> TagTarget(const std::string& tag) const;
+  void CreateTag(const std::string& tag, const CommitId& id);
+  void DeleteTag(const std::string& tag);
+  std::map<std::string, CommitId> Tags() const;  // name -> commit
+
+  // Commits reachable from the given starts, newest first (topological, then time).
+  std::vector<CommitId> Walk(const std::vector<CommitId>& starts) const;
+  // Every commit reachable from any branch, tag or HEAD.
+  std::vector<CommitId> ReachableCommits() const;
+
+ private:
+  explicit Graph(git_repository* repo) : repo_(repo) {}
+  git_repository* repo_ = nullptr;
+};
+
+bool IsValidRefName(const std::string& name);
+
+}  // namespace fomo

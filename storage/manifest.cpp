@@ -1,0 +1,80 @@
+#include "storage/manifest.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "storage/error.hpp"
+
+namespace fomo {
+
+namespace {
+constexpr int kManifestVersion = 1;
+using nlohmann::json;
+
+Encoding ParseEncoding(const std::string& name) {
+  for (Encoding e : {Encoding::kFull, Encoding::kDelta, Encoding::kLowRank}) {
+    if (EncodingName(e) == name) return e;
+  }
+  throw CorruptError(fmt::format("manifest names an unknown encoding '{}'", name));
+}
+}  // namespace
+
+const ManifestEntry* Manifest::Find(const std::string& name) const {
+  for (const auto& entry : tensors) {
+    if (entry.name == name) return &entry;
+  }
+  return nullptr;
+}
+
+uint64_t Manifest::RawBytes() const {
+  uint64_t total = 0;
+  for (const auto& entry : tensors) total += entry.raw_bytes();
+  return total;
+}
+
+std::string Manifest::ToJson() const {
+  json list = json::array();
+  for (const auto& e : tensors) {
+    list.push_back({{"name", e.name},
+                    {"id", e.id.Hex()},
+                    {"dtype", std::string(DtypeName(e.dtype))},
+                    {"shape", e.shape},
+                    {"encoding", std::string(EncodingName(e.encoding))},
+                    {"stored_bytes", e.stored_bytes}});
+  }
+  json doc = {{"format", "fomo-manifest"}, {"version", kManifestVersion}, {"tensors", list}};
+  return doc.dump(1) + "\n";
+}
+
+Manifest Manifest::FromJson(const std::string& text) {
+  Manifest manifest;
+  try {
+    json doc = json::parse(text);
+    if (doc.value("format", "") != "fomo-manifest") throw CorruptError("not a fomo manifest");
+    int version = doc.at("version").get<int>();
+    if (version > kManifestVersion) {
+      throw CorruptError(fmt::format("manifest version {} is newer than this fomo reads ({})",
+                                     version, kManifestVersion));
+    }
+    for (const auto& t : doc.at("tensors")) {
+      ManifestEntry e;
+      e.name = t.at("name").get<std::string>();
+      auto id = ObjectId::FromHex(t.at("id").get<std::string>());
+      if (!id) throw CorruptError(fmt::format("manifest entry '{}' has a bad object id", e.name));
+      e.id = *id;
+      auto dtype = ParseDtype(t.at("dtype").get<std::string>());
+      if (!dtype) throw CorruptError(fmt::format("manifest entry '{}' has an unknown dtype", e.name));
+      e.dtype = *dtype;
+      e.shape = t.at("shape").get<Shape>();
+      e.encoding = ParseEncoding(t.at("encoding").get<std::string>());
+      e.stored_bytes = t.at("stored_bytes").get<uint64_t>();
+      manifest.tensors.push_back(std::move(e));
+    }
+  } catch (const json::exception& e) {
+    throw CorruptError(fmt::format("manifest is malformed: {}", e.what()));
+  }
+  return manifest;
+}
+
+}  // namespace fomo

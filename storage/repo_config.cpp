@@ -1,0 +1,93 @@
+#include "storage/repo_config.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "storage/atomic_file.hpp"
+#include "storage/error.hpp"
+
+namespace fomo {
+
+namespace {
+
+// Sections other layers own; storage/ accepts them without looking inside.
+const std::set<std::string> kKnownSections = {"storage", "datasets", "suites", "defaults", "eval"};
+
+int ReadInt(const YAML::Node& node, const std::string& origin, const std::string& key, int lo, int hi) {
+  int value = 0;
+  try {
+    value = node.as<int>();
+  } catch (const YAML::Exception&) {
+    throw Error(fmt::format("{}: line {}: {} must be an integer", origin, node.Mark().line + 1, key));
+  }
+  if (value < lo || value > hi) {
+    throw Error(fmt::format("{}: line {}: {} must be between {} and {}, not {}", origin,
+                            node.Mark().line + 1, key, lo, hi, value));
+  }
+  return value;
+}
+
+}  // namespace
+
+RepoConfig RepoConfig::Load(const fs::path& path) {
+  if (!fs::exists(path)) return Parse("", path.filename().string());
+  return Parse(ReadFileToString(path), path.filename().string());
+}
+
+RepoConfig RepoConfig::Parse(const std::string& text, const std::string& origin) {
+  RepoConfig config;
+  try {
+    config.document = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw Error(fmt::format("{}: line {}, column {}: {}", origin, e.mark.line + 1,
+                            e.mark.column + 1, e.msg));
+  }
+  const YAML::Node& doc = config.document;
+  if (doc.IsNull()) return config;
+  if (!doc.IsMap()) throw Error(fmt::format("{}: the top level must be a mapping", origin));
+  for (const auto& item : doc) {
+    auto key = item.first.as<std::string>();
+    if (!kKnownSections.count(key)) {
+      throw Error(fmt::format("{}: line {}: unknown section '{}'", origin,
+                              item.first.Mark().line + 1, key));
+    }
+  }
+  if (const YAML::Node storage = doc["storage"]) {
+    if (!storage.IsMap()) throw Error(fmt::format("{}: 'storage' must be a mapping", origin));
+    for (const auto& item : storage) {
+      auto key = item.first.as<std::string>();
+      if (key == "zstd_level") {
+        config.storage.zstd_level = ReadInt(item.second, origin, "storage.zstd_level", 1, 19);
+      } else if (key == "max_chain") {
+        config.storage.max_chain = ReadInt(item.second, origin, "storage.max_chain", 0, 64);
+      } else if (key == "threads") {
+        config.storage.threads =
+            static_cast<size_t>(ReadInt(item.second, origin, "storage.threads", 0, 1024));
+      } else {
+        throw Error(fmt::format("{}: line {}: unknown key 'storage.{}'", origin,
+                                item.first.Mark().line + 1, key));
+      }
+    }
+  }
+  return config;
+}
+
+std::string RepoConfig::Template() {
+  return R"yaml(# fomo.yaml: the settings of this fomo repository. Every fomo command reads it;
+# edit it freely. Unknown keys are errors, so a typo never goes unnoticed.
+
+# How tensor objects are stored under .fomo/objects.
+storage:
+  # zstd level for the byte planes of each tensor (1-19): higher is smaller and
+  # slower to commit; export speed hardly changes.
+  zstd_level: 3
+  # Delta links (XOR against the parent version) allowed before a tensor is stored
+  # as a full frame again. Longer chains save space and slow down export.
+  max_chain: 8
+  # Compression threads; 0 uses every core.
+  threads: 0
+)yaml";
+}
+
+}  // namespace fomo

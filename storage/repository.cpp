@@ -1,0 +1,60 @@
+#include "storage/repository.hpp"
+
+#include <fmt/format.h>
+
+#include "storage/error.hpp"
+
+namespace fomo {
+
+namespace {
+fs::path GraphDir(const fs::path& fomo_dir) { return fomo_dir / "graph"; }
+fs::path ObjectsDir(const fs::path& fomo_dir) { return fomo_dir / "objects"; }
+fs::path DatabasePath(const fs::path& fomo_dir) { return fomo_dir / "fomo.sqlite"; }
+}  // namespace
+
+Repository::Repository(fs::path root, fs::path fomo_dir, RepoConfig config, Graph graph, Database db)
+    : root_(std::move(root)),
+      fomo_dir_(std::move(fomo_dir)),
+      config_(std::move(config)),
+      objects_(std::make_unique<ObjectStore>(ObjectsDir(fomo_dir_), config_.storage)),
+      graph_(std::move(graph)),
+      db_(std::move(db)) {}
+
+Repository Repository::Create(const fs::path& root, const fs::path& fomo_dir) {
+  std::error_code ec;
+  fs::create_directories(ObjectsDir(fomo_dir), ec);
+  if (ec) throw Error(fmt::format("cannot create '{}': {}", fomo_dir.string(), ec.message()));
+  RepoConfig config = RepoConfig::Load(root / kConfigFileName);
+  Graph graph = Graph::Init(GraphDir(fomo_dir), kDefaultBranch);
+  Database db = Database::Open(DatabasePath(fomo_dir), /*create=*/true);
+  return Repository(root, fomo_dir, std::move(config), std::move(graph), std::move(db));
+}
+
+std::optional<fs::path> Repository::Discover(const fs::path& start) {
+  std::error_code ec;
+  fs::path dir = fs::weakly_canonical(fs::absolute(start), ec);
+  if (ec) dir = fs::absolute(start);
+  for (;;) {
+    if (fs::is_directory(dir / kFomoDirName / "graph", ec)) return dir;
+    if (!dir.has_parent_path() || dir.parent_path() == dir) return std::nullopt;
+    dir = dir.parent_path();
+  }
+}
+
+Repository Repository::Open(const fs::path& start) {
+  auto root = Discover(start);
+  if (!root) {
+    throw Error(fmt::format("not a fomo repository (or any parent up to /): '{}'", start.string()));
+  }
+  fs::path fomo_dir = *root / kFomoDirName;
+  RepoConfig config = RepoConfig::Load(*root / kConfigFileName);
+  Graph graph = Graph::Open(GraphDir(fomo_dir));
+  Database db = Database::Open(DatabasePath(fomo_dir), /*create=*/false);
+  return Repository(*root, fomo_dir, std::move(config), std::move(graph), std::move(db));
+}
+
+void Repository::LockForWriting(bool quiet) {
+  if (!lock_) lock_ = std::make_unique<RepoLock>(lock_path(), RepoLock::DefaultTimeout(), quiet);
+}
+
+}  // namespace fomo

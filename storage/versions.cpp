@@ -1,0 +1,245 @@
+#include "storage/versions.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <ctime>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "storage/atomic_file.hpp"
+#include "storage/error.hpp"
+#include "storage/parallel.hpp"
+
+namespace fomo {
+
+namespace {
+
+using nlohmann::json;
+
+json BudgetToJson(const Budget& b) {
+  auto opt = [](const auto& v) -> json { return v ? json(*v) : json(nullptr); };
+  return {{"steps", opt(b.steps)},
+          {"samples", opt(b.samples)},
+          {"flops", opt(b.flops)},
+          {"maf", opt(b.maf)},
+          {"seconds", opt(b.seconds)}};
+}
+
+Budget BudgetFromJson(const json& j) {
+  Budget b;
+  if (!j.is_object()) return b;
+  auto get = [&](const char* key, auto& field) {
+    using T = typename std::decay_t<decltype(field)>::value_type;
+    if (j.contains(key) && !j[key].is_null()) field = j[key].get<T>();
+  };
+  get("steps", b.steps);
+  get("samples", b.samples);
+  get("flops", b.flops);
+  get("maf", b.maf);
+  get("seconds", b.seconds);
+  return b;
+}
+
+std::string RequireFile(const Graph& graph, const CommitId& commit, const std::string& name) {
+  auto text = graph.ReadFile(commit, name);
+  if (!text) throw CorruptError(fmt::format("commit {} has no {}", commit.substr(0, 12), name));
+  return *text;
+}
+
+json ParseJsonFile(const Graph& graph, const CommitId& commit, const std::string& name) {
+  try {
+    return json::parse(RequireFile(graph, commit, name));
+  } catch (const json::exception& e) {
+    throw CorruptError(fmt::format("{} of commit {} is malformed: {}", name, commit.substr(0, 12),
+                                   e.what()));
+  }
+}
+
+// Bytes of objects in this manifest that no parent's manifest holds.
+uint64_t AddedBytes(const Manifest& manifest, const std::vector<const Manifest*>& parents) {
+  std::set<ObjectId> inherited;
+  for (const Manifest* parent : parents) {
+    for (const auto& e : parent->tensors) inherited.insert(e.id);
+  }
+  std::set<ObjectId> counted;
+  uint64_t total = 0;
+  for (const auto& e : manifest.tensors) {
+    if (inherited.count(e.id) || !counted.insert(e.id).second) continue;
+    total += e.stored_bytes;
+  }
+  return total;
+}
+
+}  // namespace
+
+Manifest LoadManifest(const Graph& graph, const CommitId& commit) {
+  try {
+    return Manifest::FromJson(RequireFile(graph, commit, "manifest.json"));
+  } catch (const CorruptError& e) {
+    throw CorruptError(fmt::format("commit {}: {}", commit.substr(0, 12), e.what()));
+  }
+}
+
+StoredVersion LoadVersion(const Graph& graph, const CommitId& commit) {
+  StoredVersion v;
+  v.commit = graph.ReadCommit(commit);
+  json info = ParseJsonFile(graph, commit, "version.json");
+  auto semver = SemVer::Parse(info.value("version", ""));
+  if (!semver) throw CorruptError(fmt::format("commit {} has no valid version", commit.substr(0, 12)));
+  v.version = *semver;
+  v.kind = info.value("kind", "commit");
+  v.raw_bytes = info.value("raw_bytes", uint64_t{0});
+  v.stored_bytes = info.value("stored_bytes", uint64_t{0});
+  v.budget = BudgetFromJson(info.value("budget", json::object()));
+  v.manifest = LoadManifest(graph, commit);
+  v.config_json = RequireFile(graph, commit, "config.json");
+  v.recipe = ParseJsonFile(graph, commit, "recipe.json");
+  v.metrics = ParseJsonFile(graph, commit, "metrics.json");
+  return v;
+}
+
+VersionRow VersionRowOf(const StoredVersion& v) {
+  VersionRow row;
+  row.commit = v.commit.id;
+  row.version = v.version.ToString();
+  row.parents = v.commit.parents;
+  row.message = v.commit.message;
+  row.kind = v.kind;
+  row.created_at = v.commit.time;
+  row.raw_bytes = v.raw_bytes;
+  row.stored_bytes = v.stored_bytes;
+  row.steps = v.budget.steps;
+  row.samples = v.budget.samples;
+  row.flops = v.budget.flops;
+  row.maf = v.budget.maf;
+  row.seconds = v.budget.seconds;
+  return row;
+}
+
+SemVer NextFreeVersion(const Graph& graph, const SemVer& parent, BumpLevel level) {
+  SemVer next = parent.Bumped(level);
+  while (graph.TagTarget(next.Tag())) next = next.Bumped(level);
+  return next;
+}
+
+std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft& draft,
+                                           const StoreProgress& progress) {
+  Graph& graph = repo.graph();
+  const ObjectStore& store = repo.objects();
+  const size_t n = draft.tensors.size();
+  if (n == 0) throw Error("cannot commit a version without tensors");
+  std::string branch;
+  if (draft.branch) {
+    branch = *draft.branch;
+  } else {
+    HeadState head = graph.Head();
+    if (!head.branch) throw Error("HEAD is detached; switch to a branch before committing");
+    branch = *head.branch;
+  }
+
+  std::vector<StoredVersion> parents;
+  for (const auto& parent : draft.parents) parents.push_back(LoadVersion(graph, parent));
+  const Manifest* base = parents.empty() ? nullptr : &parents.front().manifest;
+
+  // 1. Content addresses, in parallel.
+  std::vector<ObjectId> ids(n);
+  ParallelFor(n, store.options().threads, [&](size_t i) { ids[i] = TensorId(draft.tensors[i].view); });
+
+  if (base && !draft.allow_empty && base->tensors.size() == n) {
+    bool same = true;
+    for (size_t i = 0; i < n && same; ++i) {
+      const ManifestEntry* e = base->Find(draft.tensors[i].name);
+      same = e && e->id == ids[i];
+    }
+    if (same) return std::nullopt;
+  }
+
+  // 2. Objects: each distinct new id once, largest first so the threads finish together.
+  std::unordered_map<ObjectId, size_t> first_index;
+  std::vector<size_t> order;
+  for (size_t i = 0; i < n; ++i) {
+    if (first_index.emplace(ids[i], i).second) order.push_back(i);
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return draft.tensors[a].view.size > draft.tensors[b].view.size;
+  });
+  uint64_t total_bytes = 0;
+  for (size_t i : order) total_bytes += draft.tensors[i].view.size;
+  std::atomic<uint64_t> done_bytes{0};
+  std::mutex progress_mutex;
+  std::unordered_map<ObjectId, PutResult> results;
+  std::mutex results_mutex;
+  ParallelFor(order.size(), store.options().threads, [&](size_t k) {
+    const NamedTensor& t = draft.tensors[order[k]];
+    std::optional<ObjectId> parent;
+    if (base) {
+      if (const ManifestEntry* e = base->Find(t.name)) parent = e->id;
+    }
+    PutResult result = store.Put(ids[order[k]], t.view, parent);
+    {
+      std::lock_guard<std::mutex> lock(results_mutex);
+      results[ids[order[k]]] = result;
+    }
+    uint64_t done = done_bytes += t.view.size;
+    if (progress) {
+      std::lock_guard<std::mutex> lock(progress_mutex);
+      progress(done, total_bytes);
+    }
+  });
+  CrashPoint("objects-written");
+
+  // 3. Manifest and version record.
+  StoredVersion v;
+  for (size_t i = 0; i < n; ++i) {
+    const PutResult& r = results.at(ids[i]);
+    v.manifest.tensors.push_back(ManifestEntry{draft.tensors[i].name, ids[i], draft.tensors[i].view.dtype,
+                                               draft.tensors[i].view.shape, r.encoding, r.stored_size});
+  }
+  std::vector<const Manifest*> parent_manifests;
+  for (const auto& p : parents) parent_manifests.push_back(&p.manifest);
+  v.raw_bytes = v.manifest.RawBytes();
+  v.stored_bytes = AddedBytes(v.manifest, parent_manifests);
+  if (draft.version) {
+    if (graph.TagTarget(draft.version->Tag())) {
+      throw Error(fmt::format("version {} already exists", draft.version->Tag()));
+    }
+    v.version = *draft.version;
+  } else {
+    if (parents.empty()) throw Error("a version without parents needs an explicit version number");
+    v.version = NextFreeVersion(graph, parents.front().version, draft.bump);
+  }
+  v.kind = draft.kind;
+  v.budget = draft.budget;
+  v.config_json = draft.config_json;
+  v.recipe = draft.recipe;
+  v.metrics = draft.metrics;
+  json record = {{"format", "fomo-version"},   {"version", v.version.ToString()},
+                 {"kind", v.kind},             {"raw_bytes", v.raw_bytes},
+                 {"stored_bytes", v.stored_bytes}, {"budget", BudgetToJson(v.budget)}};
+  std::map<std::string, std::string> files = {
+      {"manifest.json", v.manifest.ToJson()},
+      {"config.json", draft.config_json},
+      {"recipe.json", draft.recipe.dump(2) + "\n"},
+      {"metrics.json", draft.metrics.dump(2) + "\n"},
+      {"version.json", record.dump(2) + "\n"},
+  };
+  std::string message = draft.message.empty() ? fmt::format("version {}", v.version.ToString())
+                                              : draft.message;
+
+  // 4. The graph commit, then the refs (branch, then tag), then the database row.
+  CommitId commit = graph.WriteCommit(files, draft.parents, message);
+  CrashPoint("commit-written");
+  graph.SetBranch(branch, commit, fmt::format("fomo: version {}", v.version.ToString()));
+  CrashPoint("branch-moved");
+  graph.CreateTag(v.version.Tag(), commit);
+  CrashPoint("tagged");
+  v.commit = graph.ReadCommit(commit);
+  repo.db().InsertVersion(VersionRowOf(v));
+  CrashPoint("database-written");
+  return v;
+}
+
+}  // namespace fomo

@@ -1,0 +1,81 @@
+// Versions: committing a set of named tensors as the next version (objects, then
+// the graph commit, then the refs, then the database row) and reading one back.
+//
+// A version's commit tree holds:
+//   manifest.json  tensor name -> object id, dtype, shape, encoding, stored bytes
+//   config.json    the model config (opaque to storage/)
+//   recipe.json    what made the version (opaque to storage/)
+//   metrics.json   metrics summary (opaque to storage/)
+//   version.json   the semantic version, kind, sizes and budget: everything the
+//                  database row holds, so fsck can rebuild a lost row
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "storage/manifest.hpp"
+#include "storage/repository.hpp"
+#include "storage/semver.hpp"
+
+namespace fomo {
+
+struct Budget {
+  std::optional<int64_t> steps;
+  std::optional<int64_t> samples;
+  std::optional<double> flops;
+  std::optional<double> maf;
+  std::optional<double> seconds;
+};
+
+struct VersionDraft {
+  std::vector<NamedTensor> tensors;
+  std::string config_json;
+  nlohmann::json recipe = nlohmann::json::object();
+  nlohmann::json metrics = nlohmann::json::object();
+  std::string message;
+  std::string kind = "commit";  // import, commit, train, merge
+  std::vector<CommitId> parents;  // empty for the base version
+  BumpLevel bump = BumpLevel::kPatch;
+  std::optional<SemVer> version;  // set for the base; otherwise the bumped parent
+  std::optional<std::string> branch;  // the line to advance; unset: HEAD's branch
+  bool allow_empty = false;
+  Budget budget;
+};
+
+struct StoredVersion {
+  CommitInfo commit;
+  SemVer version;
+  std::string kind;
+  Manifest manifest;
+  std::string config_json;
+  nlohmann::json recipe;
+  nlohmann::json metrics;
+  uint64_t raw_bytes = 0;
+  uint64_t stored_bytes = 0;  // bytes of objects this version added
+  Budget budget;
+};
+
+// Progress of storing tensors: done and total bytes.
+using StoreProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+// Stores the draft as a new version. Returns nullopt (and writes nothing) when the
+// tensors equal the first parent's and allow_empty is false.
+std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft& draft,
+                                           const StoreProgress& progress = {});
+
+StoredVersion LoadVersion(const Graph& graph, const CommitId& commit);
+Manifest LoadManifest(const Graph& graph, const CommitId& commit);
+
+// The database row a stored version should have.
+VersionRow VersionRowOf(const StoredVersion& version);
+
+// The semantic version the next commit on top of parent gets: parent's bumped at
+// level, moved past any version tag already taken.
+SemVer NextFreeVersion(const Graph& graph, const SemVer& parent, BumpLevel level);
+
+}  // namespace fomo
