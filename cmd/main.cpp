@@ -50,6 +50,20 @@ int main(int argc, char** argv) {
     registered.push_back({&info, sub, info.setup(*sub)});
   }
 
+  // Name an unknown command plainly (CLI11 would only say one is required).
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-C") {
+      ++i;
+      continue;
+    }
+    if (arg.empty() || arg[0] == '-') continue;
+    bool known = false;
+    for (const auto& info : Commands()) known = known || arg == info.name;
+    if (!known) return Fail(fmt::format("'{}' is not a fomo command (see 'fomo --help')", arg), ExitCode::kUsage);
+    break;
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -179,7 +179,7 @@ void Database::Execute(const std::string& sql) {
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
     std::string text = message ? message : "unknown error";
     sqlite3_free(message);
-    throw Error(fmt::format("database '{}': {}", path_.filename().string(), text));
+    throw Error(fmt::format("cannot update database '{}': {}", path_.string(), text));
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
 
 namespace fomo {
@@ -27,6 +28,7 @@ Repository Repository::Create(const fs::path& root, const fs::path& fomo_dir) {
   RepoConfig config = RepoConfig::Load(root / kConfigFileName);
   Graph graph = Graph::Init(GraphDir(fomo_dir), kDefaultBranch);
   Database db = Database::Open(DatabasePath(fomo_dir), /*create=*/true);
+  WriteFileAtomic(fomo_dir / "lock", "", 0);
   return Repository(root, fomo_dir, std::move(config), std::move(graph), std::move(db));
 }
 

@@ -172,7 +172,21 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
   std::mutex progress_mutex;
   std::unordered_map<ObjectId, PutResult> results;
   std::mutex results_mutex;
-  ParallelFor(order.size(), store.options().threads, [&](size_t k) {
+  // A failure before the refs move leaves the store as it was: the objects this
+  // commit added are removed again (the write lock keeps anyone from using them).
+  auto remove_new_objects = [&] {
+    std::lock_guard<std::mutex> lock(results_mutex);
+    for (const auto& [id, result] : results) {
+      if (result.written) {
+        try {
+          store.Remove(id);
+        } catch (const Error&) {
+        }
+      }
+    }
+  };
+  try {
+    ParallelFor(order.size(), store.options().threads, [&](size_t k) {
     const NamedTensor& t = draft.tensors[order[k]];
     std::optional<ObjectId> parent;
     if (base) {
@@ -188,7 +202,11 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
       std::lock_guard<std::mutex> lock(progress_mutex);
       progress(done, total_bytes);
     }
-  });
+    });
+  } catch (...) {
+    remove_new_objects();
+    throw;
+  }
   CrashPoint("objects-written");
 
   // 3. Manifest and version record.
@@ -230,7 +248,13 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
                                               : draft.message;
 
   // 4. The graph commit, then the refs (branch, then tag), then the database row.
-  CommitId commit = graph.WriteCommit(files, draft.parents, message);
+  CommitId commit;
+  try {
+    commit = graph.WriteCommit(files, draft.parents, message);
+  } catch (...) {
+    remove_new_objects();
+    throw;
+  }
   CrashPoint("commit-written");
   graph.SetBranch(branch, commit, fmt::format("fomo: version {}", v.version.ToString()));
   CrashPoint("branch-moved");

@@ -1,7 +1,16 @@
-// Catch2 v2 (Debian 12) and v3 (Ubuntu 24.04 and later) behind one include.
+// Catch2 v2 (Debian 12) and v3 (Ubuntu 24.04 and later) behind one include, with
+// the one matcher whose name differs between them.
 #pragma once
+#include <string>
 #if __has_include(<catch2/catch_all.hpp>)
 #include <catch2/catch_all.hpp>
+using Catch::Approx;
+inline Catch::Matchers::StringContainsMatcher HasSubstr(const std::string& text) {
+  return Catch::Matchers::ContainsSubstring(text);
+}
 #else
 #include <catch2/catch.hpp>
+inline Catch::Matchers::StdString::ContainsMatcher HasSubstr(const std::string& text) {
+  return Catch::Matchers::Contains(text);
+}
 #endif

@@ -1,0 +1,168 @@
+// Bad input gets a one-line error, a non-zero exit, and leaves the repository as it was.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "catch.hpp"
+#include "test_support.hpp"
+
+using namespace fomo::test;
+
+namespace {
+
+struct Fixture {
+  TempDir dir;
+  fs::path repo = dir / "repo";
+  Fixture() {
+    fs::create_directories(repo);
+    InitReference(repo);
+  }
+};
+
+// Runs a command that must fail: exit code, one line on stderr naming the problem,
+// and a repository identical to before.
+void ExpectRefused(const Fixture& f, const std::vector<std::string>& args, int code, const std::string& message) {
+  auto before = RepositorySnapshot(f.repo);
+  RunResult r = RunFomo(args, f.repo);
+  INFO("stderr: " << r.err);
+  REQUIRE(r.exit_code == code);
+  REQUIRE_THAT(r.err, HasSubstr(message));
+  REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  REQUIRE(RepositorySnapshot(f.repo) == before);
+}
+
+std::string Truncated(const fs::path& path, size_t keep) { return ReadFile(path).substr(0, keep); }
+
+}  // namespace
+
+TEST_CASE("bad checkpoints are refused and change nothing", "[cli][bad-input]") {
+  Fixture f;
+  fs::path good = DataFile("openai_clip_tiny.safetensors");
+  SECTION("missing file") {
+    ExpectRefused(f, {"commit", (f.dir / "nope.safetensors").string()}, 1, "no such file");
+  }
+  SECTION("file truncated in its header") {
+    WriteFile(f.dir / "t.safetensors", Truncated(good, 5000));
+    ExpectRefused(f, {"commit", (f.dir / "t.safetensors").string()}, 1, "exceeds the file size");
+  }
+  SECTION("file truncated in its data") {
+    WriteFile(f.dir / "t.safetensors", Truncated(good, 100000));
+    ExpectRefused(f, {"commit", (f.dir / "t.safetensors").string()}, 1, "outside the data area");
+  }
+  SECTION("header that lies about its length") {
+    std::string bytes = ReadFile(good);
+    bytes[6] = 0x7f;
+    WriteFile(f.dir / "l.safetensors", bytes);
+    ExpectRefused(f, {"commit", (f.dir / "l.safetensors").string()}, 1, "exceeds the file size");
+  }
+  SECTION("tensor shapes of another model") {
+    ExpectRefused(f, {"commit", DataFile("openai_clip_tiny_io.safetensors").string()}, 1, "cannot import");
+  }
+  SECTION("a model config that differs from the repository's") {
+    // The HF reference is another model (its towers have 4 heads).
+    ExpectRefused(f,
+                  {"commit", DataFile("hf_clip_tiny.safetensors").string(), "--config",
+                   DataFile("hf_clip_tiny_config.json").string()},
+                  1, "differs from the repository");
+  }
+  SECTION("a bad --bump") { ExpectRefused(f, {"commit", good.string(), "--bump", "huge"}, 2, "--bump"); }
+}
+
+TEST_CASE("unknown revisions and bad options are refused", "[cli][bad-input]") {
+  Fixture f;
+  ExpectRefused(f, {"show", "v9.9.9"}, 1, "unknown revision 'v9.9.9'");
+  ExpectRefused(f, {"export", "nope", "-o", (f.dir / "x.safetensors").string()}, 1, "unknown revision 'nope'");
+  ExpectRefused(f, {"diff", "v1.0.0", "HEAD~4"}, 1, "unknown revision 'HEAD~4'");
+  ExpectRefused(f, {"export", "-o", (f.dir / "x.safetensors").string(), "--layout", "onnx"}, 2, "--layout");
+  ExpectRefused(f, {"log", "--bogus"}, 2, "bogus");
+  ExpectRefused(f, {"frobnicate"}, 2, "frobnicate");
+  ExpectRefused(f, {"switch", "nowhere"}, 1, "no branch 'nowhere'");
+  REQUIRE_FALSE(fs::exists(f.dir / "x.safetensors"));
+}
+
+TEST_CASE("a malformed fomo.yaml is reported with its line", "[cli][bad-input]") {
+  Fixture f;
+  WriteFile(f.repo / "fomo.yaml", "storage:\n  zstd_level: [3\n");
+  ExpectRefused(f, {"commit", DataFile("openai_clip_tiny.safetensors").string()}, 1, "fomo.yaml: line");
+  WriteFile(f.repo / "fomo.yaml", "storage:\n  zstd_levle: 3\n");
+  ExpectRefused(f, {"log"}, 1, "unknown key 'storage.zstd_levle'");
+}
+
+TEST_CASE("init refuses bad input and leaves no repository behind", "[cli][bad-input]") {
+  TempDir dir;
+  RunResult r = RunFomo({"init", "--from", (dir / "missing.safetensors").string()}, dir.path());
+  REQUIRE(r.exit_code == 1);
+  REQUIRE_THAT(r.err, HasSubstr("no such file"));
+  r = RunFomo({"init"}, dir.path());
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(fs::is_empty(dir.path()));
+  InitReference(dir.path());
+  r = RunFomo({"init", "--from", DataFile("openai_clip_tiny.safetensors").string()}, dir.path());
+  REQUIRE(r.exit_code == 1);
+  REQUIRE_THAT(r.err, HasSubstr("already a fomo repository"));
+  TempDir outside;
+  r = RunFomo({"log"}, outside.path());
+  REQUIRE(r.exit_code == 1);
+  REQUIRE_THAT(r.err, HasSubstr("not a fomo repository"));
+}
+
+TEST_CASE("a read-only store fails cleanly and keeps the repository", "[cli][bad-input]") {
+  if (::geteuid() == 0) {
+    // root writes through permissions; a full disk stands in for a read-only one below.
+    SUCCEED("running as root: read-only directories do not stop writes");
+    return;
+  }
+  Fixture f;
+  fs::permissions(f.repo / ".fomo" / "objects", fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
+                  fs::perm_options::remove);
+  fs::path dense = f.dir / "d.safetensors";
+  REQUIRE(RunGen({"update", DataFile("openai_clip_tiny.safetensors").string(), "-o", dense.string()}).exit_code == 0);
+  ExpectRefused(f, {"commit", dense.string()}, 1, "cannot");
+  fs::permissions(f.repo / ".fomo" / "objects", fs::perms::owner_write, fs::perm_options::add);
+}
+
+TEST_CASE("a full disk fails cleanly and keeps the repository", "[cli][bad-input]") {
+  // RLIMIT_FSIZE makes every write past the limit fail with EFBIG, as a full disk
+  // fails with ENOSPC: the commit must stop and leave the repository as it was.
+  Fixture f;
+  fs::path dense = f.dir / "d.safetensors";
+  REQUIRE(RunGen({"update", DataFile("openai_clip_tiny.safetensors").string(), "-o", dense.string()}).exit_code == 0);
+  auto before = RepositorySnapshot(f.repo);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    struct rlimit limit {100 * 1024, 100 * 1024};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    ::signal(SIGXFSZ, SIG_IGN);
+    RunResult r = RunFomo({"commit", dense.string()}, f.repo);
+    ::_exit(r.exit_code == 1 && r.err.find("cannot write") != std::string::npos ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(RepositorySnapshot(f.repo) == before);
+  REQUIRE(RunFomo({"fsck"}, f.repo).exit_code == 0);
+}
+
+TEST_CASE("a second writer waits for the lock and gives up clearly", "[cli][lock]") {
+  Fixture f;
+  int fd = ::open((f.repo / ".fomo" / "lock").c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  REQUIRE(::flock(fd, LOCK_EX) == 0);
+  RunResult r = RunFomo({"tag", "held"}, f.repo, {{"FOMO_LOCK_TIMEOUT", "1"}});
+  REQUIRE(r.exit_code == 1);
+  REQUIRE_THAT(r.err, HasSubstr("locked by another fomo process"));
+  // Readers do not need the lock.
+  REQUIRE(RunFomo({"log", "--oneline"}, f.repo).exit_code == 0);
+  ::flock(fd, LOCK_UN);
+  ::close(fd);
+  REQUIRE(RunFomo({"tag", "held"}, f.repo).exit_code == 0);
+}

@@ -1,0 +1,194 @@
+// End-to-end runs of the fomo binary on real files.
+#include <nlohmann/json.hpp>
+
+#include "catch.hpp"
+#include "test_support.hpp"
+
+using namespace fomo::test;
+using nlohmann::json;
+
+namespace {
+
+// A derived checkpoint: dense small changes to every tensor, or only biases and norms.
+fs::path Derive(const TempDir& dir, const fs::path& from, const std::string& kind, int seed) {
+  fs::path out = dir / (kind + std::to_string(seed) + ".safetensors");
+  RunResult r = RunGen({"update", from.string(), "-o", out.string(), "--kind", kind, "--seed", std::to_string(seed)});
+  REQUIRE(r.exit_code == 0);
+  return out;
+}
+
+json Json(const RunResult& r) {
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return json::parse(r.out);
+}
+
+}  // namespace
+
+TEST_CASE("init, commit, log, show, diff and export work end to end", "[cli]") {
+  TempDir dir;
+  fs::path repo = dir / "repo";
+  fs::path base = DataFile("openai_clip_tiny.safetensors");
+  json init = Json(RunFomo({"init", repo.string(), "--from", base.string(), "--json"}, dir.path()));
+  REQUIRE(init["version"] == "1.0.0");
+  REQUIRE(fs::exists(repo / "fomo.yaml"));
+  REQUIRE(fs::is_directory(repo / ".fomo" / "graph"));
+  REQUIRE(fs::exists(repo / ".fomo" / "fomo.sqlite"));
+
+  fs::path dense = Derive(dir, base, "dense", 1);
+  fs::path bitfit = Derive(dir, dense, "bitfit", 2);
+  json v2 = Json(RunFomo({"commit", dense.string(), "-m", "dense", "--json"}, repo));
+  REQUIRE(v2["version"] == "1.0.1");
+  REQUIRE(v2["parents"][0] == init["commit"]);
+  json v3 = Json(RunFomo({"commit", bitfit.string(), "--bump", "minor", "-m", "bitfit", "--json"}, repo));
+  REQUIRE(v3["version"] == "1.1.0");
+  // The BitFit-style update stores only the tensors it changed.
+  REQUIRE(v3["storage"]["stored_bytes"].get<uint64_t>() * 20 < v3["storage"]["raw_bytes"].get<uint64_t>());
+
+  SECTION("log lists newest first, as git does") {
+    json log = Json(RunFomo({"log", "--json"}, repo));
+    REQUIRE(log.size() == 3);
+    REQUIRE(log[0]["version"] == "1.1.0");
+    REQUIRE(log[2]["version"] == "1.0.0");
+    for (const char* key : {"version", "commit", "parents", "message", "recipe", "budget", "metrics", "summary", "storage"}) {
+      REQUIRE(log[0].contains(key));
+    }
+    RunResult oneline = RunFomo({"log", "--oneline"}, repo);
+    REQUIRE(oneline.exit_code == 0);
+    REQUIRE_THAT(oneline.out, HasSubstr("v1.1.0") && HasSubstr("HEAD -> main"));
+    // The graph is a plain git repository with the same history.
+    std::string git_log;
+    FILE* pipe = ::popen(("git --git-dir=" + (repo / ".fomo" / "graph").string() + " log --format=%H").c_str(), "r");
+    char buf[256];
+    while (pipe && fgets(buf, sizeof(buf), pipe)) git_log += buf;
+    if (pipe) ::pclose(pipe);
+    std::string fomo_log;
+    for (const auto& v : log) fomo_log += v["commit"].get<std::string>() + "\n";
+    REQUIRE(git_log == fomo_log);
+  }
+
+  SECTION("show resolves versions, tags, prefixes and HEAD~n") {
+    std::string commit = v2["commit"];
+    for (const std::string& rev : {std::string("v1.0.1"), std::string("1.0.1"), commit.substr(0, 8),
+                                   std::string("HEAD~1"), std::string("main~1")}) {
+      INFO(rev);
+      REQUIRE(Json(RunFomo({"show", rev, "--json"}, repo))["commit"] == commit);
+    }
+    json show = Json(RunFomo({"show", "--json"}, repo));
+    REQUIRE(show["recipe"]["command"] == "fomo commit");
+    REQUIRE(show["budget"].contains("maf"));
+    REQUIRE(show["summary"]["adaptation"].is_null());
+  }
+
+  SECTION("diff reports the weight change per group") {
+    json diff = Json(RunFomo({"diff", "v1.0.1", "v1.1.0", "--json"}, repo));
+    REQUIRE(diff["metrics"].is_array());
+    REQUIRE(diff["summary"].contains("adaptation"));
+    bool saw_block = false;
+    for (const auto& g : diff["weights"]) {
+      // Only biases and norms moved: a block changed, but only a small share of it.
+      if (g["group"] == "visual.block.0") {
+        saw_block = true;
+        REQUIRE(g["changed_share"].get<double>() > 0);
+        REQUIRE(g["changed_share"].get<double>() < 0.1);
+      }
+    }
+    REQUIRE(saw_block);
+    json same = Json(RunFomo({"diff", "HEAD", "HEAD", "--json"}, repo));
+    for (const auto& g : same["weights"]) REQUIRE(g["rel_l2"] == 0.0);
+  }
+
+  SECTION("every version exports bit-exactly in both layouts") {
+    std::map<std::string, fs::path> sources = {{"v1.0.0", base}, {"v1.0.1", dense}, {"v1.1.0", bitfit}};
+    for (const auto& [rev, source] : sources) {
+      fs::path out = dir / (rev + ".safetensors");
+      REQUIRE(RunFomo({"export", rev, "-o", out.string()}, repo).exit_code == 0);
+      REQUIRE(TensorBytes(out) == TensorBytes(source));
+      fs::path hf = dir / (rev + "-hf.safetensors");
+      REQUIRE(RunFomo({"export", rev, "-o", hf.string(), "--layout", "hf"}, repo).exit_code == 0);
+      // Re-importing the HF export into a new repository gives the same version.
+      TempDir other;
+      REQUIRE(RunFomo({"init", "--from", hf.string(), "-q"}, other.path()).exit_code == 0);
+      fs::path again = dir / (rev + "-again.safetensors");
+      REQUIRE(RunFomo({"export", "-o", again.string(), "--layout", "openai"}, other.path()).exit_code == 0);
+      REQUIRE(TensorBytes(again) == TensorBytes(source));
+    }
+  }
+
+  SECTION("committing the same weights again adds nothing") {
+    auto before = RepositorySnapshot(repo);
+    RunResult again = RunFomo({"commit", bitfit.string()}, repo);
+    REQUIRE(again.exit_code == 0);
+    REQUIRE_THAT(again.out, HasSubstr("nothing to commit"));
+    REQUIRE(RepositorySnapshot(repo) == before);
+    // --allow-empty records a version that adds no object.
+    json empty = Json(RunFomo({"commit", bitfit.string(), "--allow-empty", "--json"}, repo));
+    REQUIRE(empty["version"] == "1.1.1");
+    REQUIRE(empty["storage"]["stored_bytes"] == 0);
+  }
+
+  SECTION("branches, switch and tags") {
+    REQUIRE(RunFomo({"switch", "-c", "exp", "v1.0.0"}, repo).exit_code == 0);
+    json v = Json(RunFomo({"commit", bitfit.string(), "--json"}, repo));
+    // 1.0.1 is taken on main: the next free patch version is used.
+    REQUIRE(v["version"] == "1.0.2");
+    REQUIRE(v["parents"][0] == init["commit"]);
+    json branches = Json(RunFomo({"branch", "--json"}, repo));
+    REQUIRE(branches.size() == 2);
+    REQUIRE(RunFomo({"tag", "prod", "v1.1.0"}, repo).exit_code == 0);
+    REQUIRE(Json(RunFomo({"show", "prod", "--json"}, repo))["version"] == "1.1.0");
+    REQUIRE(RunFomo({"tag", "v7.0.0"}, repo).exit_code == 2);
+    REQUIRE(RunFomo({"tag", "-d", "v1.0.0"}, repo).exit_code == 1);
+    REQUIRE(RunFomo({"branch", "-d", "exp"}, repo).exit_code == 1);  // HEAD is on it
+    REQUIRE(RunFomo({"switch", "main"}, repo).exit_code == 0);
+    REQUIRE(RunFomo({"branch", "-d", "exp"}, repo).exit_code == 0);
+    // The exp version is unreachable now: gc removes what only it needed.
+    json gc = Json(RunFomo({"gc", "--json"}, repo));
+    REQUIRE(gc["objects_removed"].get<int>() >= 0);
+    REQUIRE(RunFomo({"fsck"}, repo).exit_code == 0);
+    REQUIRE(RunFomo({"switch", "--detach", "v1.0.0"}, repo).exit_code == 0);
+    REQUIRE(RunFomo({"commit", dense.string()}, repo).exit_code == 1);
+  }
+
+  SECTION("status and fsck report a healthy repository") {
+    json status = Json(RunFomo({"status", "--json"}, repo));
+    REQUIRE(status["branch"] == "main");
+    REQUIRE(status["version"] == "1.1.0");
+    json fsck = Json(RunFomo({"fsck", "--json"}, repo));
+    REQUIRE(fsck["ok"] == true);
+    REQUIRE(fsck["versions_checked"] == 3);
+    // -C runs anywhere.
+    REQUIRE(Json(RunFomo({"-C", repo.string(), "show", "--json"}, dir.path()))["version"] == "1.1.0");
+  }
+}
+
+TEST_CASE("the Hugging Face reference imports with its config.json", "[cli]") {
+  TempDir dir;
+  json init = Json(RunFomo({"init", "--from", DataFile("hf_clip_tiny.safetensors").string(), "--config",
+                            DataFile("hf_clip_tiny_config.json").string(), "--json"},
+                           dir.path()));
+  REQUIRE(init["recipe"]["layout"] == "hf");
+  // Export defaults to the layout the base came in.
+  REQUIRE(RunFomo({"export", "-o", (dir / "out.safetensors").string()}, dir.path()).exit_code == 0);
+  REQUIRE(TensorBytes(dir / "out.safetensors") == TensorBytes(DataFile("hf_clip_tiny.safetensors")));
+}
+
+TEST_CASE("a 20-version chain exports every version bit-exactly", "[cli]") {
+  TempDir dir;
+  fs::path repo = dir / "repo";
+  fs::create_directories(repo);
+  InitReference(repo);
+  std::vector<fs::path> checkpoints = {DataFile("openai_clip_tiny.safetensors")};
+  for (int v = 1; v < 20; ++v) {
+    checkpoints.push_back(Derive(dir, checkpoints.back(), "dense", v));
+    REQUIRE(RunFomo({"commit", checkpoints.back().string(), "-q"}, repo).exit_code == 0);
+  }
+  // Full frames come back every 9 versions (8 delta links at most).
+  json show = Json(RunFomo({"show", "v1.0.9", "--json"}, repo));
+  REQUIRE(show["storage"]["encodings"].contains("full"));
+  for (int v = 0; v < 20; ++v) {
+    fs::path out = dir / ("out" + std::to_string(v) + ".safetensors");
+    REQUIRE(RunFomo({"export", "v1.0." + std::to_string(v), "-o", out.string()}, repo).exit_code == 0);
+    REQUIRE(TensorBytes(out) == TensorBytes(checkpoints[v]));
+  }
+}

@@ -1,0 +1,74 @@
+#include "catch.hpp"
+#include "storage/codec.hpp"
+#include "storage/error.hpp"
+#include "test_support.hpp"
+
+#include <random>
+
+using namespace fomo;
+
+TEST_CASE("byte planes split and merge back for every element size", "[codec]") {
+  for (size_t element : {1, 2, 4, 8}) {
+    const uint64_t count = 1001;
+    std::vector<uint8_t> data(count * element), planes(data.size()), back(data.size());
+    std::mt19937 rng(static_cast<uint32_t>(element));
+    for (auto& b : data) b = static_cast<uint8_t>(rng());
+    codec::SplitPlanes(data.data(), count, element, planes.data());
+    // Plane p holds byte p of every element.
+    for (uint64_t i = 0; i < count; ++i) {
+      for (size_t p = 0; p < element; ++p) REQUIRE(planes[p * count + i] == data[i * element + p]);
+    }
+    codec::MergePlanes(planes.data(), count, element, back.data());
+    REQUIRE(back == data);
+  }
+}
+
+TEST_CASE("encoded planes decode bit-exactly, compressible or not", "[codec]") {
+  for (size_t element : {1, 2, 4, 8}) {
+    for (bool noisy : {false, true}) {
+      const uint64_t count = 300000;  // above the probe threshold
+      std::vector<uint8_t> data(count * element);
+      std::mt19937 rng(7);
+      for (size_t i = 0; i < data.size(); ++i) {
+        data[i] = noisy ? static_cast<uint8_t>(rng()) : static_cast<uint8_t>((i % element) * 3);
+      }
+      auto encoded = codec::EncodePlanes(data.data(), data.size(), element, 3);
+      if (!noisy) REQUIRE(encoded.size() < data.size() / 10);
+      std::vector<uint8_t> back(data.size());
+      codec::DecodePlanes(encoded.data(), encoded.size(), element, back.data(), back.size());
+      REQUIRE(back == data);
+    }
+  }
+}
+
+TEST_CASE("corrupt plane data is refused", "[codec]") {
+  std::vector<uint8_t> data(4000, 7);
+  auto encoded = codec::EncodePlanes(data.data(), data.size(), 4, 3);
+  std::vector<uint8_t> back(data.size());
+  SECTION("truncated") {
+    REQUIRE_THROWS_AS(codec::DecodePlanes(encoded.data(), encoded.size() - 3, 4, back.data(), back.size()),
+                      CorruptError);
+  }
+  SECTION("wrong plane count") {
+    encoded[0] = 2;
+    REQUIRE_THROWS_AS(codec::DecodePlanes(encoded.data(), encoded.size(), 4, back.data(), back.size()),
+                      CorruptError);
+  }
+  SECTION("unknown method") {
+    encoded[1] = 9;
+    REQUIRE_THROWS_AS(codec::DecodePlanes(encoded.data(), encoded.size(), 4, back.data(), back.size()),
+                      CorruptError);
+  }
+}
+
+TEST_CASE("xor of two buffers undoes itself", "[codec]") {
+  std::vector<uint8_t> a(1003), b(1003), x(1003), back(1003);
+  std::mt19937 rng(3);
+  for (size_t i = 0; i < a.size(); ++i) {
+    a[i] = static_cast<uint8_t>(rng());
+    b[i] = static_cast<uint8_t>(rng());
+  }
+  codec::XorBytes(a.data(), b.data(), x.data(), a.size());
+  codec::XorBytes(x.data(), b.data(), back.data(), a.size());
+  REQUIRE(back == a);
+}

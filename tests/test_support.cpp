@@ -1,0 +1,134 @@
+#include "test_support.hpp"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "core/safetensors.hpp"
+
+namespace fomo::test {
+
+TempDir::TempDir() {
+  std::string pattern = (fs::temp_directory_path() / "fomo-test-XXXXXX").string();
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  if (!::mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
+  fs::remove_all(path_, ec);
+}
+
+namespace {
+
+RunResult Run(const std::string& binary, const std::vector<std::string>& args, const fs::path& dir,
+              const std::map<std::string, std::string>& env) {
+  TempDir scratch;
+  fs::path out_path = scratch / "out", err_path = scratch / "err";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::chdir(dir.c_str()) != 0) ::_exit(127);
+    int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, 0);
+    for (const auto& [key, value] : env) ::setenv(key.c_str(), value.c_str(), 1);
+    ::setenv("FOMO_LOCK_TIMEOUT", env.count("FOMO_LOCK_TIMEOUT") ? env.at("FOMO_LOCK_TIMEOUT").c_str() : "10", 1);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(binary.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  r.out = ReadFile(out_path);
+  r.err = ReadFile(err_path);
+  return r;
+}
+
+}  // namespace
+
+RunResult RunFomo(const std::vector<std::string>& args, const fs::path& dir,
+                  const std::map<std::string, std::string>& env) {
+  return Run(FOMO_BINARY, args, dir, env);
+}
+
+RunResult RunGen(const std::vector<std::string>& args) {
+  return Run(FOMO_GEN_BINARY, args, fs::current_path(), {});
+}
+
+fs::path DataFile(const std::string& name) { return fs::path(FOMO_TEST_DATA) / name; }
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const fs::path& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+}
+
+std::map<std::string, std::string> TensorBytes(const fs::path& path) {
+  auto file = core::SafetensorsFile::Open(path);
+  std::map<std::string, std::string> out;
+  for (const auto& t : file.tensors()) {
+    out[t.name] = std::string(reinterpret_cast<const char*>(t.view.data), t.view.size);
+  }
+  return out;
+}
+
+Tensor RandomF32(const Shape& shape, uint32_t seed, float scale) {
+  Tensor t{Dtype::kF32, shape, ByteBuffer(ByteSize(Dtype::kF32, shape))};
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, scale);
+  auto* f = reinterpret_cast<float*>(t.bytes.data());
+  for (uint64_t i = 0; i < NumElements(shape); ++i) f[i] = normal(rng);
+  return t;
+}
+
+}  // namespace fomo::test
+
+#include "storage/database.hpp"
+
+namespace fomo::test {
+
+std::map<std::string, std::string> RepositorySnapshot(const fs::path& root) {
+  std::map<std::string, std::string> snapshot;
+  for (const char* sub : {"objects", "graph"}) {
+    for (const auto& entry : fs::recursive_directory_iterator(root / ".fomo" / sub)) {
+      if (entry.is_regular_file()) {
+        snapshot[fs::relative(entry.path(), root).string()] = ReadFile(entry.path());
+      }
+    }
+  }
+  Database db = Database::Open(root / ".fomo" / "fomo.sqlite", false);
+  for (const auto& row : db.AllVersions()) {
+    snapshot["row:" + row.commit] = row.version + " " + row.message + " " + std::to_string(row.stored_bytes);
+  }
+  return snapshot;
+}
+
+void InitReference(const fs::path& dir) {
+  RunResult r = RunFomo({"init", "--from", DataFile("openai_clip_tiny.safetensors").string(), "-q"}, dir);
+  if (r.exit_code != 0) throw std::runtime_error("init failed: " + r.err);
+}
+
+}  // namespace fomo::test

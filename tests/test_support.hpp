@@ -1,0 +1,63 @@
+// Helpers shared by the test executables: scratch directories, running the fomo
+// binary, reading files, making small tensors.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "storage/tensor.hpp"
+
+namespace fomo::test {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under the system temp dir, removed with everything in it.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+struct RunResult {
+  int exit_code = -1;  // -signal when killed
+  std::string out;
+  std::string err;
+};
+
+// Runs the built fomo binary with args in dir, with extra environment variables.
+RunResult RunFomo(const std::vector<std::string>& args, const fs::path& dir,
+                  const std::map<std::string, std::string>& env = {});
+// Runs the fomo-gen helper.
+RunResult RunGen(const std::vector<std::string>& args);
+
+fs::path DataFile(const std::string& name);
+std::string ReadFile(const fs::path& path);
+void WriteFile(const fs::path& path, const std::string& content);
+
+// Tensor name -> raw bytes of a safetensors file (its metadata ignored).
+std::map<std::string, std::string> TensorBytes(const fs::path& path);
+
+// A tensor of float32 values from a seed (deterministic).
+Tensor RandomF32(const Shape& shape, uint32_t seed, float scale = 0.02f);
+
+}  // namespace fomo::test
+
+namespace fomo::test {
+
+// Everything a repository holds that a failed command must not change: the bytes of
+// every file under .fomo/objects and .fomo/graph, and the database's version rows.
+std::map<std::string, std::string> RepositorySnapshot(const fs::path& root);
+
+// Creates a repository in dir from the reference OpenAI checkpoint.
+void InitReference(const fs::path& dir);
+
+}  // namespace fomo::test
