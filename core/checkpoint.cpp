@@ -269,20 +269,23 @@ void ExportCheckpoint(const ObjectStore& store, const Manifest& manifest, const 
   });
   ParallelFor(order.size(), options.threads, [&](size_t k) {
     const ManifestEntry& e = manifest.tensors[order[k]];
-    ByteBuffer decoded(e.raw_bytes());
-    store.ReadInto(e.id, decoded.data(), decoded.size());
+    struct DecodedSlot;
+    struct TransposedSlot;
+    const uint64_t size = e.raw_bytes();
+    uint8_t* decoded = ThreadScratch<DecodedSlot>(size);
+    store.ReadInto(e.id, decoded, size);
     const size_t element = DtypeSize(e.dtype);
     for (size_t i : pieces_of[order[k]]) {
       const ExportPiece& p = pieces[i];
       if (p.transform == HfTransform::kCopy) {
-        writer.Write(i, decoded.data(), decoded.size());
+        writer.Write(i, decoded, size);
       } else if (p.transform == HfTransform::kTranspose) {
-        ByteBuffer transposed(decoded.size());
-        Transpose2D(decoded.data(), transposed.data(), e.shape[0], e.shape[1], element);
-        writer.Write(i, transposed.data(), transposed.size());
+        uint8_t* transposed = ThreadScratch<TransposedSlot>(size);
+        Transpose2D(decoded, transposed, e.shape[0], e.shape[1], element);
+        writer.Write(i, transposed, size);
       } else {
-        uint64_t third = decoded.size() / 3;
-        writer.Write(i, decoded.data() + p.part * third, third);
+        uint64_t third = size / 3;
+        writer.Write(i, decoded + p.part * third, third);
       }
     }
   });

@@ -157,8 +157,8 @@ const NamedTensor* SafetensorsFile::Find(const std::string& name) const {
 }
 
 SafetensorsWriter::SafetensorsWriter(fs::path path, std::vector<SafetensorsEntry> entries,
-                                     std::map<std::string, std::string> metadata)
-    : entries_(std::move(entries)), file_(std::move(path)) {
+                                     std::map<std::string, std::string> metadata, bool durable)
+    : entries_(std::move(entries)), file_(std::move(path), durable) {
   json header = json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
@@ -177,7 +177,6 @@ SafetensorsWriter::SafetensorsWriter(fs::path path, std::vector<SafetensorsEntry
   uint8_t length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
   data_start_ = 8 + text.size();
-  file_.Reserve(TotalSize());
   file_.PWrite(0, length, 8);
   file_.PWrite(8, text.data(), text.size());
 }

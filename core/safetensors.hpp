@@ -50,7 +50,7 @@ struct SafetensorsEntry {
 class SafetensorsWriter {
  public:
   SafetensorsWriter(fs::path path, std::vector<SafetensorsEntry> entries,
-                    std::map<std::string, std::string> metadata);
+                    std::map<std::string, std::string> metadata, bool durable = false);
   uint64_t DataOffset(size_t index) const { return data_start_ + offsets_[index]; }
   uint64_t TotalSize() const { return data_start_ + data_size_; }
   // Thread-safe for different indices.

@@ -82,10 +82,11 @@ std::string ReadFileToString(const fs::path& path) {
   return out;
 }
 
-AtomicFileWriter::AtomicFileWriter(fs::path target) : target_(std::move(target)) {
+AtomicFileWriter::AtomicFileWriter(fs::path target, bool durable)
+    : target_(std::move(target)), durable_(durable) {
   temp_ = TempPathFor(target_);
   fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw Error(fmt::format("cannot create '{}': {}", temp_.string(), Errno()));
+  if (fd_ < 0) throw Error(fmt::format("cannot write '{}': {}", target_.string(), Errno()));
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
@@ -93,20 +94,14 @@ AtomicFileWriter::~AtomicFileWriter() {
   if (!committed_) ::unlink(temp_.c_str());
 }
 
-void AtomicFileWriter::Reserve(uint64_t size) {
-  // posix_fallocate reports a full disk now rather than halfway through the writes.
-  int rc = ::posix_fallocate(fd_, 0, static_cast<off_t>(size));
-  if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
-    throw Error(fmt::format("cannot write '{}': {}", target_.string(), std::strerror(rc)));
-  }
-}
-
 void AtomicFileWriter::PWrite(uint64_t offset, const void* data, size_t size) {
   WriteAll(fd_, target_, offset, data, size);
 }
 
 void AtomicFileWriter::Commit() {
-  if (::fsync(fd_) != 0) throw Error(fmt::format("cannot sync '{}': {}", target_.string(), Errno()));
+  if (durable_ && ::fsync(fd_) != 0) {
+    throw Error(fmt::format("cannot sync '{}': {}", target_.string(), Errno()));
+  }
   if (::close(fd_) != 0) {
     fd_ = -1;
     throw Error(fmt::format("cannot write '{}': {}", target_.string(), Errno()));
@@ -116,7 +111,7 @@ void AtomicFileWriter::Commit() {
     throw Error(fmt::format("cannot publish '{}': {}", target_.string(), Errno()));
   }
   committed_ = true;
-  FsyncDirectory(target_.has_parent_path() ? target_.parent_path() : fs::path("."));
+  if (durable_) FsyncDirectory(target_.has_parent_path() ? target_.parent_path() : fs::path("."));
 }
 
 MappedFile::MappedFile(const fs::path& path) : path_(path) {
@@ -134,7 +129,9 @@ MappedFile::MappedFile(const fs::path& path) : path_(path) {
   }
   size_ = static_cast<uint64_t>(st.st_size);
   if (size_ > 0) {
-    void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    // MAP_POPULATE faults the whole file in at once: every byte is read anyway, and
+    // one populate costs far less than a page fault per 4 KiB.
+    void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (map == MAP_FAILED) {
       int err = errno;
       ::close(fd);

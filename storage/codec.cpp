@@ -123,13 +123,14 @@ std::vector<uint8_t> EncodePlanes(const uint8_t* data, uint64_t size, size_t ele
   }
   const uint64_t count = size / element_size;
   const size_t planes = element_size;
-  ByteBuffer split(size);
-  SplitPlanes(data, count, element_size, split.data());
+  struct EncodeSlot;
+  uint8_t* split = ThreadScratch<EncodeSlot>(size);
+  SplitPlanes(data, count, element_size, split);
 
   std::vector<uint8_t> out(1 + planes * kPlaneHeaderSize);
   out[0] = static_cast<uint8_t>(planes);
   for (size_t p = 0; p < planes; ++p) {
-    const uint8_t* plane = split.data() + p * count;
+    const uint8_t* plane = split + p * count;
     const size_t header_at = 1 + p * kPlaneHeaderSize;
     const size_t payload_at = out.size();
     uint8_t method = kRaw;
@@ -163,8 +164,8 @@ void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_
   if (encoded_size < offset) throw CorruptError("truncated plane table");
 
   // Single-byte elements need no regrouping: decode straight into the output.
-  ByteBuffer split(planes == 1 ? 0 : size);
-  uint8_t* target = planes == 1 ? out : split.data();
+  struct DecodeSlot;
+  uint8_t* target = planes == 1 ? out : ThreadScratch<DecodeSlot>(size);
   for (size_t p = 0; p < planes; ++p) {
     const uint8_t* header = encoded + 1 + p * kPlaneHeaderSize;
     const uint8_t method = header[0];
@@ -184,7 +185,7 @@ void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_
     offset += stored;
   }
   if (offset != encoded_size) throw CorruptError("trailing bytes after the last plane");
-  if (planes != 1) MergePlanes(split.data(), count, element_size, out);
+  if (planes != 1) MergePlanes(target, count, element_size, out);
 }
 
 }  // namespace fomo::codec

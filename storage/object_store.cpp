@@ -154,10 +154,11 @@ PutResult ObjectStore::Put(const ObjectId& id, const TensorView& tensor,
     ObjectInfo base = Stat(*parent);
     if (base.dtype == tensor.dtype && base.shape == tensor.shape && base.depth < options_.max_chain &&
         base.encoding != Encoding::kLowRank) {
-      ByteBuffer diff(tensor.size);
-      ReadInto(*parent, diff.data(), diff.size());
-      codec::XorBytes(tensor.data, diff.data(), diff.data(), tensor.size);
-      payload = codec::EncodePlanes(diff.data(), diff.size(), element, options_.zstd_level);
+      struct ParentSlot;
+      uint8_t* diff = ThreadScratch<ParentSlot>(tensor.size);
+      ReadInto(*parent, diff, tensor.size);
+      codec::XorBytes(tensor.data, diff, diff, tensor.size);
+      payload = codec::EncodePlanes(diff, tensor.size, element, options_.zstd_level);
       header.encoding = Encoding::kDelta;
       header.depth = base.depth + 1;
       header.base = *parent;
@@ -202,9 +203,10 @@ void ObjectStore::ReadInto(const ObjectId& id, uint8_t* dst, uint64_t size) cons
     } else if (h.encoding == Encoding::kDelta) {
       if (h.base == id) throw CorruptError("delta refers to itself");
       ReadInto(h.base, dst, size);
-      ByteBuffer diff(size);
-      codec::DecodePlanes(payload, payload_size, element, diff.data(), size);
-      codec::XorBytes(dst, diff.data(), dst, size);
+      struct DeltaSlot;
+      uint8_t* diff = ThreadScratch<DeltaSlot>(size);
+      codec::DecodePlanes(payload, payload_size, element, diff, size);
+      codec::XorBytes(dst, diff, dst, size);
     } else {
       throw CorruptError(fmt::format("encoding '{}' is not supported by this fomo",
                                      EncodingName(h.encoding)));

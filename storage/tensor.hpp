@@ -25,6 +25,20 @@ class ByteBuffer {
   size_t size_ = 0;
 };
 
+// A per-thread buffer reused across calls, so hot loops over hundreds of tensors do
+// not map and fault in fresh pages for every one. Each call site owns its own slot
+// (a distinct Tag type); the returned pointer is valid until that slot's next call.
+template <typename Tag>
+uint8_t* ThreadScratch(size_t size) {
+  thread_local std::unique_ptr<uint8_t[]> buffer;
+  thread_local size_t capacity = 0;
+  if (size > capacity) {
+    buffer.reset(new uint8_t[size]);
+    capacity = size;
+  }
+  return buffer.get();
+}
+
 struct TensorView {
   Dtype dtype = Dtype::kF32;
   Shape shape;
