@@ -63,11 +63,11 @@ int RunBranch(Context& ctx, const BranchOptions& o) {
 
 }  // namespace
 
-Runner SetupBranch(CLI::App& sub) {
+Runner SetupBranch(CommandLine& cli) {
   auto o = std::make_shared<BranchOptions>();
-  sub.add_option("name", o->name, "branch to create")->type_name("NAME");
-  sub.add_option("revision", o->rev, "where it starts (default HEAD)")->type_name("REV");
-  sub.add_option("-d,--delete", o->remove, "delete this branch")->type_name("NAME");
+  cli.Option("name", &o->name, "branch to create", "NAME");
+  cli.Option("revision", &o->rev, "where it starts (default HEAD)", "REV");
+  cli.Option("-d,--delete", &o->remove, "delete this branch", "NAME");
   return [o](Context& ctx) { return RunBranch(ctx, *o); };
 }
 

@@ -6,8 +6,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
-#include <CLI/CLI.hpp>
+#include "cmd/cli.hpp"
 
 #include "storage/repository.hpp"
 
@@ -44,25 +45,25 @@ struct CommandInfo {
   const char* name;
   const char* summary;
   RepoAccess access;
-  // Adds the command's options to its CLI11 subcommand; returns how to run it.
-  Runner (*setup)(CLI::App& sub);
+  // Adds the command's options to its command line; returns how to run it.
+  Runner (*setup)(CommandLine& cli);
 };
 
 // The table of every subcommand (commands.cpp).
 const std::vector<CommandInfo>& Commands();
 
 // Each subcommand's setup function, one per file in cmd/.
-Runner SetupBranch(CLI::App& sub);
-Runner SetupCommit(CLI::App& sub);
-Runner SetupDiff(CLI::App& sub);
-Runner SetupExport(CLI::App& sub);
-Runner SetupFsck(CLI::App& sub);
-Runner SetupGc(CLI::App& sub);
-Runner SetupInit(CLI::App& sub);
-Runner SetupLog(CLI::App& sub);
-Runner SetupShow(CLI::App& sub);
-Runner SetupStatus(CLI::App& sub);
-Runner SetupSwitch(CLI::App& sub);
-Runner SetupTag(CLI::App& sub);
+Runner SetupBranch(CommandLine& cli);
+Runner SetupCommit(CommandLine& cli);
+Runner SetupDiff(CommandLine& cli);
+Runner SetupExport(CommandLine& cli);
+Runner SetupFsck(CommandLine& cli);
+Runner SetupGc(CommandLine& cli);
+Runner SetupInit(CommandLine& cli);
+Runner SetupLog(CommandLine& cli);
+Runner SetupShow(CommandLine& cli);
+Runner SetupStatus(CommandLine& cli);
+Runner SetupSwitch(CommandLine& cli);
+Runner SetupTag(CommandLine& cli);
 
 }  // namespace fomo::cmd

@@ -75,22 +75,21 @@ int RunCommit(Context& ctx, const CommitOptions& o) {
     std::cout << fmt::format("[{} {}] {} ({} -> {}): {} stored for {} raw\n", *head.branch,
                              ShortId(v->commit.id), v->commit.message, parent.version.Tag(),
                              v->version.Tag(), FormatBytes(v->stored_bytes), FormatBytes(v->raw_bytes));
+    if (ctx.global.verbose) PrintTensorTable(v->manifest);
   }
   return 0;
 }
 
 }  // namespace
 
-Runner SetupCommit(CLI::App& sub) {
+Runner SetupCommit(CommandLine& cli) {
   auto o = std::make_shared<CommitOptions>();
-  sub.add_option("checkpoint", o->checkpoint, "safetensors checkpoint to record")->required()->type_name("CKPT");
-  sub.add_option("--bump", o->bump, "which part of the version to raise: patch, minor or major")
-      ->type_name("LEVEL");
-  sub.add_option("-m,--message", o->message, "version message")->type_name("MSG");
-  sub.add_option("--config", o->config, "model config of the checkpoint, if its metadata lacks one")
-      ->type_name("FILE");
-  sub.add_flag("--allow-empty", o->allow_empty, "record a version even if the weights equal HEAD's");
-  sub.add_flag("--no-eval", o->no_eval, "do not evaluate the new version");
+  cli.Option("checkpoint", &o->checkpoint, "safetensors checkpoint to record", "CKPT", /*required=*/true);
+  cli.Option("--bump", &o->bump, "which part of the version to raise: patch, minor or major", "LEVEL");
+  cli.Option("-m,--message", &o->message, "version message", "MSG");
+  cli.Option("--config", &o->config, "model config of the checkpoint, if its metadata lacks one", "FILE");
+  cli.Flag("--allow-empty", &o->allow_empty, "record a version even if the weights equal HEAD's");
+  cli.Flag("--no-eval", &o->no_eval, "do not evaluate the new version");
   return [o](Context& ctx) { return RunCommit(ctx, *o); };
 }
 

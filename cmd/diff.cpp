@@ -115,10 +115,10 @@ int RunDiff(Context& ctx, const DiffOptions& o) {
 
 }  // namespace
 
-Runner SetupDiff(CLI::App& sub) {
+Runner SetupDiff(CommandLine& cli) {
   auto o = std::make_shared<DiffOptions>();
-  sub.add_option("from", o->a, "older version")->required()->type_name("A");
-  sub.add_option("to", o->b, "newer version (default HEAD)")->type_name("B");
+  cli.Option("from", &o->a, "older version", "A", /*required=*/true);
+  cli.Option("to", &o->b, "newer version (default HEAD)", "B");
   return [o](Context& ctx) { return RunDiff(ctx, *o); };
 }
 

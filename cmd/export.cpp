@@ -61,12 +61,11 @@ int RunExport(Context& ctx, const ExportOptions& o) {
 
 }  // namespace
 
-Runner SetupExport(CLI::App& sub) {
+Runner SetupExport(CommandLine& cli) {
   auto o = std::make_shared<ExportOptions>();
-  sub.add_option("revision", o->rev, "version to export (default HEAD)")->type_name("REV");
-  sub.add_option("-o,--output", o->output, "checkpoint to write (safetensors)")->required()->type_name("FILE");
-  sub.add_option("--layout", o->layout, "openai or hf (default: the layout the base was imported in)")
-      ->type_name("LAYOUT");
+  cli.Option("revision", &o->rev, "version to export (default HEAD)", "REV");
+  cli.Option("-o,--output", &o->output, "checkpoint to write (safetensors)", "FILE", /*required=*/true);
+  cli.Option("--layout", &o->layout, "openai or hf (default: the layout the base was imported in)", "LAYOUT");
   return [o](Context& ctx) { return RunExport(ctx, *o); };
 }
 

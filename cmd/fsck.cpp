@@ -45,10 +45,10 @@ int RunFsck(Context& ctx, const FsckOptions& o) {
 
 }  // namespace
 
-Runner SetupFsck(CLI::App& sub) {
+Runner SetupFsck(CommandLine& cli) {
   auto o = std::make_shared<FsckOptions>();
-  sub.add_flag("--repair", o->repair, "add missing database rows and tags, drop stale rows and temporary files");
-  sub.add_flag("--quick", o->quick, "check object headers only, do not decode and hash");
+  cli.Flag("--repair", &o->repair, "add missing database rows and tags, drop stale rows and temporary files");
+  cli.Flag("--quick", &o->quick, "check object headers only, do not decode and hash");
   return [o](Context& ctx) { return RunFsck(ctx, *o); };
 }
 

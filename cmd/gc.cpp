@@ -32,9 +32,9 @@ int RunGc(Context& ctx, bool dry_run) {
 
 }  // namespace
 
-Runner SetupGc(CLI::App& sub) {
+Runner SetupGc(CommandLine& cli) {
   auto dry_run = std::make_shared<bool>(false);
-  sub.add_flag("-n,--dry-run", *dry_run, "say what would be removed, remove nothing");
+  cli.Flag("-n,--dry-run", dry_run.get(), "say what would be removed, remove nothing");
   return [dry_run](Context& ctx) { return RunGc(ctx, *dry_run); };
 }
 

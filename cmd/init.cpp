@@ -83,21 +83,20 @@ int RunInit(Context& ctx, const InitOptions& o) {
                              core::LayoutName(ckpt.layout), ckpt.config_source,
                              base.manifest.tensors.size(), FormatBytes(base.raw_bytes),
                              FormatBytes(base.stored_bytes));
+    if (ctx.global.verbose) PrintTensorTable(base.manifest);
   }
   return 0;
 }
 
 }  // namespace
 
-Runner SetupInit(CLI::App& sub) {
+Runner SetupInit(CommandLine& cli) {
   auto o = std::make_shared<InitOptions>();
-  sub.add_option("directory", o->directory, "where to create the repository (default: .)");
-  sub.add_option("--from", o->from, "base checkpoint (safetensors, OpenAI/OpenCLIP or Hugging Face layout)")
-      ->type_name("CKPT");
-  sub.add_option("--config", o->config, "model config: OpenCLIP model-config JSON or Hugging Face config.json")
-      ->type_name("FILE");
-  sub.add_option("-m,--message", o->message, "message of the first version")->type_name("MSG");
-  sub.add_flag("--no-eval", o->no_eval, "do not evaluate the base version");
+  cli.Option("directory", &o->directory, "where to create the repository (default: .)");
+  cli.Option("--from", &o->from, "base checkpoint (safetensors, OpenAI/OpenCLIP or Hugging Face layout)", "CKPT");
+  cli.Option("--config", &o->config, "model config: OpenCLIP model-config JSON or Hugging Face config.json", "FILE");
+  cli.Option("-m,--message", &o->message, "message of the first version", "MSG");
+  cli.Flag("--no-eval", &o->no_eval, "do not evaluate the base version");
   return [o](Context& ctx) { return RunInit(ctx, *o); };
 }
 

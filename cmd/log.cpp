@@ -66,11 +66,11 @@ int RunLog(Context& ctx, const LogOptions& o) {
 
 }  // namespace
 
-Runner SetupLog(CLI::App& sub) {
+Runner SetupLog(CommandLine& cli) {
   auto o = std::make_shared<LogOptions>();
-  sub.add_option("revision", o->rev, "where to start (default HEAD)")->type_name("REV");
-  sub.add_flag("--oneline", o->oneline, "one line per version");
-  sub.add_option("-n,--max-count", o->max_count, "show at most N versions")->type_name("N");
+  cli.Option("revision", &o->rev, "where to start (default HEAD)", "REV");
+  cli.Flag("--oneline", &o->oneline, "one line per version");
+  cli.Option("-n,--max-count", &o->max_count, "show at most N versions", "N");
   return [o](Context& ctx) { return RunLog(ctx, *o); };
 }
 

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
+
 #include "cmd/command.hpp"
 #include "storage/error.hpp"
 
@@ -47,7 +49,8 @@ int main(int argc, char** argv) {
   std::vector<Registered> registered;
   for (const auto& info : Commands()) {
     CLI::App* sub = app.add_subcommand(info.name, info.summary);
-    registered.push_back({&info, sub, info.setup(*sub)});
+    CommandLine cli(sub);
+    registered.push_back({&info, sub, info.setup(cli)});
   }
 
   // Name an unknown command plainly (CLI11 would only say one is required).

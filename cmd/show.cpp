@@ -64,21 +64,17 @@ int RunShow(Context& ctx, const ShowOptions& o) {
   }
   if (o.tensors) {
     std::cout << "tensors\n";
-    for (const auto& e : v.manifest.tensors) {
-      std::cout << fmt::format("  {:<52} {:<5} {:<16} {:<6} {:>10}  {}\n", e.name, DtypeName(e.dtype),
-                               ShapeString(e.shape), EncodingName(e.encoding), FormatBytes(e.stored_bytes),
-                               e.id.Hex().substr(0, 12));
-    }
+    PrintTensorTable(v.manifest);
   }
   return 0;
 }
 
 }  // namespace
 
-Runner SetupShow(CLI::App& sub) {
+Runner SetupShow(CommandLine& cli) {
   auto o = std::make_shared<ShowOptions>();
-  sub.add_option("revision", o->rev, "version to show (default HEAD)")->type_name("REV");
-  sub.add_flag("--tensors", o->tensors, "list every tensor with its object and encoding");
+  cli.Option("revision", &o->rev, "version to show (default HEAD)", "REV");
+  cli.Flag("--tensors", &o->tensors, "list every tensor with its object and encoding");
   return [o](Context& ctx) { return RunShow(ctx, *o); };
 }
 

@@ -84,7 +84,7 @@ int RunStatus(Context& ctx) {
 
 }  // namespace
 
-Runner SetupStatus(CLI::App& sub) {
+Runner SetupStatus(CommandLine& cli) {
   return [](Context& ctx) { return RunStatus(ctx); };
 }
 

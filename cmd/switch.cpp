@@ -61,13 +61,11 @@ int RunSwitch(Context& ctx, const SwitchOptions& o) {
 
 }  // namespace
 
-Runner SetupSwitch(CLI::App& sub) {
+Runner SetupSwitch(CommandLine& cli) {
   auto o = std::make_shared<SwitchOptions>();
-  sub.add_option("target", o->target, "branch to switch to (with -c or --detach: a revision)")
-      ->type_name("BRANCH|REV");
-  sub.add_option("-c,--create", o->create, "create this branch (at REV or HEAD) and switch to it")
-      ->type_name("NEW");
-  sub.add_flag("--detach", o->detach, "point HEAD at a version instead of a branch");
+  cli.Option("target", &o->target, "branch to switch to (with -c or --detach: a revision)", "BRANCH|REV");
+  cli.Option("-c,--create", &o->create, "create this branch (at REV or HEAD) and switch to it", "NEW");
+  cli.Flag("--detach", &o->detach, "point HEAD at a version instead of a branch");
   return [o](Context& ctx) { return RunSwitch(ctx, *o); };
 }
 

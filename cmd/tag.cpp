@@ -60,11 +60,11 @@ int RunTag(Context& ctx, const TagOptions& o) {
 
 }  // namespace
 
-Runner SetupTag(CLI::App& sub) {
+Runner SetupTag(CommandLine& cli) {
   auto o = std::make_shared<TagOptions>();
-  sub.add_option("name", o->name, "tag to create")->type_name("NAME");
-  sub.add_option("revision", o->rev, "what it names (default HEAD)")->type_name("REV");
-  sub.add_option("-d,--delete", o->remove, "delete this tag")->type_name("NAME");
+  cli.Option("name", &o->name, "tag to create", "NAME");
+  cli.Option("revision", &o->rev, "what it names (default HEAD)", "REV");
+  cli.Option("-d,--delete", &o->remove, "delete this tag", "NAME");
   return [o](Context& ctx) { return RunTag(ctx, *o); };
 }
 

@@ -1,5 +1,7 @@
 #include "cmd/version_view.hpp"
 
+#include <iostream>
+
 #include <fmt/format.h>
 
 #include "cmd/output.hpp"
@@ -73,6 +75,14 @@ std::string Decorations(const CommitId& commit, const RefNames& refs) {
   }
   if (parts.empty()) return "";
   return fmt::format("({})", fmt::join(parts, ", "));
+}
+
+void PrintTensorTable(const Manifest& manifest) {
+  for (const auto& e : manifest.tensors) {
+    std::cout << fmt::format("  {:<52} {:<5} {:<16} {:<6} {:>10}  {}\n", e.name, DtypeName(e.dtype),
+                             ShapeString(e.shape), EncodingName(e.encoding), FormatBytes(e.stored_bytes),
+                             e.id.Hex().substr(0, 12));
+  }
 }
 
 std::string BudgetLine(const Budget& b) {

@@ -25,6 +25,8 @@ struct RefNames {
 nlohmann::json VersionJson(const StoredVersion& version, const RefNames& refs);
 // "(HEAD -> main, tag: v1.0.1)"; empty when no ref points here.
 std::string Decorations(const CommitId& commit, const RefNames& refs);
+// One line per tensor: name, dtype, shape, encoding, stored size, object id.
+void PrintTensorTable(const Manifest& manifest);
 // Human summary of a budget, or "" when nothing was trained.
 std::string BudgetLine(const Budget& budget);
 

@@ -1,0 +1,28 @@
+#include "cmd/cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+namespace fomo::cmd {
+
+void CommandLine::Option(const std::string& names, std::string* value, const std::string& help,
+                         const std::string& type_name, bool required) {
+  CLI::Option* option = app_->add_option(names, *value, help);
+  if (!type_name.empty()) option->type_name(type_name);
+  if (required) option->required();
+}
+
+void CommandLine::Option(const std::string& names, int* value, const std::string& help,
+                         const std::string& type_name) {
+  app_->add_option(names, *value, help)->type_name(type_name);
+}
+
+void CommandLine::Option(const std::string& names, double* value, const std::string& help,
+                         const std::string& type_name) {
+  app_->add_option(names, *value, help)->type_name(type_name);
+}
+
+void CommandLine::Flag(const std::string& names, bool* value, const std::string& help) {
+  app_->add_flag(names, *value, help);
+}
+
+}  // namespace fomo::cmd
