@@ -1,6 +1,10 @@
 #include "storage/database.hpp"
 
 #include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -149,10 +153,20 @@ Database Database::Open(const fs::path& path, bool create) {
   }
   Database database(db, path);
   sqlite3_busy_timeout(db, 10000);
-  database.Execute("PRAGMA journal_mode=WAL");
-  database.Execute("PRAGMA synchronous=FULL");
-  database.Execute("PRAGMA foreign_keys=ON");
-  database.Migrate();
+  try {
+    database.Execute("PRAGMA journal_mode=WAL");
+    database.Execute("PRAGMA synchronous=FULL");
+    database.Execute("PRAGMA foreign_keys=ON");
+    database.Migrate();
+  } catch (const Error&) {
+    // WAL needs to write beside the database even to read: name the real cause.
+    fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    if (::access(dir.c_str(), W_OK) != 0) {
+      throw Error(fmt::format("cannot open database '{}': {} (the repository is not writable)",
+                              path.string(), std::strerror(errno)));
+    }
+    throw;
+  }
   return database;
 }
 

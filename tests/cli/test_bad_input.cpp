@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -114,19 +115,41 @@ TEST_CASE("init refuses bad input and leaves no repository behind", "[cli][bad-i
   REQUIRE_THAT(r.err, HasSubstr("not a fomo repository"));
 }
 
-TEST_CASE("a read-only store fails cleanly and keeps the repository", "[cli][bad-input]") {
-  if (::geteuid() == 0) {
-    // root writes through permissions; a full disk stands in for a read-only one below.
-    SUCCEED("running as root: read-only directories do not stop writes");
-    return;
-  }
+TEST_CASE("a read-only repository fails cleanly and keeps the repository", "[cli][bad-input]") {
   Fixture f;
-  fs::permissions(f.repo / ".fomo" / "objects", fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
-                  fs::perm_options::remove);
   fs::path dense = f.dir / "d.safetensors";
   REQUIRE(RunGen({"update", DataFile("openai_clip_tiny.safetensors").string(), "-o", dense.string()}).exit_code == 0);
-  ExpectRefused(f, {"commit", dense.string()}, 1, "cannot");
+  auto before = RepositorySnapshot(f.repo);
+  std::string err_file = (f.dir / "err").string();
+  std::string command;
+  bool immutable = false;
+  if (::geteuid() == 0 && std::system("unshare -m true 2>/dev/null") == 0) {
+    // root writes through permissions: mount the repository read-only in a private
+    // mount namespace instead, as a read-only file system would be.
+    command = "unshare -m sh -c 'mount --bind -o ro \"$0\" \"$0\" && cd \"$0\" && exec \"$1\" commit \"$2\"' '" +
+              f.repo.string() + "' '" + FOMO_BINARY + "' '" + dense.string() + "' 2>'" + err_file + "'";
+  } else {
+    if (::geteuid() == 0) {
+      // No mount namespaces here: make the object store immutable instead.
+      immutable = std::system(("chattr +i '" + (f.repo / ".fomo" / "objects").string() + "' 2>/dev/null").c_str()) == 0;
+      if (!immutable) {
+        WARN("neither mount namespaces nor chattr are available: cannot make the repository read-only as root");
+        return;
+      }
+    }
+    fs::permissions(f.repo / ".fomo" / "objects", fs::perms::owner_write, fs::perm_options::remove);
+    command = "cd '" + f.repo.string() + "' && '" + FOMO_BINARY + "' commit '" + dense.string() + "' 2>'" + err_file + "'";
+  }
+  int status = std::system(command.c_str());
+  if (immutable) std::system(("chattr -i '" + (f.repo / ".fomo" / "objects").string() + "'").c_str());
   fs::permissions(f.repo / ".fomo" / "objects", fs::perms::owner_write, fs::perm_options::add);
+  std::string err = ReadFile(err_file);
+  INFO(err);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 1);
+  REQUIRE_THAT(err, HasSubstr("fomo: ") && (HasSubstr("Read-only file system") || HasSubstr("Permission denied") ||
+                                           HasSubstr("Operation not permitted")));
+  REQUIRE(RepositorySnapshot(f.repo) == before);
 }
 
 TEST_CASE("a full disk fails cleanly and keeps the repository", "[cli][bad-input]") {
