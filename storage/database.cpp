@@ -130,11 +130,11 @@ VersionRow ReadVersionRow(const Statement& s) {
   row.created_at = s.Int(5);
   row.raw_bytes = static_cast<uint64_t>(s.Int(6));
   row.stored_bytes = static_cast<uint64_t>(s.Int(7));
-  row.steps = s.OptInt(8);
-  row.samples = s.OptInt(9);
-  row.flops = s.OptReal(10);
-  row.maf = s.OptReal(11);
-  row.seconds = s.OptReal(12);
+  row.budget.steps = s.OptInt(8);
+  row.budget.samples = s.OptInt(9);
+  row.budget.flops = s.OptReal(10);
+  row.budget.maf = s.OptReal(11);
+  row.budget.seconds = s.OptReal(12);
   return row;
 }
 
@@ -232,11 +232,11 @@ void Database::InsertVersion(const VersionRow& row) {
     s.Bind(6, row.created_at);
     s.Bind(7, static_cast<int64_t>(row.raw_bytes));
     s.Bind(8, static_cast<int64_t>(row.stored_bytes));
-    s.Bind(9, row.steps);
-    s.Bind(10, row.samples);
-    s.Bind(11, row.flops);
-    s.Bind(12, row.maf);
-    s.Bind(13, row.seconds);
+    s.Bind(9, row.budget.steps);
+    s.Bind(10, row.budget.samples);
+    s.Bind(11, row.budget.flops);
+    s.Bind(12, row.budget.maf);
+    s.Bind(13, row.budget.seconds);
     s.Step();
   });
 }

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "storage/budget.hpp"
+
 struct sqlite3;
 
 namespace fomo {
@@ -24,11 +26,7 @@ struct VersionRow {
   int64_t created_at = 0;
   uint64_t raw_bytes = 0;
   uint64_t stored_bytes = 0;
-  std::optional<int64_t> steps;
-  std::optional<int64_t> samples;
-  std::optional<double> flops;
-  std::optional<double> maf;
-  std::optional<double> seconds;
+  Budget budget;
 };
 
 class Database {

@@ -111,11 +111,7 @@ VersionRow VersionRowOf(const StoredVersion& v) {
   row.created_at = v.commit.time;
   row.raw_bytes = v.raw_bytes;
   row.stored_bytes = v.stored_bytes;
-  row.steps = v.budget.steps;
-  row.samples = v.budget.samples;
-  row.flops = v.budget.flops;
-  row.maf = v.budget.maf;
-  row.seconds = v.budget.seconds;
+  row.budget = v.budget;
   return row;
 }
 

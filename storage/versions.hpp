@@ -24,14 +24,6 @@
 
 namespace fomo {
 
-struct Budget {
-  std::optional<int64_t> steps;
-  std::optional<int64_t> samples;
-  std::optional<double> flops;
-  std::optional<double> maf;
-  std::optional<double> seconds;
-};
-
 struct VersionDraft {
   std::vector<NamedTensor> tensors;
   std::string config_json;
