@@ -21,6 +21,13 @@ void CommandLine::Option(const std::string& names, double* value, const std::str
   app_->add_option(names, *value, help)->type_name(type_name);
 }
 
+void CommandLine::Option(const std::string& names, std::vector<std::string>* values,
+                         const std::string& help, const std::string& type_name, bool required) {
+  CLI::Option* option = app_->add_option(names, *values, help);
+  if (!type_name.empty()) option->type_name(type_name);
+  if (required) option->required();
+}
+
 void CommandLine::Flag(const std::string& names, bool* value, const std::string& help) {
   app_->add_flag(names, *value, help);
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -22,6 +23,8 @@ class CommandLine {
               const std::string& type_name = "N");
   void Option(const std::string& names, double* value, const std::string& help,
               const std::string& type_name = "X");
+  void Option(const std::string& names, std::vector<std::string>* values, const std::string& help,
+              const std::string& type_name = "", bool required = false);
   void Flag(const std::string& names, bool* value, const std::string& help);
 
  private:

@@ -65,5 +65,6 @@ Runner SetupShow(CommandLine& cli);
 Runner SetupStatus(CommandLine& cli);
 Runner SetupSwitch(CommandLine& cli);
 Runner SetupTag(CommandLine& cli);
+Runner SetupTokenize(CommandLine& cli);
 
 }  // namespace fomo::cmd

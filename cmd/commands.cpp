@@ -16,6 +16,7 @@ const std::vector<CommandInfo>& Commands() {
       {"status", "where HEAD is and how big the repository is", RepoAccess::kRead, SetupStatus},
       {"gc", "remove objects no version needs", RepoAccess::kWrite, SetupGc},
       {"fsck", "verify objects, graph and database", RepoAccess::kRead, SetupFsck},
+      {"tokenize", "print CLIP token ids of texts", RepoAccess::kNone, SetupTokenize},
   };
   return kCommands;
 }

@@ -1,5 +1,6 @@
 // Every command has a man page, and man renders each without warnings.
 #include <cstdio>
+#include <sstream>
 
 #include "catch.hpp"
 #include "test_support.hpp"
@@ -18,10 +19,9 @@ std::string Capture(const std::string& command) {
 }
 }  // namespace
 
-TEST_CASE("man pages exist for fomo and every command and render cleanly", "[man]") {
-  const fs::path man_dir = FOMO_MAN_DIR;
-  std::vector<std::string> pages = {"fomo"};
-  // The command list comes from fomo's own help, so a new command without a page fails here.
+namespace {
+// The subcommands fomo's own help lists, so a new command without a page fails here.
+std::vector<std::string> Commands() {
   TempDir dir;
   RunResult help = RunFomo({"--help"}, dir.path());
   REQUIRE(help.exit_code == 0);
@@ -29,12 +29,25 @@ TEST_CASE("man pages exist for fomo and every command and render cleanly", "[man
   for (char& c : lower) c = static_cast<char>(tolower(c));
   size_t at = lower.find("subcommands:");
   REQUIRE(at != std::string::npos);
-  std::string rest = help.out.substr(at);
-  for (const char* command : {"init", "commit", "log", "show", "diff", "export", "tag", "branch", "switch",
-                              "status", "gc", "fsck"}) {
-    REQUIRE_THAT(rest, HasSubstr(std::string("  ") + command));
-    pages.push_back(std::string("fomo-") + command);
+  std::vector<std::string> names;
+  std::istringstream lines(help.out.substr(at));
+  std::string line;
+  std::getline(lines, line);
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string name;
+    if (words >> name) names.push_back(name);
   }
+  return names;
+}
+}  // namespace
+
+TEST_CASE("man pages exist for fomo and every command and render cleanly", "[man]") {
+  const fs::path man_dir = FOMO_MAN_DIR;
+  std::vector<std::string> pages = {"fomo"};
+  std::vector<std::string> commands = Commands();
+  REQUIRE(commands.size() >= 13);
+  for (const auto& command : commands) pages.push_back("fomo-" + command);
   for (const auto& page : pages) {
     INFO(page);
     fs::path file = man_dir / (page + ".1");
@@ -49,12 +62,11 @@ TEST_CASE("man pages exist for fomo and every command and render cleanly", "[man
 
 TEST_CASE("every option a command accepts is documented in its man page", "[man]") {
   TempDir dir;
-  for (const char* command : {"init", "commit", "log", "show", "diff", "export", "tag", "branch", "switch",
-                              "status", "gc", "fsck"}) {
+  for (const auto& command : Commands()) {
     INFO(command);
     RunResult help = RunFomo({command, "--help"}, dir.path());
     REQUIRE(help.exit_code == 0);
-    std::string page = ReadFile(fs::path(FOMO_MAN_DIR) / (std::string("fomo-") + command + ".1"));
+    std::string page = ReadFile(fs::path(FOMO_MAN_DIR) / ("fomo-" + command + ".1"));
     // Long options in the help text must appear in the page (roff escapes the dashes).
     size_t pos = 0;
     while ((pos = help.out.find("--", pos)) != std::string::npos) {
