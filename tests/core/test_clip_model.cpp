@@ -1,0 +1,78 @@
+// Parity with the reference implementations: fomo's CLIP gives the features and
+// logits that OpenAI's CLIP code and Hugging Face's CLIPModel gave for the same
+// weights and inputs (tests/data, from ../shared/data/reference).
+#include <torch/torch.h>
+
+#include "catch.hpp"
+#include "core/checkpoint.hpp"
+#include "core/clip_model.hpp"
+#include "core/safetensors.hpp"
+#include "test_support.hpp"
+
+using namespace fomo;
+using fomo::test::DataFile;
+
+namespace {
+
+torch::Tensor Io(const core::SafetensorsFile& io, const std::string& name) {
+  const NamedTensor* t = io.Find(name);
+  REQUIRE(t != nullptr);
+  return core::ToTorch(t->view).clone();
+}
+
+double MaxDiff(const torch::Tensor& a, const torch::Tensor& b) {
+  REQUIRE(a.sizes() == b.sizes());
+  return (a - b).abs().max().item<double>();
+}
+
+void CheckParity(const core::Checkpoint& ckpt, const std::string& io_file) {
+  core::ClipModel model(ckpt.config);
+  core::LoadWeights(model, ckpt.tensors);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  auto io = core::SafetensorsFile::Open(DataFile(io_file));
+  auto image_features = model->EncodeImage(Io(io, "image"));
+  auto text_features = model->EncodeText(Io(io, "tokens").to(torch::kLong));
+  auto logits = model->LogitsPerImage(image_features, text_features);
+  CHECK(MaxDiff(image_features, Io(io, "image_features")) < 1e-5);
+  CHECK(MaxDiff(text_features, Io(io, "text_features")) < 1e-5);
+  CHECK(MaxDiff(logits, Io(io, "logits_per_image")) < 1e-4);
+  // Logits are exp(logit_scale) (about 14) times cosines: 1e-5 relative.
+  CHECK(MaxDiff(logits / model->logit_scale.exp(), Io(io, "logits_per_image") / model->logit_scale.exp()) < 1e-5);
+}
+
+}  // namespace
+
+TEST_CASE("features and logits match OpenAI's CLIP code", "[model][parity]") {
+  CheckParity(core::LoadCheckpoint(DataFile("openai_clip_tiny.safetensors"), {}), "openai_clip_tiny_io.safetensors");
+}
+
+TEST_CASE("features and logits match Hugging Face's CLIPModel", "[model][parity]") {
+  CheckParity(core::LoadCheckpoint(DataFile("hf_clip_tiny.safetensors"),
+                                   core::ConfigSource{DataFile("hf_clip_tiny_config.json"), std::nullopt}),
+              "hf_clip_tiny_io.safetensors");
+}
+
+TEST_CASE("parameter names are the store's canonical tensor names", "[model]") {
+  auto ckpt = core::LoadCheckpoint(DataFile("openai_clip_tiny.safetensors"), {});
+  core::ClipModel model(ckpt.config);
+  std::vector<std::string> names;
+  for (const auto& p : model->named_parameters()) names.push_back(p.key());
+  std::vector<std::string> expected;
+  for (const auto& [name, shape] : ckpt.config.ExpectedTensors()) expected.push_back(name);
+  std::sort(names.begin(), names.end());
+  std::sort(expected.begin(), expected.end());
+  REQUIRE(names == expected);
+  // The linear maps a method may wrap are reachable by name.
+  auto modules = model->named_modules();
+  REQUIRE(modules.contains("visual.transformer.resblocks.0.attn.out_proj"));
+  REQUIRE(modules.contains("transformer.resblocks.1.mlp.c_fc"));
+}
+
+TEST_CASE("loading weights of the wrong shape is refused", "[model]") {
+  auto ckpt = core::LoadCheckpoint(DataFile("openai_clip_tiny.safetensors"), {});
+  core::ClipConfig other = ckpt.config;
+  other.embed_dim = 16;
+  core::ClipModel model(other);
+  REQUIRE_THROWS_WITH(core::LoadWeights(model, ckpt.tensors), HasSubstr("shape"));
+}
