@@ -2,7 +2,9 @@
 // the one matcher whose name differs between them.
 #pragma once
 #include <string>
-#if __has_include(<catch2/catch_all.hpp>)
+// FOMO_CATCH_V3 comes from the Catch2 package CMake found, not from whichever
+// headers happen to be on the include path.
+#if FOMO_CATCH_V3
 #include <catch2/catch_all.hpp>
 using Catch::Approx;
 inline Catch::Matchers::StringContainsMatcher HasSubstr(const std::string& text) {
