@@ -247,6 +247,21 @@ Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source) {
   return ckpt;
 }
 
+StoredWeights ReadWeights(const ObjectStore& store, const Manifest& manifest, size_t threads) {
+  StoredWeights weights;
+  weights.tensors.resize(manifest.tensors.size());
+  ParallelFor(manifest.tensors.size(), threads, [&](size_t i) {
+    const ManifestEntry& e = manifest.tensors[i];
+    Tensor t{e.dtype, e.shape, ByteBuffer(e.raw_bytes())};
+    store.ReadInto(e.id, t.bytes.data(), t.bytes.size());
+    weights.tensors[i] = std::move(t);
+  });
+  for (size_t i = 0; i < manifest.tensors.size(); ++i) {
+    weights.named.push_back({manifest.tensors[i].name, weights.tensors[i].view()});
+  }
+  return weights;
+}
+
 void ExportCheckpoint(const ObjectStore& store, const Manifest& manifest, const ClipConfig& config,
                       const fs::path& out, const ExportOptions& options) {
   std::vector<ExportPiece> pieces = PlanExport(manifest, config, options.layout);

@@ -45,6 +45,13 @@ Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source);
 void CheckTensorsMatch(const std::vector<NamedTensor>& tensors, const ClipConfig& config,
                        const std::string& origin);
 
+// A stored version's tensors decoded into memory (hashes verified), in manifest order.
+struct StoredWeights {
+  std::vector<Tensor> tensors;
+  std::vector<NamedTensor> named;  // views into tensors
+};
+StoredWeights ReadWeights(const ObjectStore& store, const Manifest& manifest, size_t threads);
+
 struct ExportOptions {
   Layout layout = Layout::kOpenAI;
   std::map<std::string, std::string> metadata;  // added to fomo's own keys
