@@ -9,6 +9,7 @@
 #include "cmd/output.hpp"
 #include "core/checkpoint.hpp"
 #include "core/embedding.hpp"
+#include "core/torch_api.hpp"
 #include "core/safetensors.hpp"
 #include "core/tokenizer.hpp"
 #include "storage/error.hpp"
@@ -66,7 +67,7 @@ int RunEmbed(Context& ctx, const EmbedOptions& o) {
   }
 
   core::StoredWeights weights = core::ReadWeights(repo.objects(), v.manifest, repo.config().storage.threads);
-  core::EmbedOutputs out = core::Embed(config, weights.named, inputs, !o.raw);
+  core::EmbedOutputs out = core::Torch().embed(config, weights.named, inputs, !o.raw);
 
   std::vector<NamedTensor> tensors;
   if (out.image_features) tensors.push_back({"image_features", out.image_features->view()});

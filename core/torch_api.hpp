@@ -1,0 +1,25 @@
+// fomo's LibTorch code lives in a module (libfomo_torch.so) loaded on first use:
+// loading LibTorch costs most of a second, which commands such as log, show or
+// commit should not pay. Commands reach the model through this table.
+#pragma once
+
+#include <vector>
+
+#include "core/clip_config.hpp"
+#include "core/embedding.hpp"
+
+namespace fomo::core {
+
+struct TorchApi {
+  int abi_version;
+  EmbedOutputs (*embed)(const ClipConfig& config, const std::vector<NamedTensor>& weights,
+                        const EmbedInputs& inputs, bool normalize);
+};
+
+inline constexpr int kTorchApiVersion = 1;
+
+// Loads the module once (FOMO_TORCH_MODULE, else beside the executable, else the
+// install directory); throws fomo::Error saying what is missing.
+const TorchApi& Torch();
+
+}  // namespace fomo::core
