@@ -296,22 +296,13 @@ std::vector<int64_t> ClipTokenizer::Encode(const std::string& text) const {
     }
     return true;
   };
-  static const char* const kContractions[] = {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"};
+  // The pattern's literal alternatives, in its order: special tokens, contractions.
+  static const char* const kLiterals[] = {kStartToken, kEndToken, "'s", "'t", "'re", "'ve", "'m", "'ll", "'d"};
   size_t i = 0;
   while (i < cps.size()) {
     bool matched = false;
-    for (const char* special : {kStartToken, kEndToken}) {
-      std::string s = special;
-      if (starts_with(i, s)) {
-        emit(i, i + s.size());
-        i += s.size();
-        matched = true;
-        break;
-      }
-    }
-    if (matched) continue;
-    for (const char* c : kContractions) {
-      std::string s = c;
+    for (const char* literal : kLiterals) {
+      std::string s = literal;
       if (starts_with(i, s)) {
         emit(i, i + s.size());
         i += s.size();
