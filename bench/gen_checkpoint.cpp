@@ -1,6 +1,6 @@
 // fomo-gen: makes checkpoints for benchmarks, the quick start and tests.
 //
-//   fomo-gen base --shape vit-b-16|vit-b-32|tiny -o FILE [--seed N]
+//   fomo-gen base --shape tiny|vit-b-32|vit-b-16|vit-l-14 -o FILE [--seed N]
 //       A CLIP checkpoint (OpenAI layout, fp32) with CLIP-like scales per tensor:
 //       N(0, width^-0.5) projections, N(0, 0.02) token embeddings, LayerNorm
 //       weights near 1, small biases.
@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/checkpoint.hpp"
+#include "core/arch.hpp"
 #include "core/clip_config.hpp"
 #include "storage/error.hpp"
 
@@ -50,28 +51,9 @@ class Normal {
 };
 
 core::ClipConfig ConfigForShape(const std::string& name) {
-  core::ClipConfig c;
-  if (name == "vit-b-16" || name == "vit-b-32") {
-    c.embed_dim = 512;
-    c.image_size = 224;
-    c.patch_size = name == "vit-b-16" ? 16 : 32;
-    c.vision = {768, 12, 12, 3072};
-    c.context_length = 77;
-    c.vocab_size = 49408;
-    c.text = {512, 12, 8, 2048};
-  } else if (name == "tiny") {
-    c.embed_dim = 64;
-    c.image_size = 28;
-    c.patch_size = 7;
-    c.vision = {64, 2, 2, 256};
-    c.context_length = 77;
-    c.vocab_size = 49408;
-    c.text = {64, 2, 2, 256};
-  } else {
-    throw Error("unknown shape '" + name + "' (vit-b-16, vit-b-32, tiny)");
-  }
-  c.Validate();
-  return c;
+  auto config = core::BuiltinArch(name);
+  if (!config) throw Error("unknown shape '" + name + "' (tiny, vit-b-32, vit-b-16, vit-l-14)");
+  return *config;
 }
 
 bool IsNormWeight(const std::string& n) {
@@ -152,7 +134,7 @@ int Update(const std::string& in, const std::string& out, const std::string& kin
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: fomo-gen base --shape vit-b-16|vit-b-32|tiny -o FILE [--seed N]\n"
+               "usage: fomo-gen base --shape tiny|vit-b-32|vit-b-16|vit-l-14 -o FILE [--seed N]\n"
                "       fomo-gen update IN -o OUT --kind dense|bitfit [--scale S] [--seed N]\n");
   return 2;
 }

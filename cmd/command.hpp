@@ -57,6 +57,7 @@ Runner SetupBranch(CommandLine& cli);
 Runner SetupCommit(CommandLine& cli);
 Runner SetupDiff(CommandLine& cli);
 Runner SetupEmbed(CommandLine& cli);
+Runner SetupEval(CommandLine& cli);
 Runner SetupExport(CommandLine& cli);
 Runner SetupFsck(CommandLine& cli);
 Runner SetupGc(CommandLine& cli);

@@ -10,6 +10,7 @@ const std::vector<CommandInfo>& Commands() {
       {"show", "show one version", RepoAccess::kRead, SetupShow},
       {"diff", "compare two versions", RepoAccess::kRead, SetupDiff},
       {"export", "write a version as a checkpoint", RepoAccess::kRead, SetupExport},
+      {"eval", "evaluate versions and store the results", RepoAccess::kWrite, SetupEval},
       {"embed", "image and text features of a version", RepoAccess::kRead, SetupEmbed},
       {"tag", "list, create or delete tags", RepoAccess::kWrite, SetupTag},
       {"branch", "list, create or delete branches", RepoAccess::kWrite, SetupBranch},

@@ -10,6 +10,7 @@
 #include "cmd/command.hpp"
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
+#include "core/evaluation.hpp"
 #include "core/weight_diff.hpp"
 #include "storage/versions.hpp"
 
@@ -62,7 +63,8 @@ int RunDiff(Context& ctx, const DiffOptions& o) {
   Repository& repo = ctx.repo();
   StoredVersion a = LoadVersion(repo.graph(), ResolveRevision(repo, o.a));
   StoredVersion b = LoadVersion(repo.graph(), ResolveRevision(repo, o.b));
-  json ja = VersionJson(a, {}), jb = VersionJson(b, {});
+  json ja = VersionJson(a, {}, core::MetricsOf(repo, a.commit.id));
+  json jb = VersionJson(b, {}, core::MetricsOf(repo, b.commit.id));
   json metrics = MetricRows(ja["metrics"], jb["metrics"]);
   json summary = json::object();
   for (const char* key : {"adaptation", "retention", "gm"}) {

@@ -11,7 +11,9 @@
 #include "cmd/import_recipe.hpp"
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
+#include "core/arch.hpp"
 #include "core/checkpoint.hpp"
+#include "core/torch_api.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
 #include "storage/versions.hpp"
@@ -23,20 +25,39 @@ namespace {
 struct InitOptions {
   std::string directory = ".";
   std::string from;
+  std::string arch;
+  int seed = 0;
   std::string config;
   std::string message;
   bool no_eval = false;
 };
 
 int RunInit(Context& ctx, const InitOptions& o) {
-  if (o.from.empty()) throw UsageError("init needs --from CKPT (a safetensors checkpoint)");
+  if (o.from.empty() == o.arch.empty()) {
+    throw UsageError("init needs --from CKPT (a safetensors checkpoint) or --arch NAME (a built-in config)");
+  }
   fs::path root = fs::absolute(o.directory);
   if (fs::exists(root / kFomoDirName)) {
     throw Error(fmt::format("'{}' is already a fomo repository", root.string()));
   }
-  std::optional<fs::path> config_file;
-  if (!o.config.empty()) config_file = o.config;
-  core::Checkpoint ckpt = core::LoadCheckpoint(o.from, core::ConfigSource{config_file, std::nullopt});
+  core::Checkpoint ckpt;
+  std::vector<Tensor> initialised;
+  if (!o.arch.empty()) {
+    auto config = core::BuiltinArch(o.arch);
+    if (!config) {
+      throw UsageError(fmt::format("unknown --arch '{}' (built in: {})", o.arch, fmt::join(core::BuiltinArchNames(), ", ")));
+    }
+    ckpt.config = *config;
+    ckpt.config_source = "--arch " + o.arch;
+    ckpt.path = fmt::format("{} (random initialisation, seed {})", o.arch, o.seed);
+    initialised = core::Torch().init_weights(ckpt.config, static_cast<uint64_t>(o.seed));
+    auto expected = ckpt.config.ExpectedTensors();
+    for (size_t i = 0; i < expected.size(); ++i) ckpt.tensors.push_back({expected[i].first, initialised[i].view()});
+  } else {
+    std::optional<fs::path> config_file;
+    if (!o.config.empty()) config_file = o.config;
+    ckpt = core::LoadCheckpoint(o.from, core::ConfigSource{config_file, std::nullopt});
+  }
 
   std::error_code ec;
   fs::create_directories(root, ec);
@@ -52,11 +73,20 @@ int RunInit(Context& ctx, const InitOptions& o) {
       VersionDraft draft;
       draft.tensors = ckpt.tensors;
       draft.config_json = ckpt.config.ToJson();
-      std::string message =
-          o.message.empty() ? fmt::format("import {}", ckpt.path.filename().string()) : o.message;
+      std::string message = o.message;
+      if (message.empty()) {
+        message = o.arch.empty() ? fmt::format("import {}", ckpt.path.filename().string())
+                                 : fmt::format("initialise {} (seed {})", o.arch, o.seed);
+      }
       draft.recipe = ImportRecipe("fomo init", ckpt, message);
+      if (!o.arch.empty()) {
+        draft.recipe["arch"] = o.arch;
+        draft.recipe["seed"] = o.seed;
+        draft.recipe["source"] = fmt::format("initialised from --arch {}, seed {}", o.arch, o.seed);
+        draft.recipe.erase("file");
+      }
       draft.message = message;
-      draft.kind = "import";
+      draft.kind = o.arch.empty() ? "import" : "init";
       draft.version = SemVer{1, 0, 0};
       ProgressMeter meter("storing tensors", !ctx.global.quiet && !ctx.global.json);
       base = *CommitVersion(repo, draft, [&](uint64_t d, uint64_t t) { meter.Update(d, t); });
@@ -94,6 +124,8 @@ Runner SetupInit(CommandLine& cli) {
   auto o = std::make_shared<InitOptions>();
   cli.Option("directory", &o->directory, "where to create the repository (default: .)");
   cli.Option("--from", &o->from, "base checkpoint (safetensors, OpenAI/OpenCLIP or Hugging Face layout)", "CKPT");
+  cli.Option("--arch", &o->arch, "start from a built-in config, randomly initialised: tiny, vit-b-32, vit-b-16, vit-l-14", "NAME");
+  cli.Option("--seed", &o->seed, "seed of the --arch initialisation (default 0)", "N");
   cli.Option("--config", &o->config, "model config: OpenCLIP model-config JSON or Hugging Face config.json", "FILE");
   cli.Option("-m,--message", &o->message, "message of the first version", "MSG");
   cli.Flag("--no-eval", &o->no_eval, "do not evaluate the base version");

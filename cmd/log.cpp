@@ -6,6 +6,7 @@
 #include "cmd/command.hpp"
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
+#include "core/evaluation.hpp"
 #include "storage/error.hpp"
 #include "storage/versions.hpp"
 
@@ -17,9 +18,16 @@ struct LogOptions {
   std::string rev = "HEAD";
   bool oneline = false;
   int max_count = -1;
+  bool metrics = false;
 };
 
-void PrintLong(const StoredVersion& v, const RefNames& refs) {
+std::string Summary(const nlohmann::json& measured) {
+  const auto& s = measured["summary"];
+  auto num = [](const nlohmann::json& v) { return v.is_number() ? fmt::format("{:.1f}", v.get<double>()) : std::string("-"); };
+  return fmt::format("A_KA {:>5}  A_ZS {:>5}  gm {:>5}", num(s["adaptation"]), num(s["retention"]), num(s["gm"]));
+}
+
+void PrintLong(const StoredVersion& v, const RefNames& refs, const nlohmann::json* measured) {
   std::string deco = Decorations(v.commit.id, refs);
   std::cout << Colour(fmt::format("version {}", v.version.ToString()), "33")
             << (deco.empty() ? "" : " " + Colour(deco, "36")) << "\n";
@@ -34,6 +42,7 @@ void PrintLong(const StoredVersion& v, const RefNames& refs) {
   std::string budget = BudgetLine(v.budget);
   std::cout << fmt::format("Stored: {} new of {} ({}){}\n", FormatBytes(v.stored_bytes),
                            FormatBytes(v.raw_bytes), v.kind, budget.empty() ? "" : "; " + budget);
+  if (measured) std::cout << "Metrics: " << Summary(*measured) << "\n";
   std::cout << "\n    " << v.commit.message << "\n\n";
 }
 
@@ -50,14 +59,16 @@ int RunLog(Context& ctx, const LogOptions& o) {
     if (o.max_count >= 0 && shown >= o.max_count) break;
     ++shown;
     StoredVersion v = LoadVersion(graph, commit);
+    nlohmann::json measured = core::MetricsOf(repo, commit);
     if (ctx.global.json) {
-      list.push_back(VersionJson(v, refs));
+      list.push_back(VersionJson(v, refs, measured));
     } else if (o.oneline) {
       std::string deco = Decorations(commit, refs);
       std::cout << Colour(ShortId(commit), "33") << " " << fmt::format("{:<8}", v.version.Tag())
-                << (deco.empty() ? "" : " " + Colour(deco, "36")) << " " << v.commit.message << "\n";
+                << (o.metrics ? " " + Summary(measured) : "") << (deco.empty() ? "" : " " + Colour(deco, "36"))
+                << " " << v.commit.message << "\n";
     } else {
-      PrintLong(v, refs);
+      PrintLong(v, refs, o.metrics ? &measured : nullptr);
     }
   }
   if (ctx.global.json) PrintJson(list);
@@ -71,6 +82,7 @@ Runner SetupLog(CommandLine& cli) {
   cli.Option("revision", &o->rev, "where to start (default HEAD)", "REV");
   cli.Flag("--oneline", &o->oneline, "one line per version");
   cli.Option("-n,--max-count", &o->max_count, "show at most N versions", "N");
+  cli.Flag("--metrics", &o->metrics, "show A_KA, A_ZS and their geometric mean per version");
   return [o](Context& ctx) { return RunLog(ctx, *o); };
 }
 

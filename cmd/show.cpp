@@ -6,6 +6,7 @@
 #include "cmd/command.hpp"
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
+#include "core/evaluation.hpp"
 #include "storage/versions.hpp"
 
 namespace fomo::cmd {
@@ -22,7 +23,7 @@ int RunShow(Context& ctx, const ShowOptions& o) {
   CommitId commit = ResolveRevision(repo, o.rev);
   StoredVersion v = LoadVersion(repo.graph(), commit);
   RefNames refs = RefNames::Collect(repo.graph());
-  nlohmann::json j = VersionJson(v, refs);
+  nlohmann::json j = VersionJson(v, refs, core::MetricsOf(repo, commit));
   if (ctx.global.json) {
     if (o.tensors) j["manifest"] = nlohmann::json::parse(v.manifest.ToJson())["tensors"];
     PrintJson(j);

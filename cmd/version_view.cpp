@@ -22,12 +22,18 @@ RefNames RefNames::Collect(const Graph& graph) {
   return refs;
 }
 
-json VersionJson(const StoredVersion& v, const RefNames& refs) {
+json VersionJson(const StoredVersion& v, const RefNames& refs, const json& measured) {
   auto opt = [](const auto& value) -> json { return value ? json(*value) : json(nullptr); };
   json summary = {{"adaptation", nullptr}, {"retention", nullptr}, {"gm", nullptr}};
   json metrics = json::object();
-  if (v.metrics.contains("datasets")) metrics = v.metrics["datasets"];
-  if (v.metrics.contains("summary")) summary.update(v.metrics["summary"]);
+  for (const json* source : {&v.metrics, &measured}) {
+    if (source->contains("datasets")) metrics.update((*source)["datasets"]);
+    if (source->contains("summary")) {
+      for (const auto& [key, value] : (*source)["summary"].items()) {
+        if (!value.is_null()) summary[key] = value;
+      }
+    }
+  }
   std::map<std::string, int> encodings;
   for (const auto& e : v.manifest.tensors) ++encodings[std::string(EncodingName(e.encoding))];
   auto tags = refs.tags.count(v.commit.id) ? refs.tags.at(v.commit.id) : std::vector<std::string>{};

@@ -22,7 +22,9 @@ struct RefNames {
   static RefNames Collect(const Graph& graph);
 };
 
-nlohmann::json VersionJson(const StoredVersion& version, const RefNames& refs);
+// measured: {"datasets": ..., "summary": ...} from the database (core::MetricsOf).
+nlohmann::json VersionJson(const StoredVersion& version, const RefNames& refs,
+                           const nlohmann::json& measured = nlohmann::json::object());
 // "(HEAD -> main, tag: v1.0.1)"; empty when no ref points here.
 std::string Decorations(const CommitId& commit, const RefNames& refs);
 // One line per tensor: name, dtype, shape, encoding, stored size, object id.

@@ -7,6 +7,7 @@
 
 #include "core/clip_config.hpp"
 #include "core/embedding.hpp"
+#include "core/zero_shot.hpp"
 
 namespace fomo::core {
 
@@ -14,9 +15,13 @@ struct TorchApi {
   int abi_version;
   EmbedOutputs (*embed)(const ClipConfig& config, const std::vector<NamedTensor>& weights,
                         const EmbedInputs& inputs, bool normalize);
+  ZeroShotResult (*zero_shot)(const ClipConfig& config, const std::vector<NamedTensor>& weights,
+                              const ZeroShotTask& task);
+  // Freshly initialised weights (seeded), in ExpectedTensors order.
+  std::vector<Tensor> (*init_weights)(const ClipConfig& config, uint64_t seed);
 };
 
-inline constexpr int kTorchApiVersion = 1;
+inline constexpr int kTorchApiVersion = 2;
 
 // Loads the module once (FOMO_TORCH_MODULE, else beside the executable, else the
 // install directory); throws fomo::Error saying what is missing.

@@ -103,6 +103,7 @@ class Statement {
     return p ? reinterpret_cast<const char*>(p) : "";
   }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double Real(int col) const { return sqlite3_column_double(stmt_, col); }
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::optional<int64_t> OptInt(int col) const {
     return IsNull(col) ? std::nullopt : std::optional<int64_t>(Int(col));
@@ -261,6 +262,46 @@ void Database::DeleteVersion(const std::string& commit) {
     s.Bind(1, commit);
     s.Step();
   });
+}
+
+}  // namespace fomo
+
+namespace fomo {
+
+void Database::InsertEvaluations(const std::vector<EvaluationRow>& rows) {
+  Transaction([&] {
+    for (const auto& r : rows) {
+      Statement s(db_, "INSERT OR REPLACE INTO evaluations(commit_id, dataset, split, metric, value, config_hash, "
+                       "created_at) VALUES (?,?,?,?,?,?,?)");
+      s.Bind(1, r.commit);
+      s.Bind(2, r.dataset);
+      s.Bind(3, r.split);
+      s.Bind(4, r.metric);
+      s.Bind(5, r.value);
+      s.Bind(6, r.config_hash);
+      s.Bind(7, r.created_at);
+      s.Step();
+    }
+  });
+}
+
+std::vector<EvaluationRow> Database::Evaluations(const std::string& commit) const {
+  Statement s(db_, "SELECT commit_id, dataset, split, metric, value, config_hash, created_at FROM evaluations "
+                   "WHERE commit_id = ? ORDER BY dataset, split, metric, created_at");
+  s.Bind(1, commit);
+  std::vector<EvaluationRow> rows;
+  while (s.Step()) {
+    EvaluationRow r;
+    r.commit = s.Text(0);
+    r.dataset = s.Text(1);
+    r.split = s.Text(2);
+    r.metric = s.Text(3);
+    r.value = s.Real(4);
+    r.config_hash = s.Text(5);
+    r.created_at = s.Int(6);
+    rows.push_back(std::move(r));
+  }
+  return rows;
 }
 
 }  // namespace fomo

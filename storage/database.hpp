@@ -29,6 +29,16 @@ struct VersionRow {
   Budget budget;
 };
 
+struct EvaluationRow {
+  std::string commit;
+  std::string dataset;  // selector without its split, e.g. "fmnist:5-9"
+  std::string split;
+  std::string metric;   // top1, top5, ...
+  double value = 0;
+  std::string config_hash;  // what the evaluation ran with; a change re-measures
+  int64_t created_at = 0;
+};
+
 class Database {
  public:
   static constexpr int kSchemaVersion = 1;
@@ -48,6 +58,10 @@ class Database {
   std::optional<VersionRow> FindVersion(const std::string& commit) const;
   std::vector<VersionRow> AllVersions() const;
   void DeleteVersion(const std::string& commit);
+
+  // Inserts (or replaces) rows in one transaction.
+  void InsertEvaluations(const std::vector<EvaluationRow>& rows);
+  std::vector<EvaluationRow> Evaluations(const std::string& commit) const;
 
   // Runs body inside BEGIN IMMEDIATE ... COMMIT; rolls back on an exception.
   template <typename Body>

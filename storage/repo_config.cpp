@@ -87,6 +87,28 @@ storage:
   max_chain: 8
   # Compression threads; 0 uses every core.
   threads: 0
+
+# Datasets by name. fmnist (Fashion-MNIST, from Debian's dataset-fashion-mnist,
+# with its ten class names and prompt templates) is built in. Add your own:
+# datasets:
+#   shoes:
+#     kind: idx                     # MNIST-style IDX files, gzipped or not
+#     path: /data/shoes
+#     classes: [sandal, sneaker, boot]
+#     templates: ["a photo of a {}.", "a close-up photo of a {}."]
+
+# Evaluation suites: dataset selectors, NAME[:CLASSES][@SPLIT][#CAP] (split test
+# by default). Top-1 accuracy averaged over `adaptation` is A_KA (what updates
+# teach), over `retention` A_ZS (held out, never trained on).
+suites:
+  adaptation: []
+  retention: [fmnist]
+
+# How `fomo eval` runs.
+eval:
+  batch_size: 256
+  # Seed of the class-balanced draw when a selector caps the sample count (#N).
+  seed: 0
 )yaml";
 }
 

@@ -7,6 +7,7 @@
 #include "core/checkpoint.hpp"
 #include "core/clip_model.hpp"
 #include "core/safetensors.hpp"
+#include "core/zero_shot.hpp"
 #include "test_support.hpp"
 
 using namespace fomo;
@@ -75,4 +76,15 @@ TEST_CASE("loading weights of the wrong shape is refused", "[model]") {
   other.embed_dim = 16;
   core::ClipModel model(other);
   REQUIRE_THROWS_WITH(core::LoadWeights(model, ckpt.tensors), HasSubstr("shape"));
+}
+
+TEST_CASE("zero-shot scoring on features with known answers", "[eval]") {
+  // Three classes along the axes; images point near their class, one near the wrong one.
+  std::vector<float> classes = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+  std::vector<float> images = {0.9f, 0.1f, 0, 0, 1, 0, 0.2f, 0, 0.9f, 0.8f, 0, 0.1f};
+  std::vector<int> labels = {0, 1, 2, 1};
+  auto r = core::ScoreZeroShot(images, classes, 3, labels);
+  REQUIRE(r.samples == 4);
+  REQUIRE(r.top1 == Approx(75.0));
+  REQUIRE(r.top5 == Approx(100.0));  // only 3 classes: top-5 holds them all
 }

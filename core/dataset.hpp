@@ -1,0 +1,72 @@
+// Datasets named in fomo.yaml and the selectors that pick from them
+// ("fmnist:5-9", "fmnist:sandal,sneaker@train#1000"), loaded as decoded 8-bit
+// images with labels. The built-in `fmnist` reads Debian's dataset-fashion-mnist.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+namespace fomo::core {
+
+namespace fs = std::filesystem;
+
+struct DatasetSpec {
+  std::string name;
+  std::string kind;  // idx
+  fs::path path;
+  std::vector<std::string> classes;
+  std::vector<std::string> templates;  // "a photo of a {}."
+};
+
+// fmnist and whatever fomo.yaml's `datasets` section adds or overrides.
+class DatasetRegistry {
+ public:
+  static DatasetRegistry FromYaml(const YAML::Node& document, const std::string& origin);
+  const DatasetSpec& Get(const std::string& name) const;
+  std::vector<std::string> Names() const;
+
+ private:
+  std::map<std::string, DatasetSpec> specs_;
+};
+
+DatasetSpec BuiltinFashionMnist();
+
+// NAME[:CLASSES][@SPLIT][#CAP]: CLASSES are indices and ranges ("0-4,7") or class
+// names ("sandal,sneaker"); SPLIT is train or test (default test); CAP takes at most
+// that many samples, class-balanced, with a seeded draw.
+struct Selector {
+  std::string dataset;
+  std::vector<int> classes;  // empty: all
+  std::string split = "test";
+  int64_t cap = 0;
+  std::string text;  // as written, for messages and database keys
+
+  static Selector Parse(const std::string& text, const DatasetRegistry& registry);
+  // The canonical spelling, e.g. "fmnist:5-9@test#100".
+  std::string Canonical() const;
+  // The same without the split: "fmnist:5-9#100".
+  std::string WithoutSplit() const;
+};
+
+struct ImageSet {
+  int64_t count = 0, height = 0, width = 0, channels = 0;
+  std::vector<uint8_t> pixels;  // count x height x width x channels
+  std::vector<int> labels;      // indices into the dataset's classes
+};
+
+ImageSet LoadImages(const DatasetSpec& spec, const Selector& selector, uint64_t seed);
+
+// Reads an IDX file (MNIST format), gzipped or not.
+struct IdxArray {
+  std::vector<int64_t> dims;
+  std::vector<uint8_t> data;
+};
+IdxArray ReadIdx(const fs::path& path);
+
+}  // namespace fomo::core

@@ -1,0 +1,204 @@
+#include "core/evaluation.hpp"
+
+#include <cmath>
+#include <ctime>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "core/checkpoint.hpp"
+#include "core/tokenizer.hpp"
+#include "core/torch_api.hpp"
+#include "storage/error.hpp"
+#include "storage/sha256.hpp"
+#include "storage/versions.hpp"
+
+namespace fomo::core {
+
+namespace {
+
+// Bumped when preprocessing or scoring changes, so old rows are re-measured.
+constexpr const char* kEvalVersion = "clip-zero-shot-v1";
+
+std::vector<std::string> SelectorList(const YAML::Node& node, const std::string& what, const std::string& origin) {
+  if (!node) return {};
+  if (!node.IsSequence()) throw Error(fmt::format("{}: line {}: {} must be a list of selectors", origin, node.Mark().line + 1, what));
+  std::vector<std::string> out;
+  for (const auto& item : node) out.push_back(item.as<std::string>());
+  return out;
+}
+
+std::string ConfigHash(const DatasetSpec& spec, const Selector& selector, const ClipConfig& config,
+                       const EvalSettings& settings) {
+  nlohmann::json j = {{"eval", kEvalVersion},
+                      {"selector", selector.Canonical()},
+                      {"path", spec.path.string()},
+                      {"classes", spec.classes},
+                      {"templates", spec.templates},
+                      {"seed", settings.seed},
+                      {"image_size", config.image_size}};
+  std::string text = j.dump();
+  Sha256 sha;
+  sha.Update(text.data(), text.size());
+  return sha.Finish().Hex().substr(0, 16);
+}
+
+std::string Fill(const std::string& tmpl, const std::string& name) {
+  std::string out = tmpl;
+  size_t at = out.find("{}");
+  if (at != std::string::npos) out.replace(at, 2, name);
+  return out;
+}
+
+}  // namespace
+
+Suites Suites::FromYaml(const YAML::Node& document, const std::string& origin) {
+  Suites suites;
+  const YAML::Node node = document.IsMap() ? document["suites"] : YAML::Node();
+  if (!node || node.IsNull()) {
+    suites.retention = {"fmnist"};
+    return suites;
+  }
+  if (!node.IsMap()) throw Error(fmt::format("{}: 'suites' must be a mapping", origin));
+  for (const auto& item : node) {
+    std::string key = item.first.as<std::string>();
+    if (key == "adaptation") {
+      suites.adaptation = SelectorList(item.second, "suites.adaptation", origin);
+    } else if (key == "retention") {
+      suites.retention = SelectorList(item.second, "suites.retention", origin);
+    } else {
+      throw Error(fmt::format("{}: line {}: unknown suite '{}' (adaptation, retention)", origin,
+                              item.first.Mark().line + 1, key));
+    }
+  }
+  return suites;
+}
+
+EvalSettings EvalSettings::FromYaml(const YAML::Node& document, const std::string& origin) {
+  EvalSettings settings;
+  const YAML::Node node = document.IsMap() ? document["eval"] : YAML::Node();
+  if (!node || node.IsNull()) return settings;
+  if (!node.IsMap()) throw Error(fmt::format("{}: 'eval' must be a mapping", origin));
+  for (const auto& item : node) {
+    std::string key = item.first.as<std::string>();
+    try {
+      if (key == "batch_size") {
+        settings.batch_size = item.second.as<int64_t>();
+        if (settings.batch_size <= 0) throw Error("");
+      } else if (key == "seed") {
+        settings.seed = item.second.as<uint64_t>();
+      } else {
+        throw Error(fmt::format("{}: line {}: unknown key 'eval.{}'", origin, item.first.Mark().line + 1, key));
+      }
+    } catch (const YAML::Exception&) {
+      throw Error(fmt::format("{}: line {}: eval.{} must be a positive integer", origin, item.second.Mark().line + 1, key));
+    }
+  }
+  return settings;
+}
+
+std::string MetricsKey(const std::string& dataset, const std::string& split) {
+  if (split == "test") return dataset;
+  size_t cap_at = dataset.find('#');
+  std::string key = dataset;
+  key.insert(cap_at == std::string::npos ? key.size() : cap_at, "@" + split);
+  return key;
+}
+
+std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<CommitId>& commits,
+                                         const std::vector<std::string>& selectors, bool force,
+                                         const std::function<void(const std::string&)>& on_start) {
+  const auto& doc = repo.config().document;
+  DatasetRegistry registry = DatasetRegistry::FromYaml(doc, "fomo.yaml");
+  EvalSettings settings = EvalSettings::FromYaml(doc, "fomo.yaml");
+  std::vector<Selector> parsed;
+  for (const auto& text : selectors) parsed.push_back(Selector::Parse(text, registry));
+
+  std::vector<EvalRecord> records;
+  std::map<std::string, ImageSet> image_cache;
+  for (const auto& commit : commits) {
+    StoredVersion v = LoadVersion(repo.graph(), commit);
+    ClipConfig config = ClipConfig::FromJsonText(v.config_json, "version config");
+    std::vector<EvaluationRow> stored = repo.db().Evaluations(commit);
+    std::optional<StoredWeights> weights;
+    for (const Selector& selector : parsed) {
+      const DatasetSpec& spec = registry.Get(selector.dataset);
+      const std::string hash = ConfigHash(spec, selector, config, settings);
+      const std::string dataset = selector.WithoutSplit();
+      const std::string key = MetricsKey(dataset, selector.split);
+      std::vector<EvalRecord> found;
+      for (const auto& row : stored) {
+        if (row.dataset == dataset && row.split == selector.split && row.config_hash == hash) {
+          found.push_back({commit, key, row.split, row.metric, row.value, true});
+        }
+      }
+      if (!found.empty() && !force) {
+        records.insert(records.end(), found.begin(), found.end());
+        continue;
+      }
+      if (on_start) on_start(fmt::format("{} on {}", v.version.Tag(), selector.Canonical()));
+      if (!weights) weights = ReadWeights(repo.objects(), v.manifest, repo.config().storage.threads);
+      auto cached = image_cache.find(selector.Canonical());
+      if (cached == image_cache.end()) {
+        cached = image_cache.emplace(selector.Canonical(), LoadImages(spec, selector, settings.seed)).first;
+      }
+      ZeroShotTask task;
+      task.images = &cached->second;
+      task.num_classes = static_cast<int64_t>(spec.classes.size());
+      task.num_templates = static_cast<int64_t>(spec.templates.size());
+      task.batch_size = settings.batch_size;
+      const auto& tokenizer = ClipTokenizer::Default();
+      for (const auto& name : spec.classes) {
+        for (const auto& tmpl : spec.templates) {
+          auto ids = tokenizer.EncodeContext(Fill(tmpl, name), config.context_length);
+          for (int64_t id : ids) {
+            if (id >= config.vocab_size) {
+              throw Error(fmt::format("{} has a vocabulary of {} tokens; CLIP prompts need 49408",
+                                      v.version.Tag(), config.vocab_size));
+            }
+          }
+          task.prompt_tokens.insert(task.prompt_tokens.end(), ids.begin(), ids.end());
+        }
+      }
+      ZeroShotResult result = Torch().zero_shot(config, weights->named, task);
+      const int64_t now = static_cast<int64_t>(std::time(nullptr));
+      std::vector<EvaluationRow> rows = {
+          {commit, dataset, selector.split, "top1", result.top1, hash, now},
+          {commit, dataset, selector.split, "top5", result.top5, hash, now},
+      };
+      repo.db().InsertEvaluations(rows);
+      for (const auto& row : rows) records.push_back({commit, key, row.split, row.metric, row.value, false});
+    }
+  }
+  return records;
+}
+
+nlohmann::json MetricsOf(const Repository& repo, const CommitId& commit) {
+  const auto& doc = repo.config().document;
+  DatasetRegistry registry = DatasetRegistry::FromYaml(doc, "fomo.yaml");
+  Suites suites = Suites::FromYaml(doc, "fomo.yaml");
+  nlohmann::json datasets = nlohmann::json::object();
+  // Latest row per (dataset, split, metric); split other than test shows in the key.
+  for (const auto& row : repo.db().Evaluations(commit)) {
+    datasets[MetricsKey(row.dataset, row.split)][row.metric] = row.value;
+  }
+  auto mean_top1 = [&](const std::vector<std::string>& selectors) -> nlohmann::json {
+    if (selectors.empty()) return nullptr;
+    double sum = 0;
+    for (const auto& text : selectors) {
+      Selector selector = Selector::Parse(text, registry);
+      std::string key = MetricsKey(selector.WithoutSplit(), selector.split);
+      if (!datasets.contains(key) || !datasets[key].contains("top1")) return nullptr;
+      sum += datasets[key]["top1"].get<double>();
+    }
+    return sum / static_cast<double>(selectors.size());
+  };
+  nlohmann::json adaptation = mean_top1(suites.adaptation), retention = mean_top1(suites.retention);
+  nlohmann::json gm = nullptr;
+  if (adaptation.is_number() && retention.is_number()) {
+    gm = std::sqrt(adaptation.get<double>() * retention.get<double>());
+  }
+  return {{"datasets", datasets}, {"summary", {{"adaptation", adaptation}, {"retention", retention}, {"gm", gm}}}};
+}
+
+}  // namespace fomo::core

@@ -1,0 +1,51 @@
+// Evaluating versions on datasets and keeping the results: one database row per
+// (version, dataset, split, metric, evaluation-config hash); work already stored
+// is skipped. Suites in fomo.yaml say which datasets measure accumulation (A_KA)
+// and which retention (A_ZS).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/dataset.hpp"
+#include "storage/repository.hpp"
+
+namespace fomo::core {
+
+struct Suites {
+  std::vector<std::string> adaptation;  // selectors
+  std::vector<std::string> retention;
+  static Suites FromYaml(const YAML::Node& document, const std::string& origin);
+};
+
+struct EvalSettings {
+  int64_t batch_size = 256;
+  uint64_t seed = 0;
+  static EvalSettings FromYaml(const YAML::Node& document, const std::string& origin);
+};
+
+struct EvalRecord {
+  CommitId commit;
+  std::string dataset;  // MetricsKey
+  std::string split;
+  std::string metric;
+  double value = 0;
+  bool cached = false;  // found in the database, not measured now
+};
+
+// The key a selector's results are reported under: "fmnist", "fmnist:5-9",
+// "fmnist@train#500" (the split is named only when it is not test).
+std::string MetricsKey(const std::string& dataset_without_split, const std::string& split);
+
+std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<CommitId>& commits,
+                                         const std::vector<std::string>& selectors, bool force,
+                                         const std::function<void(const std::string&)>& on_start = {});
+
+// {"datasets": {key: {metric: value}}, "summary": {adaptation, retention, gm}} for
+// one version, from the database and the suites.
+nlohmann::json MetricsOf(const Repository& repo, const CommitId& commit);
+
+}  // namespace fomo::core

@@ -1,0 +1,40 @@
+// fomo eval out of the box on the built-in Fashion-MNIST, with caching.
+#include <nlohmann/json.hpp>
+
+#include "catch.hpp"
+#include "test_support.hpp"
+
+using namespace fomo::test;
+
+TEST_CASE("eval measures the retention suite, stores it and reuses it", "[cli][eval]") {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist")) {
+    WARN("dataset-fashion-mnist is not installed (scripts/setup.sh installs it)");
+    return;
+  }
+  TempDir dir;
+  REQUIRE(RunFomo({"init", "--arch", "tiny", "--seed", "3", "-q"}, dir.path()).exit_code == 0);
+  // A capped selector keeps the test fast; it goes into the suites like any other.
+  WriteFile(dir / "fomo.yaml", "suites:\n  adaptation: ['fmnist:5-9#200']\n  retention: ['fmnist:0-4#200']\n");
+  RunResult first = RunFomo({"eval", "--json"}, dir.path());
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  auto rows = nlohmann::json::parse(first.out);
+  REQUIRE(rows.size() == 4);  // two datasets x top1, top5
+  for (const auto& r : rows) {
+    REQUIRE(r["version"] == "1.0.0");
+    REQUIRE(r["value"].get<double>() >= 0);
+    REQUIRE(r["value"].get<double>() <= 100);
+  }
+  RunResult second = RunFomo({"eval"}, dir.path());
+  REQUIRE(second.exit_code == 0);
+  REQUIRE_THAT(second.out, HasSubstr("(stored)"));
+  REQUIRE_THAT(second.err, !HasSubstr("evaluating"));
+  auto show = nlohmann::json::parse(RunFomo({"show", "--json"}, dir.path()).out);
+  REQUIRE(show["metrics"].contains("fmnist:5-9#200"));
+  REQUIRE(show["summary"]["adaptation"].is_number());
+  REQUIRE(show["summary"]["retention"].is_number());
+  REQUIRE(show["summary"]["gm"].is_number());
+  RunResult log = RunFomo({"log", "--metrics", "--oneline"}, dir.path());
+  REQUIRE_THAT(log.out, HasSubstr("A_KA"));
+  REQUIRE(RunFomo({"eval", "--dataset", "fmnist:shoes"}, dir.path()).exit_code == 2);
+}
