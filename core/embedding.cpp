@@ -26,7 +26,8 @@ EmbedOutputs Embed(const ClipConfig& config, const std::vector<NamedTensor>& wei
   ClipModel model(config);
   LoadWeights(model, weights);
   model->eval();
-  torch::NoGradGuard no_grad;
+  // Inference mode skips autograd's version counters and views bookkeeping.
+  c10::InferenceMode inference;
   EmbedOutputs out;
   torch::Tensor image_features, text_features;
   if (inputs.images) {

@@ -1,5 +1,8 @@
 // The entry point of libfomo_torch.so: the table of LibTorch-backed functions
 // that core/torch_api.hpp hands to the commands.
+#include <dlfcn.h>
+
+#include <cstdlib>
 #include <cstring>
 
 #include "core/clip_model.hpp"
@@ -34,4 +37,28 @@ const core::TorchApi kApi = {
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) const fomo::core::TorchApi* fomo_torch_api() { return &kApi; }
+// LibTorch runs its own intra-op threads; an OpenBLAS that also starts one thread
+// per core oversubscribes the machine and spends its time yielding (measured: a
+// quarter of eval time in sched_yield on two cores). Keep BLAS single-threaded
+// unless the user chose otherwise.
+void LimitBlasThreads() {
+  if (std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("GOTO_NUM_THREADS")) return;
+  using SetThreads = void (*)(int);
+  // LibTorch reaches OpenBLAS through the BLAS alternative; look in what is loaded.
+  for (const char* library : {"libblas.so.3", "libopenblas.so.0"}) {
+    void* handle = ::dlopen(library, RTLD_NOW | RTLD_NOLOAD);
+    if (!handle) continue;
+    auto set = reinterpret_cast<SetThreads>(::dlsym(handle, "openblas_set_num_threads"));
+    ::dlclose(handle);
+    if (set) {
+      set(1);
+      return;
+    }
+  }
+}
+
+extern "C" __attribute__((visibility("default"))) const fomo::core::TorchApi* fomo_torch_api() {
+  static const bool limited = (LimitBlasThreads(), true);
+  (void)limited;
+  return &kApi;
+}

@@ -64,7 +64,8 @@ ZeroShotResult ZeroShot(const ClipConfig& config, const std::vector<NamedTensor>
   ClipModel model(config);
   LoadWeights(model, weights);
   model->eval();
-  torch::NoGradGuard no_grad;
+  // Inference mode skips autograd's version counters and views bookkeeping.
+  c10::InferenceMode inference;
 
   auto tokens = torch::from_blob(const_cast<int64_t*>(task.prompt_tokens.data()), {rows, config.context_length},
                                  torch::kInt64);
