@@ -2,6 +2,10 @@
 
 #include <zlib.h>
 
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
 #include <algorithm>
 #include <numeric>
 #include <random>
@@ -90,10 +94,17 @@ DatasetRegistry DatasetRegistry::FromYaml(const YAML::Node& document, const std:
       std::string key = field.first.as<std::string>();
       if (key == "kind") {
         spec.kind = field.second.as<std::string>();
-        if (spec.kind != "idx") {
-          throw Error(fmt::format("{}: line {}: dataset '{}': kind '{}' is not supported yet (idx)", origin,
-                                  field.second.Mark().line + 1, name, spec.kind));
+        static const std::set<std::string> kKinds = {"idx", "folder", "csv", "tsv", "wds"};
+        if (!kKinds.count(spec.kind)) {
+          throw Error(fmt::format("{}: line {}: dataset '{}': unknown kind '{}' (idx, folder, csv, tsv, wds)",
+                                  origin, field.second.Mark().line + 1, name, spec.kind));
         }
+      } else if (key == "path_column") {
+        spec.path_column = field.second.as<std::string>();
+      } else if (key == "caption_column") {
+        spec.caption_column = field.second.as<std::string>();
+      } else if (key == "max_bad_share") {
+        spec.max_bad_share = field.second.as<double>();
       } else if (key == "path") {
         spec.path = field.second.as<std::string>();
       } else if (key == "classes") {
@@ -106,7 +117,17 @@ DatasetRegistry DatasetRegistry::FromYaml(const YAML::Node& document, const std:
       }
     }
     if (spec.path.empty()) throw Error(fmt::format("{}: dataset '{}' needs a path", origin, name));
-    if (spec.classes.empty()) throw Error(fmt::format("{}: dataset '{}' needs its class names", origin, name));
+    if (spec.classes.empty() && spec.kind == "folder") {
+      fs::path root = fs::is_directory(spec.path / "test") ? spec.path / "test" : spec.path;
+      std::error_code ec;
+      for (const auto& entry : fs::directory_iterator(root, ec)) {
+        if (entry.is_directory()) spec.classes.push_back(entry.path().filename().string());
+      }
+      std::sort(spec.classes.begin(), spec.classes.end());
+    }
+    if (spec.classes.empty() && spec.kind == "idx") {
+      throw Error(fmt::format("{}: dataset '{}' needs its class names", origin, name));
+    }
     for (const auto& t : spec.templates) {
       if (t.find("{}") == std::string::npos) {
         throw Error(fmt::format("{}: dataset '{}': template '{}' has no {{}}", origin, name, t));
@@ -156,6 +177,9 @@ Selector Selector::Parse(const std::string& text, const DatasetRegistry& registr
   }
   s.dataset = rest;
   const DatasetSpec& spec = registry.Get(s.dataset);
+  if (!classes.empty() && spec.has_captions()) {
+    throw UsageError(fmt::format("selector '{}': '{}' is a caption dataset and has no classes", text, s.dataset));
+  }
   const int n = static_cast<int>(spec.classes.size());
   std::set<int> picked;
   if (!classes.empty()) {
@@ -232,8 +256,198 @@ IdxArray ReadIdx(const fs::path& path) {
   return array;
 }
 
-ImageSet LoadImages(const DatasetSpec& spec, const Selector& selector, uint64_t seed) {
-  if (spec.kind != "idx") throw Error(fmt::format("dataset kind '{}' is not supported yet", spec.kind));
+namespace {
+
+std::string ReadWholeFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(fmt::format("cannot read '{}'", path.string()));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+fs::path SplitPath(const DatasetSpec& spec, const std::string& split) {
+  std::string path = spec.path.string();
+  size_t at = path.find("{split}");
+  if (at != std::string::npos) path.replace(at, 7, split);
+  return path;
+}
+
+bool IsImageName(const std::string& name) {
+  std::string ext = fs::path(name).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+// Decodes what it can; undecodable images are counted and left out.
+void AddDecoded(ImageSet* set, const std::string& bytes, const std::string& origin, int label,
+                const std::string* caption) {
+  try {
+    set->images.push_back(DecodeImage(bytes, origin));
+  } catch (const Error&) {
+    ++set->skipped;
+    return;
+  }
+  if (label >= 0) set->labels.push_back(label);
+  if (caption) set->captions.push_back(*caption);
+}
+
+void CheckBadShare(const DatasetSpec& spec, const ImageSet& set) {
+  const int64_t total = set.count() + set.skipped;
+  if (total == 0) throw Error(fmt::format("dataset '{}' has no images for this selection", spec.name));
+  if (set.skipped > 0 && static_cast<double>(set.skipped) / total > spec.max_bad_share) {
+    throw Error(fmt::format("dataset '{}': {} of {} images do not decode (more than the {:.0f}% max_bad_share)",
+                            spec.name, set.skipped, total, 100 * spec.max_bad_share));
+  }
+}
+
+std::vector<std::string> ParseDelimitedLine(const std::string& line, char delimiter) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        fields.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        fields.back() += c;
+      }
+    } else if (c == '"' && fields.back().empty()) {
+      quoted = true;
+    } else if (c == delimiter) {
+      fields.emplace_back();
+    } else if (c != '\r') {
+      fields.back() += c;
+    }
+  }
+  return fields;
+}
+
+ImageSet LoadTable(const DatasetSpec& spec, const Selector& selector) {
+  fs::path file = SplitPath(spec, selector.split);
+  if (!fs::exists(file)) throw Error(fmt::format("dataset '{}': table '{}' is missing", spec.name, file.string()));
+  const char delimiter = spec.kind == "tsv" ? '\t' : ',';
+  std::istringstream lines(ReadWholeFile(file));
+  std::string line;
+  if (!std::getline(lines, line)) throw Error(fmt::format("dataset '{}': '{}' is empty", spec.name, file.string()));
+  std::vector<std::string> header = ParseDelimitedLine(line, delimiter);
+  auto column = [&](const std::string& name) {
+    auto it = std::find(header.begin(), header.end(), name);
+    if (it == header.end()) {
+      throw Error(fmt::format("dataset '{}': '{}' has no column '{}'", spec.name, file.string(), name));
+    }
+    return static_cast<size_t>(it - header.begin());
+  };
+  const size_t path_col = column(spec.path_column), caption_col = column(spec.caption_column);
+  ImageSet set;
+  int64_t row = 1;
+  while (std::getline(lines, line)) {
+    ++row;
+    if (line.empty() || line == "\r") continue;
+    auto fields = ParseDelimitedLine(line, delimiter);
+    if (fields.size() <= std::max(path_col, caption_col)) {
+      throw Error(fmt::format("dataset '{}': '{}' line {} has {} fields", spec.name, file.string(), row, fields.size()));
+    }
+    fs::path image = fields[path_col];
+    if (image.is_relative()) image = file.parent_path() / image;
+    if (!fs::exists(image)) {
+      throw Error(fmt::format("dataset '{}': image '{}' (line {}) is missing", spec.name, image.string(), row));
+    }
+    AddDecoded(&set, ReadWholeFile(image), image.string(), -1, &fields[caption_col]);
+  }
+  return set;
+}
+
+ImageSet LoadFolder(const DatasetSpec& spec, const Selector& selector) {
+  fs::path root = spec.path;
+  if (fs::is_directory(root / selector.split)) root = root / selector.split;
+  if (!fs::is_directory(root)) throw Error(fmt::format("dataset '{}': directory '{}' is missing", spec.name, root.string()));
+  std::set<int> wanted(selector.classes.begin(), selector.classes.end());
+  ImageSet set;
+  for (size_t c = 0; c < spec.classes.size(); ++c) {
+    if (!wanted.empty() && !wanted.count(static_cast<int>(c))) continue;
+    fs::path dir = root / spec.classes[c];
+    if (!fs::is_directory(dir)) {
+      throw Error(fmt::format("dataset '{}': class folder '{}' is missing", spec.name, dir.string()));
+    }
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (entry.is_regular_file() && IsImageName(entry.path().filename().string())) files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) AddDecoded(&set, ReadWholeFile(f), f.string(), static_cast<int>(c), nullptr);
+  }
+  return set;
+}
+
+// WebDataset shards: tar members grouped by key (the name up to its first dot);
+// an image member (jpg, jpeg, png) and a caption (txt) or class index (cls).
+ImageSet LoadShards(const DatasetSpec& spec, const Selector& selector) {
+  fs::path location = SplitPath(spec, selector.split);
+  std::vector<fs::path> shards;
+  if (fs::is_directory(location)) {
+    for (const auto& entry : fs::directory_iterator(location)) {
+      if (entry.path().extension() == ".tar") shards.push_back(entry.path());
+    }
+    std::sort(shards.begin(), shards.end());
+  } else if (fs::exists(location)) {
+    shards.push_back(location);
+  }
+  if (shards.empty()) throw Error(fmt::format("dataset '{}': no .tar shards at '{}'", spec.name, location.string()));
+  ImageSet set;
+  for (const auto& shard : shards) {
+    std::string tar = ReadWholeFile(shard);
+    std::map<std::string, std::map<std::string, std::string>> samples;  // key -> extension -> bytes
+    std::vector<std::string> order;
+    size_t at = 0;
+    bool ended = false;
+    while (at + 512 <= tar.size()) {
+      const char* header = tar.data() + at;
+      if (header[0] == '\0') {
+        ended = true;
+        break;
+      }
+      std::string name(header, strnlen(header, 100));
+      std::string prefix(header + 345, strnlen(header + 345, 155));
+      if (!prefix.empty()) name = prefix + "/" + name;
+      uint64_t size = std::strtoull(std::string(header + 124, 12).c_str(), nullptr, 8);
+      const char type = header[156];
+      if (at + 512 + size > tar.size()) throw Error(fmt::format("shard '{}' is truncated", shard.string()));
+      if (type == '0' || type == '\0') {
+        std::string base = fs::path(name).filename().string();
+        size_t dot = base.find('.');
+        if (dot != std::string::npos) {
+          std::string key = fs::path(name).parent_path().string() + "/" + base.substr(0, dot);
+          if (!samples.count(key)) order.push_back(key);
+          samples[key][base.substr(dot + 1)] = tar.substr(at + 512, size);
+        }
+      }
+      at += 512 + ((size + 511) / 512) * 512;
+    }
+    if (!ended && at != tar.size()) throw Error(fmt::format("shard '{}' is truncated", shard.string()));
+    for (const auto& key : order) {
+      const auto& members = samples[key];
+      const std::string* image = nullptr;
+      for (const char* ext : {"jpg", "jpeg", "png"}) {
+        if (members.count(ext)) image = &members.at(ext);
+      }
+      if (!image) continue;
+      if (members.count("txt")) {
+        std::string caption = members.at("txt");
+        while (!caption.empty() && (caption.back() == '\n' || caption.back() == '\r')) caption.pop_back();
+        AddDecoded(&set, *image, shard.string() + ":" + key, -1, &caption);
+      } else if (members.count("cls")) {
+        AddDecoded(&set, *image, shard.string() + ":" + key, std::atoi(members.at("cls").c_str()), nullptr);
+      }
+    }
+  }
+  return set;
+}
+
+ImageSet LoadIdx(const DatasetSpec& spec, const Selector& selector) {
   if (!fs::is_directory(spec.path)) {
     throw Error(fmt::format("dataset '{}': directory '{}' is missing{}", spec.name, spec.path.string(),
                             spec.name == "fmnist" ? " (install Debian's dataset-fashion-mnist)" : ""));
@@ -245,37 +459,69 @@ ImageSet LoadImages(const DatasetSpec& spec, const Selector& selector, uint64_t 
   }
   const int64_t h = images.dims[1], w = images.dims[2];
   std::set<int> wanted(selector.classes.begin(), selector.classes.end());
-  std::map<int, std::vector<int64_t>> by_class;
+  ImageSet set;
   for (int64_t i = 0; i < labels.dims[0]; ++i) {
     int label = labels.data[i];
     if (label >= static_cast<int>(spec.classes.size())) {
       throw Error(fmt::format("dataset '{}': label {} has no class name", spec.name, label));
     }
-    if (wanted.empty() || wanted.count(label)) by_class[label].push_back(i);
+    if (!wanted.empty() && !wanted.count(label)) continue;
+    Image image{h, w, 1, std::vector<uint8_t>(images.data.begin() + i * h * w, images.data.begin() + (i + 1) * h * w)};
+    set.images.push_back(std::move(image));
+    set.labels.push_back(label);
   }
-  std::vector<int64_t> chosen;
-  if (selector.cap > 0) {
-    // Class-balanced: the same share from every class, a seeded draw within each.
-    std::mt19937_64 rng(seed);
-    const size_t per_class = std::max<size_t>(1, static_cast<size_t>(selector.cap) / std::max<size_t>(1, by_class.size()));
+  return set;
+}
+
+// Keeps at most cap samples: the same number from every class (or a plain draw
+// for caption datasets), seeded, in the original order.
+void ApplyCap(ImageSet* set, int64_t cap, uint64_t seed) {
+  if (cap <= 0 || set->count() <= cap) return;
+  std::mt19937_64 rng(seed);
+  std::vector<size_t> keep;
+  if (!set->labels.empty()) {
+    std::map<int, std::vector<size_t>> by_class;
+    for (size_t i = 0; i < set->labels.size(); ++i) by_class[set->labels[i]].push_back(i);
+    const size_t per_class = std::max<size_t>(1, static_cast<size_t>(cap) / by_class.size());
     for (auto& [label, indices] : by_class) {
       std::shuffle(indices.begin(), indices.end(), rng);
       indices.resize(std::min(indices.size(), per_class));
-      std::sort(indices.begin(), indices.end());
+      keep.insert(keep.end(), indices.begin(), indices.end());
     }
+  } else {
+    keep.resize(set->images.size());
+    std::iota(keep.begin(), keep.end(), 0);
+    std::shuffle(keep.begin(), keep.end(), rng);
+    keep.resize(static_cast<size_t>(cap));
   }
-  for (const auto& [label, indices] : by_class) chosen.insert(chosen.end(), indices.begin(), indices.end());
-  std::sort(chosen.begin(), chosen.end());
+  std::sort(keep.begin(), keep.end());
+  ImageSet out;
+  out.skipped = set->skipped;
+  for (size_t i : keep) {
+    out.images.push_back(std::move(set->images[i]));
+    if (!set->labels.empty()) out.labels.push_back(set->labels[i]);
+    if (!set->captions.empty()) out.captions.push_back(std::move(set->captions[i]));
+  }
+  *set = std::move(out);
+}
+
+}  // namespace
+
+ImageSet LoadImages(const DatasetSpec& spec, const Selector& selector, uint64_t seed) {
   ImageSet set;
-  set.count = static_cast<int64_t>(chosen.size());
-  set.height = h;
-  set.width = w;
-  set.channels = 1;
-  set.pixels.resize(static_cast<size_t>(set.count * h * w));
-  for (size_t k = 0; k < chosen.size(); ++k) {
-    std::copy_n(images.data.begin() + chosen[k] * h * w, h * w, set.pixels.begin() + static_cast<std::ptrdiff_t>(k * h * w));
-    set.labels.push_back(labels.data[chosen[k]]);
+  if (spec.kind == "idx") {
+    set = LoadIdx(spec, selector);
+  } else if (spec.kind == "folder") {
+    set = LoadFolder(spec, selector);
+  } else if (spec.kind == "csv" || spec.kind == "tsv") {
+    set = LoadTable(spec, selector);
+  } else if (spec.kind == "wds") {
+    set = LoadShards(spec, selector);
+  } else {
+    throw Error(fmt::format("dataset '{}': unknown kind '{}'", spec.name, spec.kind));
   }
+  CheckBadShare(spec, set);
+  ApplyCap(&set, selector.cap, seed);
   return set;
 }
 

@@ -12,16 +12,24 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/image_decode.hpp"
+
 namespace fomo::core {
 
 namespace fs = std::filesystem;
 
 struct DatasetSpec {
   std::string name;
-  std::string kind;  // idx
+  std::string kind;  // idx, folder, csv, tsv, wds
+  // For csv, tsv and wds a "{split}" in the path is replaced by the split.
   fs::path path;
-  std::vector<std::string> classes;
+  std::vector<std::string> classes;    // folder: the sub-folder names by default
   std::vector<std::string> templates;  // "a photo of a {}."
+  std::string path_column = "filepath";  // csv/tsv, as OpenCLIP names them
+  std::string caption_column = "title";
+  double max_bad_share = 0.05;  // undecodable images tolerated before failing
+
+  bool has_captions() const { return kind == "csv" || kind == "tsv" || kind == "wds"; }
 };
 
 // fmnist and whatever fomo.yaml's `datasets` section adds or overrides.
@@ -55,9 +63,12 @@ struct Selector {
 };
 
 struct ImageSet {
-  int64_t count = 0, height = 0, width = 0, channels = 0;
-  std::vector<uint8_t> pixels;  // count x height x width x channels
-  std::vector<int> labels;      // indices into the dataset's classes
+  std::vector<Image> images;
+  std::vector<int> labels;            // indices into the classes (class datasets)
+  std::vector<std::string> captions;  // one per image (caption datasets)
+  int64_t skipped = 0;                // undecodable images left out
+
+  int64_t count() const { return static_cast<int64_t>(images.size()); }
 };
 
 ImageSet LoadImages(const DatasetSpec& spec, const Selector& selector, uint64_t seed);

@@ -142,30 +142,49 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
       if (cached == image_cache.end()) {
         cached = image_cache.emplace(selector.Canonical(), LoadImages(spec, selector, settings.seed)).first;
       }
-      ZeroShotTask task;
-      task.images = &cached->second;
-      task.num_classes = static_cast<int64_t>(spec.classes.size());
-      task.num_templates = static_cast<int64_t>(spec.templates.size());
-      task.batch_size = settings.batch_size;
       const auto& tokenizer = ClipTokenizer::Default();
-      for (const auto& name : spec.classes) {
-        for (const auto& tmpl : spec.templates) {
-          auto ids = tokenizer.EncodeContext(Fill(tmpl, name), config.context_length);
-          for (int64_t id : ids) {
-            if (id >= config.vocab_size) {
-              throw Error(fmt::format("{} has a vocabulary of {} tokens; CLIP prompts need 49408",
-                                      v.version.Tag(), config.vocab_size));
-            }
+      auto tokenize = [&](const std::string& text, std::vector<int64_t>* out) {
+        auto ids = tokenizer.EncodeContext(text, config.context_length);
+        for (int64_t id : ids) {
+          if (id >= config.vocab_size) {
+            throw Error(fmt::format("{} has a vocabulary of {} tokens; CLIP text needs 49408", v.version.Tag(),
+                                    config.vocab_size));
           }
-          task.prompt_tokens.insert(task.prompt_tokens.end(), ids.begin(), ids.end());
         }
-      }
-      ZeroShotResult result = Torch().zero_shot(config, weights->named, task);
-      const int64_t now = static_cast<int64_t>(std::time(nullptr));
-      std::vector<EvaluationRow> rows = {
-          {commit, dataset, selector.split, "top1", result.top1, hash, now},
-          {commit, dataset, selector.split, "top5", result.top5, hash, now},
+        out->insert(out->end(), ids.begin(), ids.end());
       };
+      const int64_t now = static_cast<int64_t>(std::time(nullptr));
+      std::vector<EvaluationRow> rows;
+      auto add = [&](const char* metric, double value) {
+        rows.push_back({commit, dataset, selector.split, metric, value, hash, now});
+      };
+      if (spec.has_captions()) {
+        RetrievalTask task;
+        task.images = &cached->second;
+        task.batch_size = settings.batch_size;
+        for (const auto& caption : cached->second.captions) tokenize(caption, &task.caption_tokens);
+        RetrievalResult result = Torch().retrieval(config, weights->named, task);
+        const char* i2t[3] = {"i2t@1", "i2t@5", "i2t@10"};
+        const char* t2i[3] = {"t2i@1", "t2i@5", "t2i@10"};
+        for (int k = 0; k < 3; ++k) add(i2t[k], result.image_to_text[k]);
+        for (int k = 0; k < 3; ++k) add(t2i[k], result.text_to_image[k]);
+        add("recall@5", (result.image_to_text[1] + result.text_to_image[1]) / 2);
+      } else {
+        ZeroShotTask task;
+        task.images = &cached->second;
+        task.num_classes = static_cast<int64_t>(spec.classes.size());
+        task.num_templates = static_cast<int64_t>(spec.templates.size());
+        task.batch_size = settings.batch_size;
+        for (const auto& name : spec.classes) {
+          for (const auto& tmpl : spec.templates) tokenize(Fill(tmpl, name), &task.prompt_tokens);
+        }
+        ZeroShotResult result = Torch().zero_shot(config, weights->named, task);
+        add("top1", result.top1);
+        add("top5", result.top5);
+      }
+      if (cached->second.skipped && on_start) {
+        on_start(fmt::format("{}: {} undecodable images skipped", selector.Canonical(), cached->second.skipped));
+      }
       repo.db().InsertEvaluations(rows);
       for (const auto& row : rows) records.push_back({commit, key, row.split, row.metric, row.value, false});
     }
@@ -188,8 +207,10 @@ nlohmann::json MetricsOf(const Repository& repo, const CommitId& commit) {
     for (const auto& text : selectors) {
       Selector selector = Selector::Parse(text, registry);
       std::string key = MetricsKey(selector.WithoutSplit(), selector.split);
-      if (!datasets.contains(key) || !datasets[key].contains("top1")) return nullptr;
-      sum += datasets[key]["top1"].get<double>();
+      // A dataset's score: top-1 accuracy, or recall@5 for caption datasets.
+      const char* metric = registry.Get(selector.dataset).has_captions() ? "recall@5" : "top1";
+      if (!datasets.contains(key) || !datasets[key].contains(metric)) return nullptr;
+      sum += datasets[key][metric].get<double>();
     }
     return sum / static_cast<double>(selectors.size());
   };

@@ -17,11 +17,13 @@ struct TorchApi {
                         const EmbedInputs& inputs, bool normalize);
   ZeroShotResult (*zero_shot)(const ClipConfig& config, const std::vector<NamedTensor>& weights,
                               const ZeroShotTask& task);
+  RetrievalResult (*retrieval)(const ClipConfig& config, const std::vector<NamedTensor>& weights,
+                               const RetrievalTask& task);
   // Freshly initialised weights (seeded), in ExpectedTensors order.
   std::vector<Tensor> (*init_weights)(const ClipConfig& config, uint64_t seed);
 };
 
-inline constexpr int kTorchApiVersion = 2;
+inline constexpr int kTorchApiVersion = 3;
 
 // Loads the module once (FOMO_TORCH_MODULE, else beside the executable, else the
 // install directory); throws fomo::Error saying what is missing.

@@ -32,6 +32,7 @@ const core::TorchApi kApi = {
     core::kTorchApiVersion,
     &core::Embed,
     &core::ZeroShot,
+    &core::Retrieval,
     &InitWeights,
 };
 

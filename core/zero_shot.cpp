@@ -1,5 +1,7 @@
 #include "core/zero_shot.hpp"
 
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "core/clip_model.hpp"
@@ -12,14 +14,13 @@ namespace {
 // CLIP's eval transform for 8-bit images [n, h, w, c]: shorter side resized to
 // the model's size (bicubic), center crop, grey replicated to three channels,
 // scaled to [0, 1] and normalised with CLIP's mean and std.
-torch::Tensor Preprocess(const ImageSet& set, int64_t begin, int64_t end, int64_t size) {
-  auto pixels = torch::from_blob(const_cast<uint8_t*>(set.pixels.data()) + begin * set.height * set.width * set.channels,
-                                 {end - begin, set.height, set.width, set.channels}, torch::kUInt8);
+torch::Tensor Transform(torch::Tensor pixels, int64_t size) {
   auto x = pixels.permute({0, 3, 1, 2}).to(torch::kFloat32).div(255.0);
-  if (set.height != size || set.width != size) {
-    const double scale = static_cast<double>(size) / std::min(set.height, set.width);
-    const int64_t h = std::max<int64_t>(size, std::llround(set.height * scale));
-    const int64_t w = std::max<int64_t>(size, std::llround(set.width * scale));
+  const int64_t height = x.size(2), width = x.size(3);
+  if (height != size || width != size) {
+    const double scale = static_cast<double>(size) / std::min(height, width);
+    const int64_t h = std::max<int64_t>(size, std::llround(height * scale));
+    const int64_t w = std::max<int64_t>(size, std::llround(width * scale));
     x = torch::nn::functional::interpolate(
             x, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBicubic).align_corners(false))
             .clamp(0, 1);
@@ -29,7 +30,34 @@ torch::Tensor Preprocess(const ImageSet& set, int64_t begin, int64_t end, int64_
   if (x.size(1) == 1) x = x.expand({x.size(0), 3, size, size});
   auto mean = torch::tensor({0.48145466f, 0.4578275f, 0.40821073f}).view({1, 3, 1, 1});
   auto std = torch::tensor({0.26862954f, 0.26130258f, 0.27577711f}).view({1, 3, 1, 1});
-  return ((x - mean) / std).contiguous();
+  return (x - mean) / std;
+}
+
+torch::Tensor ImageTensor(const Image& image) {
+  return torch::from_blob(const_cast<uint8_t*>(image.pixels.data()), {1, image.height, image.width, image.channels},
+                          torch::kUInt8);
+}
+
+// A batch of images [begin, end): one transform when they share a size (IDX
+// datasets), one per image otherwise.
+torch::Tensor Preprocess(const ImageSet& set, int64_t begin, int64_t end, int64_t size) {
+  const Image& first = set.images[begin];
+  bool uniform = true;
+  for (int64_t i = begin; i < end && uniform; ++i) {
+    const Image& im = set.images[i];
+    uniform = im.height == first.height && im.width == first.width && im.channels == first.channels;
+  }
+  if (uniform) {
+    const int64_t bytes = first.height * first.width * first.channels;
+    auto pixels = torch::empty({end - begin, first.height, first.width, first.channels}, torch::kUInt8);
+    for (int64_t i = begin; i < end; ++i) {
+      std::memcpy(pixels.data_ptr<uint8_t>() + (i - begin) * bytes, set.images[i].pixels.data(), bytes);
+    }
+    return Transform(pixels, size).contiguous();
+  }
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = begin; i < end; ++i) parts.push_back(Transform(ImageTensor(set.images[i]), size));
+  return torch::cat(parts, 0).contiguous();
 }
 
 ZeroShotResult Score(const torch::Tensor& logits, const torch::Tensor& labels) {
@@ -76,8 +104,8 @@ ZeroShotResult ZeroShot(const ClipConfig& config, const std::vector<NamedTensor>
 
   const ImageSet& set = *task.images;
   std::vector<torch::Tensor> logits;
-  for (int64_t begin = 0; begin < set.count; begin += task.batch_size) {
-    const int64_t end = std::min(set.count, begin + task.batch_size);
+  for (int64_t begin = 0; begin < set.count(); begin += task.batch_size) {
+    const int64_t end = std::min(set.count(), begin + task.batch_size);
     auto features = model->EncodeImage(Preprocess(set, begin, end, config.image_size));
     features = features / features.norm(2, -1, true);
     logits.push_back(torch::matmul(features, classes.t()));
@@ -85,6 +113,62 @@ ZeroShotResult ZeroShot(const ClipConfig& config, const std::vector<NamedTensor>
   auto labels = torch::tensor(std::vector<int64_t>(set.labels.begin(), set.labels.end()));
   if (logits.empty()) return ZeroShotResult{};
   return Score(torch::cat(logits, 0), labels);
+}
+
+namespace {
+
+RetrievalResult ScoreRetrievalTensors(const torch::Tensor& images, const torch::Tensor& texts) {
+  RetrievalResult r;
+  const int64_t n = images.size(0);
+  if (n == 0) return r;
+  auto similarity = torch::matmul(images, texts.t());  // [images, texts]
+  auto truth = torch::arange(n);
+  const int64_t ks[3] = {1, 5, 10};
+  for (int d = 0; d < 2; ++d) {
+    auto scores = d == 0 ? similarity : similarity.t();
+    // Rank of the paired item: how many score strictly higher.
+    auto paired = scores.gather(1, truth.view({-1, 1}));
+    auto rank = scores.gt(paired).sum(1);
+    for (int k = 0; k < 3; ++k) {
+      double value = rank.lt(ks[k]).to(torch::kFloat64).mean().item<double>() * 100;
+      (d == 0 ? r.image_to_text : r.text_to_image)[k] = value;
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+RetrievalResult ScoreRetrieval(const std::vector<float>& image_features, const std::vector<float>& text_features,
+                               int64_t dim) {
+  const int64_t n = static_cast<int64_t>(image_features.size()) / dim;
+  auto images = torch::from_blob(const_cast<float*>(image_features.data()), {n, dim});
+  auto texts = torch::from_blob(const_cast<float*>(text_features.data()), {n, dim});
+  return ScoreRetrievalTensors(images, texts);
+}
+
+RetrievalResult Retrieval(const ClipConfig& config, const std::vector<NamedTensor>& weights,
+                          const RetrievalTask& task) {
+  const ImageSet& set = *task.images;
+  if (static_cast<int64_t>(task.caption_tokens.size()) != set.count() * config.context_length) {
+    throw Error("retrieval needs one caption per image");
+  }
+  ClipModel model(config);
+  LoadWeights(model, weights);
+  model->eval();
+  c10::InferenceMode inference;
+  std::vector<torch::Tensor> images, texts;
+  auto tokens = torch::from_blob(const_cast<int64_t*>(task.caption_tokens.data()), {set.count(), config.context_length},
+                                 torch::kInt64);
+  for (int64_t begin = 0; begin < set.count(); begin += task.batch_size) {
+    const int64_t end = std::min(set.count(), begin + task.batch_size);
+    auto f = model->EncodeImage(Preprocess(set, begin, end, config.image_size));
+    images.push_back(f / f.norm(2, -1, true));
+    auto t = model->EncodeText(tokens.slice(0, begin, end));
+    texts.push_back(t / t.norm(2, -1, true));
+  }
+  if (images.empty()) return RetrievalResult{};
+  return ScoreRetrievalTensors(torch::cat(images), torch::cat(texts));
 }
 
 }  // namespace fomo::core

@@ -30,6 +30,24 @@ struct ZeroShotResult {
 
 ZeroShotResult ZeroShot(const ClipConfig& config, const std::vector<NamedTensor>& weights, const ZeroShotTask& task);
 
+// Image-text retrieval on a caption dataset, image i paired with caption i.
+struct RetrievalTask {
+  const ImageSet* images = nullptr;
+  std::vector<int64_t> caption_tokens;  // count x context_length
+  int64_t batch_size = 256;
+};
+
+struct RetrievalResult {
+  double image_to_text[3] = {0, 0, 0};  // recall@1, @5, @10 in percent
+  double text_to_image[3] = {0, 0, 0};
+};
+
+RetrievalResult Retrieval(const ClipConfig& config, const std::vector<NamedTensor>& weights,
+                          const RetrievalTask& task);
+// The same from normalised features [n, dim] (pairs by index).
+RetrievalResult ScoreRetrieval(const std::vector<float>& image_features, const std::vector<float>& text_features,
+                               int64_t dim);
+
 // The same from features alone: image_features [n, d], class_features [c, d]
 // (both normalised), labels [n]. Exposed for tests with known answers.
 ZeroShotResult ScoreZeroShot(const std::vector<float>& image_features, const std::vector<float>& class_features,

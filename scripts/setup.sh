@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config ccache git
   libtorch-dev libopenblas0-pthread
   libgit2-dev libsqlite3-dev libcli11-dev libzstd-dev zstd libyaml-cpp-dev catch2
-  nlohmann-json3-dev libfmt-dev libssl-dev libutf8proc-dev zlib1g-dev
+  nlohmann-json3-dev libfmt-dev libssl-dev libutf8proc-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
   man-db groff-base
   dataset-fashion-mnist
 )

@@ -132,3 +132,70 @@ void InitReference(const fs::path& dir) {
 }
 
 }  // namespace fomo::test
+
+#include <jpeglib.h>
+#include <png.h>
+
+namespace fomo::test {
+
+void WritePng(const fs::path& path, int width, int height, int channels, uint8_t value) {
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  image.width = static_cast<png_uint_32>(width);
+  image.height = static_cast<png_uint_32>(height);
+  image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+  std::vector<uint8_t> pixels(static_cast<size_t>(width * height * channels), value);
+  if (!png_image_write_to_file(&image, path.c_str(), 0, pixels.data(), 0, nullptr)) {
+    throw std::runtime_error("cannot write PNG");
+  }
+}
+
+void WriteJpeg(const fs::path& path, int width, int height, uint8_t value) {
+  jpeg_compress_struct info{};
+  jpeg_error_mgr error{};
+  info.err = jpeg_std_error(&error);
+  jpeg_create_compress(&info);
+  FILE* file = std::fopen(path.c_str(), "wb");
+  jpeg_stdio_dest(&info, file);
+  info.image_width = static_cast<JDIMENSION>(width);
+  info.image_height = static_cast<JDIMENSION>(height);
+  info.input_components = 3;
+  info.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&info);
+  jpeg_set_quality(&info, 95, TRUE);
+  jpeg_start_compress(&info, TRUE);
+  std::vector<uint8_t> row(static_cast<size_t>(width * 3), value);
+  while (info.next_scanline < info.image_height) {
+    JSAMPROW p = row.data();
+    jpeg_write_scanlines(&info, &p, 1);
+  }
+  jpeg_finish_compress(&info);
+  jpeg_destroy_compress(&info);
+  std::fclose(file);
+}
+
+void WriteTar(const fs::path& path, const std::vector<std::pair<std::string, std::string>>& members) {
+  std::string out;
+  for (const auto& [name, content] : members) {
+    char header[512] = {};
+    std::snprintf(header, 100, "%s", name.c_str());
+    std::snprintf(header + 100, 8, "%07o", 0644);
+    std::snprintf(header + 108, 8, "%07o", 0);
+    std::snprintf(header + 116, 8, "%07o", 0);
+    std::snprintf(header + 124, 12, "%011lo", static_cast<unsigned long>(content.size()));
+    std::snprintf(header + 136, 12, "%011o", 0);
+    header[156] = '0';
+    std::memcpy(header + 257, "ustar", 5);
+    std::memset(header + 148, ' ', 8);
+    unsigned sum = 0;
+    for (unsigned char c : header) sum += c;
+    std::snprintf(header + 148, 8, "%06o", sum);
+    out.append(header, 512);
+    out += content;
+    out.append((512 - content.size() % 512) % 512, '\0');
+  }
+  out.append(1024, '\0');
+  WriteFile(path, out);
+}
+
+}  // namespace fomo::test

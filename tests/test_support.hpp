@@ -61,3 +61,14 @@ std::map<std::string, std::string> RepositorySnapshot(const fs::path& root);
 void InitReference(const fs::path& dir);
 
 }  // namespace fomo::test
+
+namespace fomo::test {
+
+// Small image files for data tests: a width x height image of one grey or RGB
+// colour, written as PNG or JPEG.
+void WritePng(const fs::path& path, int width, int height, int channels, uint8_t value);
+void WriteJpeg(const fs::path& path, int width, int height, uint8_t value);
+// A ustar archive holding the given (name, content) members.
+void WriteTar(const fs::path& path, const std::vector<std::pair<std::string, std::string>>& members);
+
+}  // namespace fomo::test

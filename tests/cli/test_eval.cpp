@@ -1,4 +1,6 @@
 // fomo eval out of the box on the built-in Fashion-MNIST, with caching.
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "catch.hpp"
@@ -37,4 +39,32 @@ TEST_CASE("eval measures the retention suite, stores it and reuses it", "[cli][e
   RunResult log = RunFomo({"log", "--metrics", "--oneline"}, dir.path());
   REQUIRE_THAT(log.out, HasSubstr("A_KA"));
   REQUIRE(RunFomo({"eval", "--dataset", "fmnist:shoes"}, dir.path()).exit_code == 2);
+}
+
+TEST_CASE("eval runs zero-shot on class folders and retrieval on caption tables", "[cli][eval]") {
+  TempDir dir;
+  for (const char* cls : {"red", "blue"}) {
+    fs::create_directories(dir / "folders" / cls);
+    for (int i = 0; i < 2; ++i) WritePng(dir / "folders" / cls / (std::to_string(i) + ".png"), 40, 30, 3, 100);
+  }
+  WritePng(dir / "a.png", 28, 28, 1, 10);
+  WriteJpeg(dir / "b.jpg", 50, 40, 200);
+  WriteFile(dir / "pairs.csv", "filepath,title\na.png,a dark square\nb.jpg,a bright rectangle\n");
+  fs::create_directories(dir / "repo");
+  REQUIRE(RunFomo({"init", "--arch", "tiny", "-q"}, dir / "repo").exit_code == 0);
+  WriteFile(dir / "repo" / "fomo.yaml", "datasets:\n  colours:\n    kind: folder\n    path: " + (dir / "folders").string() +
+                                            "\n  pairs:\n    kind: csv\n    path: " + (dir / "pairs.csv").string() +
+                                            "\nsuites:\n  adaptation: [colours]\n  retention: [pairs]\n");
+  RunResult r = RunFomo({"eval", "--json"}, dir / "repo");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::set<std::string> metrics;
+  for (const auto& row : nlohmann::json::parse(r.out)) metrics.insert(row["dataset"].get<std::string>() + " " + row["metric"].get<std::string>());
+  REQUIRE(metrics.count("colours top1"));
+  REQUIRE(metrics.count("pairs recall@5"));
+  REQUIRE(metrics.count("pairs t2i@1"));
+  auto show = nlohmann::json::parse(RunFomo({"show", "--json"}, dir / "repo").out);
+  // Two images: every caption is within the top 5, both ways.
+  REQUIRE(show["summary"]["retention"].get<double>() == Approx(100.0));
+  REQUIRE(show["summary"]["adaptation"].is_number());
 }

@@ -88,3 +88,13 @@ TEST_CASE("zero-shot scoring on features with known answers", "[eval]") {
   REQUIRE(r.top1 == Approx(75.0));
   REQUIRE(r.top5 == Approx(100.0));  // only 3 classes: top-5 holds them all
 }
+
+TEST_CASE("retrieval recall on features with known answers", "[eval]") {
+  // Image 0 matches caption 0; image 1 is closer to caption 0 than to its own.
+  std::vector<float> images = {1, 0, 0.95f, 0.31f, 0, 1};
+  std::vector<float> texts = {1, 0, 0.6f, 0.8f, 0, 1};
+  auto r = core::ScoreRetrieval(images, texts, 2);
+  REQUIRE(r.image_to_text[0] == Approx(200.0 / 3));  // image 1 ranks caption 0 above its own
+  REQUIRE(r.image_to_text[1] == Approx(100.0));
+  REQUIRE(r.text_to_image[0] == Approx(100.0));      // every caption still finds its image first
+}

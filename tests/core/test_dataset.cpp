@@ -68,19 +68,19 @@ TEST_CASE("IDX datasets load with class selection and a balanced, seeded cap", "
   auto registry = SmallRegistry(dir);
   const auto& spec = registry.Get("small");
   auto all = core::LoadImages(spec, core::Selector::Parse("small", registry), 0);
-  REQUIRE(all.count == 30);
-  REQUIRE(all.height == 2);
-  REQUIRE(all.pixels[4 * 7] == 7);
+  REQUIRE(all.count() == 30);
+  REQUIRE(all.images[7].height == 2);
+  REQUIRE(all.images[7].pixels[0] == 7);
   auto blue = core::LoadImages(spec, core::Selector::Parse("small:blue", registry), 0);
-  REQUIRE(blue.count == 10);
+  REQUIRE(blue.count() == 10);
   for (int label : blue.labels) REQUIRE(label == 2);
   auto capped = core::LoadImages(spec, core::Selector::Parse("small#6", registry), 1);
-  REQUIRE(capped.count == 6);
+  REQUIRE(capped.count() == 6);
   std::vector<int> per_class(3);
   for (int label : capped.labels) ++per_class[label];
   REQUIRE(per_class == std::vector<int>{2, 2, 2});
   auto again = core::LoadImages(spec, core::Selector::Parse("small#6", registry), 1);
-  REQUIRE(again.pixels == capped.pixels);
+  for (int64_t i = 0; i < 6; ++i) REQUIRE(again.images[i].pixels == capped.images[i].pixels);
   REQUIRE_THROWS_WITH(core::LoadImages(spec, core::Selector::Parse("small@train", registry), 0),
                       HasSubstr("no train images file"));
 }

@@ -1,0 +1,97 @@
+// Every dataset kind on small files the test writes, including a broken JPEG.
+#include "catch.hpp"
+#include "core/dataset.hpp"
+#include "core/image_decode.hpp"
+#include "storage/error.hpp"
+#include "test_support.hpp"
+
+using namespace fomo;
+using namespace fomo::test;
+
+namespace {
+core::DatasetRegistry Registry(const std::string& yaml) {
+  return core::DatasetRegistry::FromYaml(YAML::Load(yaml), "fomo.yaml");
+}
+}  // namespace
+
+TEST_CASE("PNG and JPEG files decode; anything else is refused", "[data][image]") {
+  TempDir dir;
+  WritePng(dir / "g.png", 5, 3, 1, 200);
+  WritePng(dir / "c.png", 4, 6, 3, 10);
+  WriteJpeg(dir / "j.jpg", 8, 8, 120);
+  auto grey = core::DecodeImage(ReadFile(dir / "g.png"), "g.png");
+  REQUIRE((grey.width == 5 && grey.height == 3 && grey.channels == 1));
+  REQUIRE(grey.pixels[7] == 200);
+  auto colour = core::DecodeImage(ReadFile(dir / "c.png"), "c.png");
+  REQUIRE((colour.width == 4 && colour.height == 6 && colour.channels == 3));
+  auto jpeg = core::DecodeImage(ReadFile(dir / "j.jpg"), "j.jpg");
+  REQUIRE((jpeg.width == 8 && jpeg.channels == 3));
+  REQUIRE(std::abs(int(jpeg.pixels[10]) - 120) <= 2);
+  REQUIRE_THROWS_WITH(core::DecodeImage("GIF89a....", "x.gif"), HasSubstr("neither JPEG nor PNG"));
+  REQUIRE_THROWS_WITH(core::DecodeImage(std::string("\xFF\xD8\xFF\xE0garbage", 11), "bad.jpg"),
+                      HasSubstr("cannot decode JPEG 'bad.jpg'"));
+}
+
+TEST_CASE("class folders load, broken images are skipped and counted", "[data]") {
+  TempDir dir;
+  for (const char* cls : {"cat", "dog"}) {
+    fs::create_directories(dir / "test" / cls);
+    for (int i = 0; i < 3; ++i) WritePng(dir / "test" / cls / (std::to_string(i) + ".png"), 10, 12, 3, 50);
+  }
+  WriteFile(dir / "test" / "dog" / "broken.jpg", std::string("\xFF\xD8\xFF\xE0 not really a jpeg", 24));
+  WriteFile(dir / "test" / "dog" / "notes.txt", "ignored");
+  std::string yaml = "datasets:\n  pets:\n    kind: folder\n    path: " + dir.path().string();
+  auto lenient = Registry(yaml + "\n    max_bad_share: 0.5\n");
+  REQUIRE(lenient.Get("pets").classes == std::vector<std::string>{"cat", "dog"});
+  auto set = core::LoadImages(lenient.Get("pets"), core::Selector::Parse("pets", lenient), 0);
+  REQUIRE(set.count() == 6);
+  REQUIRE(set.skipped == 1);
+  REQUIRE(set.labels == std::vector<int>{0, 0, 0, 1, 1, 1});
+  auto dogs = core::LoadImages(lenient.Get("pets"), core::Selector::Parse("pets:dog", lenient), 0);
+  REQUIRE(dogs.count() == 3);
+  // One broken image in seven is more than the default 5 % share: the load fails.
+  auto strict = Registry(yaml + "\n");
+  REQUIRE_THROWS_WITH(core::LoadImages(strict.Get("pets"), core::Selector::Parse("pets", strict), 0),
+                      HasSubstr("1 of 7 images do not decode"));
+}
+
+TEST_CASE("csv and tsv caption tables load; missing files and columns are named", "[data]") {
+  TempDir dir;
+  WritePng(dir / "a.png", 6, 6, 3, 10);
+  WriteJpeg(dir / "b.jpg", 6, 6, 90);
+  WriteFile(dir / "pairs.csv", "filepath,title\na.png,\"a red, square thing\"\nb.jpg,a grey square\n");
+  WriteFile(dir / "pairs.tsv", "image\tcaption\na.png\ta red square\n");
+  auto registry = Registry("datasets:\n  pairs:\n    kind: csv\n    path: " + (dir / "pairs.csv").string() +
+                           "\n  tabs:\n    kind: tsv\n    path: " + (dir / "pairs.tsv").string() +
+                           "\n    path_column: image\n    caption_column: caption\n");
+  auto set = core::LoadImages(registry.Get("pairs"), core::Selector::Parse("pairs", registry), 0);
+  REQUIRE(set.count() == 2);
+  REQUIRE(set.captions == std::vector<std::string>{"a red, square thing", "a grey square"});
+  REQUIRE(core::LoadImages(registry.Get("tabs"), core::Selector::Parse("tabs", registry), 0).count() == 1);
+  REQUIRE_THROWS_WITH(core::Selector::Parse("pairs:0", registry), HasSubstr("caption dataset"));
+  WriteFile(dir / "pairs.csv", "filepath,caption\na.png,x\n");
+  REQUIRE_THROWS_WITH(core::LoadImages(registry.Get("pairs"), core::Selector::Parse("pairs", registry), 0),
+                      HasSubstr("no column 'title'"));
+  WriteFile(dir / "pairs.csv", "filepath,title\nmissing.png,x\n");
+  REQUIRE_THROWS_WITH(core::LoadImages(registry.Get("pairs"), core::Selector::Parse("pairs", registry), 0),
+                      HasSubstr("missing.png") && HasSubstr("line 2"));
+}
+
+TEST_CASE("WebDataset tar shards load image and caption pairs", "[data]") {
+  TempDir dir;
+  WritePng(dir / "x.png", 4, 4, 1, 30);
+  WriteJpeg(dir / "y.jpg", 4, 4, 60);
+  fs::create_directories(dir / "shards");
+  WriteTar(dir / "shards" / "000000.tar", {{"s1.png", ReadFile(dir / "x.png")},
+                                           {"s1.txt", "a dark tile\n"},
+                                           {"s2.jpg", ReadFile(dir / "y.jpg")},
+                                           {"s2.txt", "a lighter tile"},
+                                           {"s3.txt", "a caption without an image"}});
+  auto registry = Registry("datasets:\n  tiles:\n    kind: wds\n    path: " + (dir / "shards").string() + "\n");
+  auto set = core::LoadImages(registry.Get("tiles"), core::Selector::Parse("tiles", registry), 0);
+  REQUIRE(set.count() == 2);
+  REQUIRE(set.captions == std::vector<std::string>{"a dark tile", "a lighter tile"});
+  WriteFile(dir / "shards" / "000000.tar", ReadFile(dir / "shards" / "000000.tar").substr(0, 700));
+  REQUIRE_THROWS_WITH(core::LoadImages(registry.Get("tiles"), core::Selector::Parse("tiles", registry), 0),
+                      HasSubstr("truncated"));
+}
