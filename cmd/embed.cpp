@@ -1,4 +1,4 @@
-// fomo embed [REV] (--text T... | --input TENSORS.safetensors) [-o OUT] [--raw]:
+// fomo embed [REV] (--text T... | --images FILE... | --input TENSORS.safetensors) [-o OUT] [--raw]:
 // image and text features of a version, so anyone can check fomo's numbers against
 // their own framework. --input takes tensors named image and/or tokens.
 #include <iostream>
@@ -12,6 +12,7 @@
 #include "core/torch_api.hpp"
 #include "core/safetensors.hpp"
 #include "core/tokenizer.hpp"
+#include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
 #include "storage/versions.hpp"
 
@@ -22,6 +23,7 @@ namespace {
 struct EmbedOptions {
   std::string rev = "HEAD";
   std::vector<std::string> texts;
+  std::vector<std::string> images;
   std::string input;
   std::string output;
   bool raw = false;
@@ -37,7 +39,9 @@ nlohmann::json Rows(const Tensor& t) {
 }
 
 int RunEmbed(Context& ctx, const EmbedOptions& o) {
-  if (o.texts.empty() && o.input.empty()) throw UsageError("embed needs --text or --input");
+  if (o.texts.empty() && o.input.empty() && o.images.empty()) {
+    throw UsageError("embed needs --text, --images or --input");
+  }
   Repository& repo = ctx.repo();
   StoredVersion v = LoadVersion(repo.graph(), ResolveRevision(repo, o.rev));
   core::ClipConfig config = core::ClipConfig::FromJsonText(v.config_json, "version config");
@@ -53,6 +57,11 @@ int RunEmbed(Context& ctx, const EmbedOptions& o) {
       throw Error(fmt::format("'{}' has no tensor named image or tokens", o.input));
     }
   }
+  for (const auto& file : o.images) {
+    if (!fs::exists(file)) throw Error(fmt::format("cannot read '{}': no such file", file));
+    inputs.files.push_back(core::DecodeImage(ReadFileToString(file), file));
+  }
+  if (!inputs.files.empty() && inputs.images) throw UsageError("give images with --images or in --input, not both");
   if (!o.texts.empty()) {
     if (inputs.tokens) throw UsageError("give texts with --text or tokens in --input, not both");
     const auto& tokenizer = core::ClipTokenizer::Default();
@@ -106,6 +115,7 @@ Runner SetupEmbed(CommandLine& cli) {
   auto o = std::make_shared<EmbedOptions>();
   cli.Option("revision", &o->rev, "version whose model to run (default HEAD)", "REV");
   cli.Option("--text", &o->texts, "texts to embed (tokenized with CLIP's BPE)", "TEXT");
+  cli.Option("--images", &o->images, "JPEG or PNG files to embed (CLIP eval preprocessing)", "FILE");
   cli.Option("--input", &o->input, "safetensors with tensors image [n,3,H,W] and/or tokens [m,L]", "FILE");
   cli.Option("-o,--output", &o->output, "write the features to this safetensors file", "OUT");
   cli.Flag("--raw", &o->raw, "unnormalised features, as encode_image/encode_text return them");

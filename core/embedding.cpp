@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/clip_model.hpp"
+#include "core/preprocess.hpp"
 #include "storage/error.hpp"
 
 namespace fomo::core {
@@ -30,6 +31,11 @@ EmbedOutputs Embed(const ClipConfig& config, const std::vector<NamedTensor>& wei
   c10::InferenceMode inference;
   EmbedOutputs out;
   torch::Tensor image_features, text_features;
+  if (inputs.images && !inputs.files.empty()) throw Error("give images as files or as a tensor, not both");
+  if (!inputs.files.empty()) {
+    const int64_t n = static_cast<int64_t>(inputs.files.size());
+    image_features = model->EncodeImage(PreprocessImages(inputs.files, 0, n, config.image_size));
+  }
   if (inputs.images) {
     const Shape& s = inputs.images->shape;
     if (s.size() != 4 || s[1] != 3 || s[2] != config.image_size || s[3] != config.image_size) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/clip_config.hpp"
+#include "core/image_decode.hpp"
 #include "storage/tensor.hpp"
 
 namespace fomo::core {
@@ -13,6 +14,7 @@ namespace fomo::core {
 struct EmbedInputs {
   std::optional<TensorView> images;  // [n, 3, size, size], float, CLIP-normalised
   std::optional<TensorView> tokens;  // [m, tokens], integer token ids
+  std::vector<Image> files;          // decoded image files, CLIP-preprocessed here
 };
 
 struct EmbedOutputs {

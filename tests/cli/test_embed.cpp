@@ -92,3 +92,23 @@ TEST_CASE("embed refuses bad inputs", "[cli][embed]") {
   REQUIRE(r.exit_code == 1);
   REQUIRE_THAT(r.err, HasSubstr("no such file"));
 }
+
+TEST_CASE("embed takes JPEG and PNG files through CLIP's preprocessing", "[cli][embed]") {
+  TempDir dir;
+  REQUIRE(RunFomo({"init", "--arch", "tiny", "-q"}, dir.path()).exit_code == 0);
+  WritePng(dir / "a.png", 40, 30, 1, 20);
+  WriteJpeg(dir / "b.jpg", 28, 28, 220);
+  RunResult r = RunFomo({"embed", "--images", (dir / "a.png").string(), (dir / "b.jpg").string(), "--text", "a cat",
+                         "--json"},
+                        dir.path());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j["image_features"].size() == 2);
+  REQUIRE(j["logits_per_image"].size() == 2);
+  REQUIRE(j["logits_per_image"][0].size() == 1);
+  WriteFile(dir / "bad.jpg", "not an image");
+  r = RunFomo({"embed", "--images", (dir / "bad.jpg").string()}, dir.path());
+  REQUIRE(r.exit_code == 1);
+  REQUIRE_THAT(r.err, HasSubstr("neither JPEG nor PNG"));
+}
