@@ -39,9 +39,20 @@ int RunEval(Context& ctx, const EvalOptions& o) {
     commits.push_back(ResolveRevision(repo, rev));
   }
   const bool chatty = !ctx.global.quiet && !ctx.global.json;
-  auto records = core::EvaluateVersions(repo, commits, selectors, o.force, [&](const std::string& what) {
-    if (chatty) std::cerr << "evaluating " << what << "...\n";
-  });
+  ProgressMeter meter("evaluating", chatty, "images");
+  core::EvalCallbacks callbacks;
+  callbacks.on_start = [&](const std::string& what) {
+    meter.Relabel("evaluating " + what);
+    if (chatty && !StderrIsTerminal()) std::cerr << "evaluating " << what << "\n";
+  };
+  callbacks.on_progress = [&](int64_t done, int64_t total) {
+    meter.Update(static_cast<uint64_t>(done), static_cast<uint64_t>(total));
+  };
+  callbacks.on_notice = [&](const std::string& message) {
+    if (!ctx.global.quiet) std::cerr << "note: " << message << "\n";
+  };
+  auto records = core::EvaluateVersions(repo, commits, selectors, o.force, callbacks);
+  meter.Finish();
   nlohmann::json list = nlohmann::json::array();
   for (const auto& r : records) {
     std::string version = LoadVersion(repo.graph(), r.commit).version.ToString();

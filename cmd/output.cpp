@@ -51,14 +51,21 @@ CommitId ResolveRevision(const Repository& repo, const std::string& rev) {
   return *id;
 }
 
-ProgressMeter::ProgressMeter(std::string label, bool enabled)
+ProgressMeter::ProgressMeter(std::string label, bool enabled, std::string unit)
     : label_(std::move(label)),
+      unit_(std::move(unit)),
       enabled_(enabled),
       terminal_(StderrIsTerminal()),
       start_(std::chrono::steady_clock::now()),
       last_(start_) {}
 
 ProgressMeter::~ProgressMeter() { Finish(); }
+
+void ProgressMeter::Relabel(std::string label) {
+  Finish();
+  label_ = std::move(label);
+  start_ = last_ = std::chrono::steady_clock::now();
+}
 
 void ProgressMeter::Update(uint64_t done, uint64_t total) {
   if (!enabled_) return;
@@ -71,9 +78,11 @@ void ProgressMeter::Update(uint64_t done, uint64_t total) {
   double seconds = std::chrono::duration<double>(now - start_).count();
   double rate = seconds > 0 ? done / seconds : 0;
   double eta = rate > 0 && total > done ? (total - done) / rate : 0;
-  std::string line = fmt::format("{}: {:3.0f}% ({} of {}), {}/s, ETA {:.0f} s", label_,
-                                 total ? 100.0 * done / total : 100.0, FormatBytes(done),
-                                 FormatBytes(total), FormatBytes(static_cast<uint64_t>(rate)), eta);
+  const bool bytes = unit_.empty();
+  std::string line = fmt::format(
+      "{}: {:3.0f}% ({} of {}), {}/s, ETA {:.0f} s", label_, total ? 100.0 * done / total : 100.0,
+      bytes ? FormatBytes(done) : std::to_string(done), bytes ? FormatBytes(total) : fmt::format("{} {}", total, unit_),
+      bytes ? FormatBytes(static_cast<uint64_t>(rate)) : fmt::format("{:.0f} {}", rate, unit_), eta);
   if (terminal_) {
     std::fprintf(stderr, "\r\033[K%s", line.c_str());
     drawn_ = true;

@@ -29,14 +29,16 @@ CommitId ResolveRevision(const Repository& repo, const std::string& rev);
 
 class ProgressMeter {
  public:
-  ProgressMeter(std::string label, bool enabled);
+  // unit: "" counts bytes (shown as KiB, MiB, ...); otherwise items of that name.
+  ProgressMeter(std::string label, bool enabled, std::string unit = "");
+  void Relabel(std::string label);
   ~ProgressMeter();
-  // done and total in bytes.
   void Update(uint64_t done, uint64_t total);
   void Finish();
 
  private:
   std::string label_;
+  std::string unit_;
   bool enabled_;
   bool terminal_;
   bool drawn_ = false;

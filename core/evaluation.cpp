@@ -107,7 +107,7 @@ std::string MetricsKey(const std::string& dataset, const std::string& split) {
 
 std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<CommitId>& commits,
                                          const std::vector<std::string>& selectors, bool force,
-                                         const std::function<void(const std::string&)>& on_start) {
+                                         const EvalCallbacks& callbacks) {
   const auto& doc = repo.config().document;
   DatasetRegistry registry = DatasetRegistry::FromYaml(doc, "fomo.yaml");
   EvalSettings settings = EvalSettings::FromYaml(doc, "fomo.yaml");
@@ -136,7 +136,7 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
         records.insert(records.end(), found.begin(), found.end());
         continue;
       }
-      if (on_start) on_start(fmt::format("{} on {}", v.version.Tag(), selector.Canonical()));
+      if (callbacks.on_start) callbacks.on_start(fmt::format("{} on {}", v.version.Tag(), selector.Canonical()));
       if (!weights) weights = ReadWeights(repo.objects(), v.manifest, repo.config().storage.threads);
       auto cached = image_cache.find(selector.Canonical());
       if (cached == image_cache.end()) {
@@ -162,6 +162,7 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
         RetrievalTask task;
         task.images = &cached->second;
         task.batch_size = settings.batch_size;
+        task.progress = callbacks.on_progress;
         for (const auto& caption : cached->second.captions) tokenize(caption, &task.caption_tokens);
         RetrievalResult result = Torch().retrieval(config, weights->named, task);
         const char* i2t[3] = {"i2t@1", "i2t@5", "i2t@10"};
@@ -175,6 +176,7 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
         task.num_classes = static_cast<int64_t>(spec.classes.size());
         task.num_templates = static_cast<int64_t>(spec.templates.size());
         task.batch_size = settings.batch_size;
+        task.progress = callbacks.on_progress;
         for (const auto& name : spec.classes) {
           for (const auto& tmpl : spec.templates) tokenize(Fill(tmpl, name), &task.prompt_tokens);
         }
@@ -182,8 +184,9 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
         add("top1", result.top1);
         add("top5", result.top5);
       }
-      if (cached->second.skipped && on_start) {
-        on_start(fmt::format("{}: {} undecodable images skipped", selector.Canonical(), cached->second.skipped));
+      if (cached->second.skipped && callbacks.on_notice) {
+        callbacks.on_notice(
+            fmt::format("{}: {} undecodable images skipped", selector.Canonical(), cached->second.skipped));
       }
       repo.db().InsertEvaluations(rows);
       for (const auto& row : rows) records.push_back({commit, key, row.split, row.metric, row.value, false});

@@ -40,9 +40,15 @@ struct EvalRecord {
 // "fmnist@train#500" (the split is named only when it is not test).
 std::string MetricsKey(const std::string& dataset_without_split, const std::string& split);
 
+struct EvalCallbacks {
+  std::function<void(const std::string& what)> on_start;         // a version on a dataset begins
+  std::function<void(int64_t done, int64_t total)> on_progress;  // images embedded so far
+  std::function<void(const std::string& message)> on_notice;     // e.g. images skipped
+};
+
 std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<CommitId>& commits,
                                          const std::vector<std::string>& selectors, bool force,
-                                         const std::function<void(const std::string&)>& on_start = {});
+                                         const EvalCallbacks& callbacks = {});
 
 // {"datasets": {key: {metric: value}}, "summary": {adaptation, retention, gm}} for
 // one version, from the database and the suites.

@@ -61,6 +61,7 @@ ZeroShotResult ZeroShot(const ClipConfig& config, const std::vector<NamedTensor>
     auto features = model->EncodeImage(PreprocessImages(set.images, begin, end, config.image_size));
     features = features / features.norm(2, -1, true);
     logits.push_back(torch::matmul(features, classes.t()));
+    if (task.progress) task.progress(end, set.count());
   }
   auto labels = torch::tensor(std::vector<int64_t>(set.labels.begin(), set.labels.end()));
   if (logits.empty()) return ZeroShotResult{};
@@ -118,6 +119,7 @@ RetrievalResult Retrieval(const ClipConfig& config, const std::vector<NamedTenso
     images.push_back(f / f.norm(2, -1, true));
     auto t = model->EncodeText(tokens.slice(0, begin, end));
     texts.push_back(t / t.norm(2, -1, true));
+    if (task.progress) task.progress(end, set.count());
   }
   if (images.empty()) return RetrievalResult{};
   return ScoreRetrievalTensors(torch::cat(images), torch::cat(texts));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/clip_config.hpp"
@@ -20,6 +21,7 @@ struct ZeroShotTask {
   // num_classes x num_templates rows of context_length token ids, class-major.
   std::vector<int64_t> prompt_tokens;
   int64_t batch_size = 256;
+  std::function<void(int64_t done, int64_t total)> progress;  // images embedded
 };
 
 struct ZeroShotResult {
@@ -35,6 +37,7 @@ struct RetrievalTask {
   const ImageSet* images = nullptr;
   std::vector<int64_t> caption_tokens;  // count x context_length
   int64_t batch_size = 256;
+  std::function<void(int64_t done, int64_t total)> progress;  // pairs embedded
 };
 
 struct RetrievalResult {

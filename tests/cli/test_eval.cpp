@@ -39,6 +39,25 @@ TEST_CASE("eval measures the retention suite, stores it and reuses it", "[cli][e
   RunResult log = RunFomo({"log", "--metrics", "--oneline"}, dir.path());
   REQUIRE_THAT(log.out, HasSubstr("A_KA"));
   REQUIRE(RunFomo({"eval", "--dataset", "fmnist:shoes"}, dir.path()).exit_code == 2);
+
+  // A second version, measured the same way: diff reports old, new and delta per
+  // dataset, largest loss first, and the suite summaries.
+  REQUIRE(RunFomo({"export", "-q", "-o", (dir / "v1.safetensors").string()}, dir.path()).exit_code == 0);
+  REQUIRE(RunGen({"update", (dir / "v1.safetensors").string(), "-o", (dir / "v2.safetensors").string(), "--scale",
+                  "0.5"})
+              .exit_code == 0);
+  REQUIRE(RunFomo({"commit", "-q", (dir / "v2.safetensors").string()}, dir.path()).exit_code == 0);
+  REQUIRE(RunFomo({"eval", "-q", "HEAD"}, dir.path()).exit_code == 0);
+  auto diff = nlohmann::json::parse(RunFomo({"diff", "v1.0.0", "v1.0.1", "--json"}, dir.path()).out);
+  REQUIRE(diff["metrics"].size() == 4);
+  double previous = -1e9;
+  for (const auto& row : diff["metrics"]) {
+    REQUIRE(row["delta"].get<double>() == Approx(row["new"].get<double>() - row["old"].get<double>()));
+    REQUIRE(row["delta"].get<double>() >= previous);  // sorted by largest loss first
+    previous = row["delta"].get<double>();
+  }
+  REQUIRE(diff["summary"]["adaptation"]["delta"].is_number());
+  REQUIRE(diff["summary"]["retention"]["old"].is_number());
 }
 
 TEST_CASE("eval runs zero-shot on class folders and retrieval on caption tables", "[cli][eval]") {
