@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "storage/error.hpp"
+#include "storage/parallel.hpp"
 
 namespace fomo::core {
 
@@ -279,17 +280,37 @@ bool IsImageName(const std::string& name) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
 }
 
-// Decodes what it can; undecodable images are counted and left out.
-void AddDecoded(ImageSet* set, const std::string& bytes, const std::string& origin, int label,
-                const std::string* caption) {
-  try {
-    set->images.push_back(DecodeImage(bytes, origin));
-  } catch (const Error&) {
-    ++set->skipped;
-    return;
+// An image still to decode: bytes in hand (tar members) or a file to read.
+struct PendingImage {
+  fs::path file;
+  std::string bytes;
+  std::string origin;
+  int label = -1;
+  std::optional<std::string> caption;
+};
+
+// Reads and decodes on worker threads (one per core), keeping the order;
+// undecodable images are counted and left out.
+void DecodeAll(std::vector<PendingImage>& pending, ImageSet* set) {
+  std::vector<std::optional<Image>> decoded(pending.size());
+  ParallelFor(pending.size(), 0, [&](size_t i) {
+    PendingImage& p = pending[i];
+    if (!p.file.empty()) p.bytes = ReadWholeFile(p.file);
+    try {
+      decoded[i] = DecodeImage(p.bytes, p.origin);
+    } catch (const Error&) {
+    }
+    std::string().swap(p.bytes);
+  });
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (!decoded[i]) {
+      ++set->skipped;
+      continue;
+    }
+    set->images.push_back(std::move(*decoded[i]));
+    if (pending[i].label >= 0) set->labels.push_back(pending[i].label);
+    if (pending[i].caption) set->captions.push_back(*pending[i].caption);
   }
-  if (label >= 0) set->labels.push_back(label);
-  if (caption) set->captions.push_back(*caption);
 }
 
 void CheckBadShare(const DatasetSpec& spec, const ImageSet& set) {
@@ -342,7 +363,7 @@ ImageSet LoadTable(const DatasetSpec& spec, const Selector& selector) {
     return static_cast<size_t>(it - header.begin());
   };
   const size_t path_col = column(spec.path_column), caption_col = column(spec.caption_column);
-  ImageSet set;
+  std::vector<PendingImage> pending;
   int64_t row = 1;
   while (std::getline(lines, line)) {
     ++row;
@@ -356,8 +377,10 @@ ImageSet LoadTable(const DatasetSpec& spec, const Selector& selector) {
     if (!fs::exists(image)) {
       throw Error(fmt::format("dataset '{}': image '{}' (line {}) is missing", spec.name, image.string(), row));
     }
-    AddDecoded(&set, ReadWholeFile(image), image.string(), -1, &fields[caption_col]);
+    pending.push_back({image, "", image.string(), -1, fields[caption_col]});
   }
+  ImageSet set;
+  DecodeAll(pending, &set);
   return set;
 }
 
@@ -366,7 +389,7 @@ ImageSet LoadFolder(const DatasetSpec& spec, const Selector& selector) {
   if (fs::is_directory(root / selector.split)) root = root / selector.split;
   if (!fs::is_directory(root)) throw Error(fmt::format("dataset '{}': directory '{}' is missing", spec.name, root.string()));
   std::set<int> wanted(selector.classes.begin(), selector.classes.end());
-  ImageSet set;
+  std::vector<PendingImage> pending;
   for (size_t c = 0; c < spec.classes.size(); ++c) {
     if (!wanted.empty() && !wanted.count(static_cast<int>(c))) continue;
     fs::path dir = root / spec.classes[c];
@@ -378,8 +401,10 @@ ImageSet LoadFolder(const DatasetSpec& spec, const Selector& selector) {
       if (entry.is_regular_file() && IsImageName(entry.path().filename().string())) files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
-    for (const auto& f : files) AddDecoded(&set, ReadWholeFile(f), f.string(), static_cast<int>(c), nullptr);
+    for (const auto& f : files) pending.push_back({f, "", f.string(), static_cast<int>(c), std::nullopt});
   }
+  ImageSet set;
+  DecodeAll(pending, &set);
   return set;
 }
 
@@ -397,7 +422,7 @@ ImageSet LoadShards(const DatasetSpec& spec, const Selector& selector) {
     shards.push_back(location);
   }
   if (shards.empty()) throw Error(fmt::format("dataset '{}': no .tar shards at '{}'", spec.name, location.string()));
-  ImageSet set;
+  std::vector<PendingImage> pending;
   for (const auto& shard : shards) {
     std::string tar = ReadWholeFile(shard);
     std::map<std::string, std::map<std::string, std::string>> samples;  // key -> extension -> bytes
@@ -438,12 +463,14 @@ ImageSet LoadShards(const DatasetSpec& spec, const Selector& selector) {
       if (members.count("txt")) {
         std::string caption = members.at("txt");
         while (!caption.empty() && (caption.back() == '\n' || caption.back() == '\r')) caption.pop_back();
-        AddDecoded(&set, *image, shard.string() + ":" + key, -1, &caption);
+        pending.push_back({"", *image, shard.string() + ":" + key, -1, caption});
       } else if (members.count("cls")) {
-        AddDecoded(&set, *image, shard.string() + ":" + key, std::atoi(members.at("cls").c_str()), nullptr);
+        pending.push_back({"", *image, shard.string() + ":" + key, std::atoi(members.at("cls").c_str()), std::nullopt});
       }
     }
   }
+  ImageSet set;
+  DecodeAll(pending, &set);
   return set;
 }
 

@@ -32,6 +32,9 @@ Image DecodeJpeg(const std::string& bytes, const std::string& origin) {
   JpegError error{};
   info.err = jpeg_std_error(&error.manager);
   error.manager.error_exit = OnJpegError;
+  // Warnings (corrupt data libjpeg can recover from) are not printed: the
+  // dataset loader counts images, not messages.
+  error.manager.output_message = [](j_common_ptr) {};
   Image image;
   if (setjmp(error.jump)) {
     jpeg_destroy_decompress(&info);
