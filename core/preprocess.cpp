@@ -1,5 +1,6 @@
 #include "core/preprocess.hpp"
 
+#include <cmath>
 #include <cstring>
 
 namespace fomo::core {
@@ -57,5 +58,46 @@ torch::Tensor PreprocessImages(const std::vector<Image>& images, int64_t begin, 
   return torch::cat(parts, 0).contiguous();
 }
 
+
+torch::Tensor TrainTransform(const Image& image, int64_t size, std::mt19937_64& rng, double min_scale,
+                             double max_scale) {
+  const double height = static_cast<double>(image.height), width = static_cast<double>(image.width);
+  const double area = height * width;
+  std::uniform_real_distribution<double> scale(min_scale, max_scale);
+  std::uniform_real_distribution<double> log_ratio(std::log(3.0 / 4.0), std::log(4.0 / 3.0));
+  int64_t crop_h = 0, crop_w = 0, top = 0, left = 0;
+  for (int attempt = 0; attempt < 10 && crop_h == 0; ++attempt) {
+    const double target = area * scale(rng), ratio = std::exp(log_ratio(rng));
+    const int64_t w = std::llround(std::sqrt(target * ratio)), h = std::llround(std::sqrt(target / ratio));
+    if (w > 0 && h > 0 && w <= image.width && h <= image.height) {
+      crop_h = h;
+      crop_w = w;
+      top = std::uniform_int_distribution<int64_t>(0, image.height - h)(rng);
+      left = std::uniform_int_distribution<int64_t>(0, image.width - w)(rng);
+    }
+  }
+  if (crop_h == 0) {  // torchvision's fallback: the largest centred crop of a clamped ratio
+    const double ratio = width / height;
+    if (ratio < 3.0 / 4.0) {
+      crop_w = image.width;
+      crop_h = std::llround(width / (3.0 / 4.0));
+    } else if (ratio > 4.0 / 3.0) {
+      crop_h = image.height;
+      crop_w = std::llround(height * (4.0 / 3.0));
+    } else {
+      crop_h = image.height;
+      crop_w = image.width;
+    }
+    top = (image.height - crop_h) / 2;
+    left = (image.width - crop_w) / 2;
+  }
+  auto x = ImageTensor(image).permute({0, 3, 1, 2}).to(torch::kFloat32).div(255.0);
+  x = x.slice(2, top, top + crop_h).slice(3, left, left + crop_w);
+  x = torch::nn::functional::interpolate(
+          x, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{size, size}).mode(torch::kBicubic).align_corners(false))
+          .clamp(0, 1);
+  // The crop is already size x size: the eval transform only normalises it.
+  return Transform((x * 255.0).round().to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous(), size).contiguous();
+}
 
 }  // namespace fomo::core

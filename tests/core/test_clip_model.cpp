@@ -6,6 +6,7 @@
 #include "catch.hpp"
 #include "core/checkpoint.hpp"
 #include "core/clip_model.hpp"
+#include "core/preprocess.hpp"
 #include "core/safetensors.hpp"
 #include "core/zero_shot.hpp"
 #include "test_support.hpp"
@@ -97,4 +98,19 @@ TEST_CASE("retrieval recall on features with known answers", "[eval]") {
   REQUIRE(r.image_to_text[0] == Approx(200.0 / 3));  // image 1 ranks caption 0 above its own
   REQUIRE(r.image_to_text[1] == Approx(100.0));
   REQUIRE(r.text_to_image[0] == Approx(100.0));      // every caption still finds its image first
+}
+
+TEST_CASE("the train transform crops at random, reproducibly from a seed", "[preprocess]") {
+  core::Image image{30, 40, 3, {}};
+  for (int64_t i = 0; i < 30 * 40 * 3; ++i) image.pixels.push_back(static_cast<uint8_t>(i * 7 % 251));
+  std::mt19937_64 a(5), b(5), c(6);
+  auto x = core::TrainTransform(image, 28, a);
+  REQUIRE(x.sizes() == torch::IntArrayRef({1, 3, 28, 28}));
+  REQUIRE(torch::equal(x, core::TrainTransform(image, 28, b)));
+  REQUIRE_FALSE(torch::equal(x, core::TrainTransform(image, 28, c)));
+  // The eval transform of a 28x28 grey image is the plain normalisation.
+  core::Image grey{28, 28, 1, std::vector<uint8_t>(28 * 28, 255)};
+  auto y = core::PreprocessImages({grey}, 0, 1, 28);
+  REQUIRE(y.sizes() == torch::IntArrayRef({1, 3, 28, 28}));
+  REQUIRE(y[0][0][0][0].item<float>() == Approx((1.0 - 0.48145466) / 0.26862954).epsilon(1e-5));
 }
