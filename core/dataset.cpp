@@ -1,7 +1,5 @@
 #include "core/dataset.hpp"
 
-#include <zlib.h>
-
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -13,25 +11,13 @@
 
 #include <fmt/format.h>
 
+#include "core/gzip_file.hpp"
 #include "storage/error.hpp"
 #include "storage/parallel.hpp"
 
 namespace fomo::core {
 
 namespace {
-
-std::string ReadMaybeGzip(const fs::path& path) {
-  gzFile file = gzopen(path.c_str(), "rb");  // reads plain files too
-  if (!file) throw Error(fmt::format("cannot read '{}'", path.string()));
-  std::string out;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(file, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  bool failed = n < 0;
-  gzclose(file);
-  if (failed) throw Error(fmt::format("cannot read '{}': corrupt gzip data", path.string()));
-  return out;
-}
 
 fs::path FindIdx(const fs::path& dir, const std::string& split, const std::string& what) {
   std::string prefix = split == "test" ? "t10k" : "train";
@@ -231,7 +217,7 @@ std::string Selector::WithoutSplit() const {
 }
 
 IdxArray ReadIdx(const fs::path& path) {
-  std::string bytes = ReadMaybeGzip(path);
+  std::string bytes = ReadMaybeGzipped(path);
   if (bytes.size() < 4 || bytes[0] != 0 || bytes[1] != 0) {
     throw Error(fmt::format("'{}' is not an IDX file (bad magic)", path.string()));
   }

@@ -1,13 +1,13 @@
 #include "core/tokenizer.hpp"
 
 #include <utf8proc.h>
-#include <zlib.h>
 
 #include <cstdlib>
 #include <limits>
 
 #include <fmt/format.h>
 
+#include "core/gzip_file.hpp"
 #include "storage/error.hpp"
 
 namespace fomo::core {
@@ -133,19 +133,6 @@ std::string HtmlUnescape(const std::string& text) {
   return out;
 }
 
-std::string ReadGzip(const fs::path& path) {
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (!file) throw Error(fmt::format("cannot read BPE vocabulary '{}'", path.string()));
-  std::string out;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(file, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  bool failed = n < 0;
-  gzclose(file);
-  if (failed) throw Error(fmt::format("cannot read BPE vocabulary '{}': corrupt gzip data", path.string()));
-  return out;
-}
-
 }  // namespace
 
 std::string CleanCaption(const std::string& text) {
@@ -165,7 +152,7 @@ std::string CleanCaption(const std::string& text) {
 }
 
 ClipTokenizer::ClipTokenizer(const fs::path& merges_gz) {
-  std::string text = ReadGzip(merges_gz);
+  std::string text = ReadMaybeGzipped(merges_gz);
   std::vector<std::string> lines;
   size_t start = 0;
   while (start < text.size()) {
