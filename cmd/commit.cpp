@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cmd/command.hpp"
+#include "cmd/evaluate_new.hpp"
 #include "cmd/import_recipe.hpp"
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
@@ -77,6 +78,7 @@ int RunCommit(Context& ctx, const CommitOptions& o) {
                              v->version.Tag(), FormatBytes(v->stored_bytes), FormatBytes(v->raw_bytes));
     if (ctx.global.verbose) PrintTensorTable(v->manifest);
   }
+  if (!o.no_eval) EvaluateNewVersion(ctx, repo, v->commit.id);
   return 0;
 }
 

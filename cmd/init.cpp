@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cmd/command.hpp"
+#include "cmd/evaluate_new.hpp"
 #include "cmd/import_recipe.hpp"
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
@@ -36,7 +37,8 @@ int RunInit(Context& ctx, const InitOptions& o) {
   if (o.from.empty() == o.arch.empty()) {
     throw UsageError("init needs --from CKPT (a safetensors checkpoint) or --arch NAME (a built-in config)");
   }
-  fs::path root = fs::absolute(o.directory);
+  fs::path root = fs::absolute(o.directory).lexically_normal();
+  if (root.filename().empty()) root = root.parent_path();
   if (fs::exists(root / kFomoDirName)) {
     throw Error(fmt::format("'{}' is already a fomo repository", root.string()));
   }
@@ -114,6 +116,11 @@ int RunInit(Context& ctx, const InitOptions& o) {
                              base.manifest.tensors.size(), FormatBytes(base.raw_bytes),
                              FormatBytes(base.stored_bytes));
     if (ctx.global.verbose) PrintTensorTable(base.manifest);
+  }
+  if (!o.no_eval) {
+    Repository repo = Repository::Open(root);
+    repo.LockForWriting(ctx.global.quiet);
+    EvaluateNewVersion(ctx, repo, base.commit.id);
   }
   return 0;
 }

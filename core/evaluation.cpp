@@ -137,6 +137,11 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
         continue;
       }
       if (callbacks.on_start) callbacks.on_start(fmt::format("{} on {}", v.version.Tag(), selector.Canonical()));
+      // CLIP prompts end with token 49407: a smaller vocabulary cannot read them.
+      if (config.vocab_size < static_cast<int64_t>(ClipTokenizer::Default().vocab_size())) {
+        throw Error(fmt::format("{} has a vocabulary of {} tokens; CLIP text needs {}", v.version.Tag(),
+                                config.vocab_size, ClipTokenizer::Default().vocab_size()));
+      }
       if (!weights) weights = ReadWeights(repo.objects(), v.manifest, repo.config().storage.threads);
       auto cached = image_cache.find(selector.Canonical());
       if (cached == image_cache.end()) {

@@ -17,10 +17,10 @@ run() { echo; echo "\$ $*"; "$@"; }
 "$gen" update "$top/tests/data/openai_clip_tiny.safetensors" -o dense.safetensors --kind dense --seed 1
 "$gen" update dense.safetensors -o bitfit.safetensors --kind bitfit --seed 2
 
-run "$fomo" init repo --from "$top/tests/data/openai_clip_tiny.safetensors" -m "tiny reference CLIP"
+run "$fomo" init repo --from "$top/tests/data/openai_clip_tiny.safetensors" -m "tiny reference CLIP" --no-eval
 cd repo
-run "$fomo" commit ../dense.safetensors -m "dense update of every tensor"
-run "$fomo" commit ../bitfit.safetensors --bump minor -m "biases and norms only"
+run "$fomo" commit ../dense.safetensors -m "dense update of every tensor" --no-eval
+run "$fomo" commit ../bitfit.safetensors --bump minor -m "biases and norms only" --no-eval
 run "$fomo" log --oneline
 run "$fomo" show v1.1.0
 run "$fomo" diff v1.0.0 HEAD

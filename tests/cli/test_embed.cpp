@@ -61,7 +61,7 @@ TEST_CASE("embed tokenizes texts and normalises by default", "[cli][embed]") {
   TempDir dir;
   fs::path base = dir / "tiny.safetensors";
   REQUIRE(RunGen({"base", "--shape", "tiny", "-o", base.string()}).exit_code == 0);
-  REQUIRE(RunFomo({"init", "--from", base.string(), "-q"}, dir.path()).exit_code == 0);
+  REQUIRE(RunFomo({"init", "--from", base.string(), "-q", "--no-eval"}, dir.path()).exit_code == 0);
   RunResult r = RunFomo({"embed", "--text", "a photo of a dog.", "--text", "a cat", "--json"}, dir.path());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -95,7 +95,7 @@ TEST_CASE("embed refuses bad inputs", "[cli][embed]") {
 
 TEST_CASE("embed takes JPEG and PNG files through CLIP's preprocessing", "[cli][embed]") {
   TempDir dir;
-  REQUIRE(RunFomo({"init", "--arch", "tiny", "-q"}, dir.path()).exit_code == 0);
+  REQUIRE(RunFomo({"init", "--arch", "tiny", "-q", "--no-eval"}, dir.path()).exit_code == 0);
   WritePng(dir / "a.png", 40, 30, 1, 20);
   WriteJpeg(dir / "b.jpg", 28, 28, 220);
   RunResult r = RunFomo({"embed", "--images", (dir / "a.png").string(), (dir / "b.jpg").string(), "--text", "a cat",

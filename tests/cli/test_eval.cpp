@@ -14,9 +14,10 @@ TEST_CASE("eval measures the retention suite, stores it and reuses it", "[cli][e
     return;
   }
   TempDir dir;
-  REQUIRE(RunFomo({"init", "--arch", "tiny", "--seed", "3", "-q"}, dir.path()).exit_code == 0);
   // A capped selector keeps the test fast; it goes into the suites like any other.
+  // init keeps a fomo.yaml that is already there.
   WriteFile(dir / "fomo.yaml", "suites:\n  adaptation: ['fmnist:5-9#200']\n  retention: ['fmnist:0-4#200']\n");
+  REQUIRE(RunFomo({"init", "--arch", "tiny", "--seed", "3", "-q", "--no-eval"}, dir.path()).exit_code == 0);
   RunResult first = RunFomo({"eval", "--json"}, dir.path());
   INFO(first.err);
   REQUIRE(first.exit_code == 0);
@@ -46,8 +47,12 @@ TEST_CASE("eval measures the retention suite, stores it and reuses it", "[cli][e
   REQUIRE(RunGen({"update", (dir / "v1.safetensors").string(), "-o", (dir / "v2.safetensors").string(), "--scale",
                   "0.5"})
               .exit_code == 0);
-  REQUIRE(RunFomo({"commit", "-q", (dir / "v2.safetensors").string()}, dir.path()).exit_code == 0);
-  REQUIRE(RunFomo({"eval", "-q", "HEAD"}, dir.path()).exit_code == 0);
+  // commit evaluates the new version on the suites by default.
+  RunResult commit = RunFomo({"commit", (dir / "v2.safetensors").string()}, dir.path());
+  REQUIRE(commit.exit_code == 0);
+  REQUIRE_THAT(commit.out, HasSubstr("fmnist:5-9#200"));
+  RunResult again = RunFomo({"eval", "HEAD"}, dir.path());
+  REQUIRE_THAT(again.out, HasSubstr("(stored)"));
   auto diff = nlohmann::json::parse(RunFomo({"diff", "v1.0.0", "v1.0.1", "--json"}, dir.path()).out);
   REQUIRE(diff["metrics"].size() == 4);
   double previous = -1e9;
@@ -70,7 +75,7 @@ TEST_CASE("eval runs zero-shot on class folders and retrieval on caption tables"
   WriteJpeg(dir / "b.jpg", 50, 40, 200);
   WriteFile(dir / "pairs.csv", "filepath,title\na.png,a dark square\nb.jpg,a bright rectangle\n");
   fs::create_directories(dir / "repo");
-  REQUIRE(RunFomo({"init", "--arch", "tiny", "-q"}, dir / "repo").exit_code == 0);
+  REQUIRE(RunFomo({"init", "--arch", "tiny", "-q", "--no-eval"}, dir / "repo").exit_code == 0);
   WriteFile(dir / "repo" / "fomo.yaml", "datasets:\n  colours:\n    kind: folder\n    path: " + (dir / "folders").string() +
                                             "\n  pairs:\n    kind: csv\n    path: " + (dir / "pairs.csv").string() +
                                             "\nsuites:\n  adaptation: [colours]\n  retention: [pairs]\n");
@@ -86,4 +91,24 @@ TEST_CASE("eval runs zero-shot on class folders and retrieval on caption tables"
   // Two images: every caption is within the top 5, both ways.
   REQUIRE(show["summary"]["retention"].get<double>() == Approx(100.0));
   REQUIRE(show["summary"]["adaptation"].is_number());
+}
+
+TEST_CASE("init evaluates the base unless --no-eval, and a model that cannot be evaluated is still kept",
+          "[cli][eval]") {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist")) {
+    WARN("dataset-fashion-mnist is not installed (scripts/setup.sh installs it)");
+    return;
+  }
+  TempDir dir;
+  WriteFile(dir / "fomo.yaml", "suites:\n  retention: ['fmnist#100']\n");
+  RunResult init = RunFomo({"init", "--arch", "tiny"}, dir.path());
+  REQUIRE(init.exit_code == 0);
+  auto show = nlohmann::json::parse(RunFomo({"show", "--json"}, dir.path()).out);
+  REQUIRE(show["summary"]["retention"].is_number());
+  // The reference checkpoints have a 1000-token vocabulary: committed, not evaluated, said so.
+  TempDir other;
+  RunResult reference = RunFomo({"init", "--from", DataFile("openai_clip_tiny.safetensors").string()}, other.path());
+  REQUIRE(reference.exit_code == 0);
+  REQUIRE_THAT(reference.err, HasSubstr("not evaluated") && HasSubstr("vocabulary of 1000 tokens"));
+  REQUIRE(RunFomo({"show", "v1.0.0"}, other.path()).exit_code == 0);
 }
