@@ -10,6 +10,7 @@
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
 #include "core/checkpoint.hpp"
+#include "core/evaluation.hpp"
 #include "storage/error.hpp"
 #include "storage/versions.hpp"
 
@@ -71,8 +72,11 @@ int RunCommit(Context& ctx, const CommitOptions& o) {
     return 0;
   }
   if (ctx.global.json) {
-    PrintJson(VersionJson(*v, RefNames::Collect(repo.graph())));
-  } else if (!ctx.global.quiet) {
+    if (!o.no_eval) EvaluateNewVersion(ctx, repo, v->commit.id);
+    PrintJson(VersionJson(*v, RefNames::Collect(repo.graph()), core::MetricsOf(repo, v->commit.id)));
+    return 0;
+  }
+  if (!ctx.global.quiet) {
     std::cout << fmt::format("[{} {}] {} ({} -> {}): {} stored for {} raw\n", *head.branch,
                              ShortId(v->commit.id), v->commit.message, parent.version.Tag(),
                              v->version.Tag(), FormatBytes(v->stored_bytes), FormatBytes(v->raw_bytes));

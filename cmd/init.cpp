@@ -14,6 +14,7 @@
 #include "cmd/version_view.hpp"
 #include "core/arch.hpp"
 #include "core/checkpoint.hpp"
+#include "core/evaluation.hpp"
 #include "core/torch_api.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
@@ -105,10 +106,15 @@ int RunInit(Context& ctx, const InitOptions& o) {
   }
   if (write_config) fs::rename(root / kFomoDirName / "fomo.yaml.new", root / kConfigFileName);
 
+  Repository repo = Repository::Open(root);
+  if (!o.no_eval) repo.LockForWriting(ctx.global.quiet);
   if (ctx.global.json) {
-    Graph graph = Graph::Open(root / kFomoDirName / "graph");
-    PrintJson(VersionJson(base, RefNames::Collect(graph)));
-  } else if (!ctx.global.quiet) {
+    // Scripts get the measured metrics in the same object.
+    if (!o.no_eval) EvaluateNewVersion(ctx, repo, base.commit.id);
+    PrintJson(VersionJson(base, RefNames::Collect(repo.graph()), core::MetricsOf(repo, base.commit.id)));
+    return 0;
+  }
+  if (!ctx.global.quiet) {
     std::cout << fmt::format("Initialized fomo repository in {}\n", (root / kFomoDirName).string());
     std::cout << fmt::format("{} {} {} ({} layout, config from {}): {} tensors, {} raw, {} stored\n",
                              base.version.Tag(), ShortId(base.commit.id), base.commit.message,
@@ -117,11 +123,7 @@ int RunInit(Context& ctx, const InitOptions& o) {
                              FormatBytes(base.stored_bytes));
     if (ctx.global.verbose) PrintTensorTable(base.manifest);
   }
-  if (!o.no_eval) {
-    Repository repo = Repository::Open(root);
-    repo.LockForWriting(ctx.global.quiet);
-    EvaluateNewVersion(ctx, repo, base.commit.id);
-  }
+  if (!o.no_eval) EvaluateNewVersion(ctx, repo, base.commit.id);
   return 0;
 }
 
