@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cmd/command.hpp"
+#include "cmd/evaluate_new.hpp"
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
 #include "core/evaluation.hpp"
@@ -23,6 +24,7 @@ using nlohmann::json;
 struct DiffOptions {
   std::string a;
   std::string b = "HEAD";
+  bool no_eval = false;
 };
 
 json Optional(const json& j, const std::string& key) {
@@ -63,6 +65,7 @@ int RunDiff(Context& ctx, const DiffOptions& o) {
   Repository& repo = ctx.repo();
   StoredVersion a = LoadVersion(repo.graph(), ResolveRevision(repo, o.a));
   StoredVersion b = LoadVersion(repo.graph(), ResolveRevision(repo, o.b));
+  if (!o.no_eval) EvaluateMissing(ctx, repo, {a.commit.id, b.commit.id});
   json ja = VersionJson(a, {}, core::MetricsOf(repo, a.commit.id));
   json jb = VersionJson(b, {}, core::MetricsOf(repo, b.commit.id));
   json metrics = MetricRows(ja["metrics"], jb["metrics"]);
@@ -121,6 +124,7 @@ Runner SetupDiff(CommandLine& cli) {
   auto o = std::make_shared<DiffOptions>();
   cli.Option("from", &o->a, "older version", "A", /*required=*/true);
   cli.Option("to", &o->b, "newer version (default HEAD)", "B");
+  cli.Flag("--no-eval", &o->no_eval, "compare only what is already measured");
   return [o](Context& ctx) { return RunDiff(ctx, *o); };
 }
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cmd/command.hpp"
+#include "cmd/evaluate_new.hpp"
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
 #include "core/evaluation.hpp"
@@ -19,6 +20,7 @@ struct LogOptions {
   bool oneline = false;
   int max_count = -1;
   bool metrics = false;
+  bool no_eval = false;
 };
 
 std::string Summary(const nlohmann::json& measured) {
@@ -53,6 +55,11 @@ int RunLog(Context& ctx, const LogOptions& o) {
   if (o.rev == "HEAD" && !head.commit) throw Error("HEAD has no versions yet");
   CommitId start = ResolveRevision(repo, o.rev);
   RefNames refs = RefNames::Collect(graph);
+  if (o.metrics && !o.no_eval) {
+    std::vector<CommitId> shown = graph.Walk({start});
+    if (o.max_count >= 0 && shown.size() > static_cast<size_t>(o.max_count)) shown.resize(o.max_count);
+    EvaluateMissing(ctx, repo, shown);
+  }
   nlohmann::json list = nlohmann::json::array();
   int shown = 0;
   for (const auto& commit : graph.Walk({start})) {
@@ -83,6 +90,7 @@ Runner SetupLog(CommandLine& cli) {
   cli.Flag("--oneline", &o->oneline, "one line per version");
   cli.Option("-n,--max-count", &o->max_count, "show at most N versions", "N");
   cli.Flag("--metrics", &o->metrics, "show A_KA, A_ZS and their geometric mean per version");
+  cli.Flag("--no-eval", &o->no_eval, "with --metrics: show only what is already measured");
   return [o](Context& ctx) { return RunLog(ctx, *o); };
 }
 

@@ -63,6 +63,16 @@ TEST_CASE("eval measures the retention suite, stores it and reuses it", "[cli][e
   }
   REQUIRE(diff["summary"]["adaptation"]["delta"].is_number());
   REQUIRE(diff["summary"]["retention"]["old"].is_number());
+
+  // A version committed without evaluation is measured by diff before comparing.
+  REQUIRE(RunGen({"update", (dir / "v2.safetensors").string(), "-o", (dir / "v3.safetensors").string(), "--scale",
+                  "0.5", "--seed", "9"})
+              .exit_code == 0);
+  REQUIRE(RunFomo({"commit", "-q", "--no-eval", (dir / "v3.safetensors").string()}, dir.path()).exit_code == 0);
+  auto unmeasured = nlohmann::json::parse(RunFomo({"diff", "v1.0.1", "HEAD", "--json", "--no-eval"}, dir.path()).out);
+  REQUIRE(unmeasured["summary"]["retention"]["new"].is_null());
+  auto measured = nlohmann::json::parse(RunFomo({"diff", "v1.0.1", "HEAD", "--json"}, dir.path()).out);
+  REQUIRE(measured["summary"]["retention"]["new"].is_number());
 }
 
 TEST_CASE("eval runs zero-shot on class folders and retrieval on caption tables", "[cli][eval]") {
