@@ -23,7 +23,7 @@ run "$fomo" commit ../dense.safetensors -m "dense update of every tensor" --no-e
 run "$fomo" commit ../bitfit.safetensors --bump minor -m "biases and norms only" --no-eval
 run "$fomo" log --oneline
 run "$fomo" show v1.1.0
-run "$fomo" diff v1.0.0 HEAD
+run "$fomo" diff v1.0.0 HEAD --no-eval
 run "$fomo" export v1.0.1 -o ../v1.0.1-hf.safetensors --layout hf
 run "$fomo" fsck
 echo
