@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cmd/command.hpp"
+#include "cmd/evaluate_new.hpp"
 #include "cmd/output.hpp"
 #include "core/evaluation.hpp"
 #include "storage/error.hpp"
@@ -26,33 +27,19 @@ int RunEval(Context& ctx, const EvalOptions& o) {
   Repository& repo = ctx.repo();
   std::vector<std::string> selectors = o.datasets;
   if (selectors.empty()) {
-    core::Suites suites = core::Suites::FromYaml(repo.config().document, "fomo.yaml");
     if (o.suite != "all" && o.suite != "adaptation" && o.suite != "retention") {
       throw UsageError(fmt::format("--suite must be adaptation, retention or all, not '{}'", o.suite));
     }
-    if (o.suite != "retention") selectors.insert(selectors.end(), suites.adaptation.begin(), suites.adaptation.end());
-    if (o.suite != "adaptation") selectors.insert(selectors.end(), suites.retention.begin(), suites.retention.end());
+    selectors = SuiteSelectors(repo, o.suite);
     if (selectors.empty()) throw Error("no datasets to evaluate: fomo.yaml's suites are empty (or give --dataset)");
   }
   std::vector<CommitId> commits;
   for (const auto& rev : o.revs.empty() ? std::vector<std::string>{"HEAD"} : o.revs) {
     commits.push_back(ResolveRevision(repo, rev));
   }
-  const bool chatty = !ctx.global.quiet && !ctx.global.json;
-  ProgressMeter meter("evaluating", chatty, "images");
-  core::EvalCallbacks callbacks;
-  callbacks.on_start = [&](const std::string& what) {
-    meter.Relabel("evaluating " + what);
-    if (chatty && !StderrIsTerminal()) std::cerr << "evaluating " << what << "\n";
-  };
-  callbacks.on_progress = [&](int64_t done, int64_t total) {
-    meter.Update(static_cast<uint64_t>(done), static_cast<uint64_t>(total));
-  };
-  callbacks.on_notice = [&](const std::string& message) {
-    if (!ctx.global.quiet) std::cerr << "note: " << message << "\n";
-  };
-  auto records = core::EvaluateVersions(repo, commits, selectors, o.force, callbacks);
-  meter.Finish();
+  EvalReporter reporter(ctx);
+  auto records = core::EvaluateVersions(repo, commits, selectors, o.force, reporter.callbacks());
+  reporter.Finish();
   nlohmann::json list = nlohmann::json::array();
   for (const auto& r : records) {
     std::string version = LoadVersion(repo.graph(), r.commit).version.ToString();

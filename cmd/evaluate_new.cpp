@@ -4,75 +4,73 @@
 
 #include <fmt/format.h>
 
-#include "cmd/output.hpp"
-#include "core/evaluation.hpp"
 #include "storage/error.hpp"
 
 namespace fomo::cmd {
 
 namespace {
 
-std::vector<std::string> SuiteSelectors(const Repository& repo) {
-  core::Suites suites = core::Suites::FromYaml(repo.config().document, "fomo.yaml");
-  std::vector<std::string> selectors = suites.adaptation;
-  selectors.insert(selectors.end(), suites.retention.begin(), suites.retention.end());
-  return selectors;
+// Evaluates one version; a failure becomes a note ending in hint.
+std::optional<std::vector<core::EvalRecord>> TryEvaluate(const Context& ctx, Repository& repo, const CommitId& commit,
+                                                         const std::vector<std::string>& selectors,
+                                                         EvalReporter& reporter, const char* hint) {
+  try {
+    auto records = core::EvaluateVersions(repo, {commit}, selectors, false, reporter.callbacks());
+    reporter.Finish();
+    return records;
+  } catch (const Error& e) {
+    reporter.Finish();
+    if (!ctx.global.quiet) std::cerr << fmt::format("note: {} is not evaluated: {} ({})\n", ShortId(commit), e.what(), hint);
+    return std::nullopt;
+  }
 }
 
 }  // namespace
 
-void EvaluateMissing(Context& ctx, Repository& repo, const std::vector<CommitId>& commits) {
-  std::vector<std::string> selectors = SuiteSelectors(repo);
-  if (selectors.empty()) return;
-  repo.LockForWriting(ctx.global.quiet);
+std::vector<std::string> SuiteSelectors(const Repository& repo, const std::string& suite) {
+  core::Suites suites = core::Suites::FromYaml(repo.config().document, "fomo.yaml");
+  std::vector<std::string> selectors;
+  if (suite != "retention") selectors.insert(selectors.end(), suites.adaptation.begin(), suites.adaptation.end());
+  if (suite != "adaptation") selectors.insert(selectors.end(), suites.retention.begin(), suites.retention.end());
+  return selectors;
+}
+
+EvalReporter::EvalReporter(const Context& ctx)
+    : meter_("evaluating", !ctx.global.quiet && !ctx.global.json, "images") {
   const bool chatty = !ctx.global.quiet && !ctx.global.json;
-  ProgressMeter meter("evaluating", chatty, "images");
-  core::EvalCallbacks callbacks;
-  callbacks.on_start = [&](const std::string& what) { meter.Relabel("evaluating " + what); };
-  callbacks.on_progress = [&](int64_t done, int64_t total) {
-    meter.Update(static_cast<uint64_t>(done), static_cast<uint64_t>(total));
+  const bool quiet = ctx.global.quiet;
+  callbacks_.on_start = [this, chatty](const std::string& what) {
+    meter_.Relabel("evaluating " + what);
+    if (chatty && !StderrIsTerminal()) std::cerr << "evaluating " << what << "\n";
   };
-  for (const auto& commit : commits) {
-    try {
-      core::EvaluateVersions(repo, {commit}, selectors, false, callbacks);
-    } catch (const Error& e) {
-      meter.Finish();
-      if (!ctx.global.quiet) {
-        std::cerr << fmt::format("note: {} is not evaluated: {} (--no-eval skips this)\n", ShortId(commit), e.what());
-      }
-    }
-  }
-  meter.Finish();
+  callbacks_.on_progress = [this](int64_t done, int64_t total) {
+    meter_.Update(static_cast<uint64_t>(done), static_cast<uint64_t>(total));
+  };
+  callbacks_.on_notice = [quiet](const std::string& message) {
+    if (!quiet) std::cerr << "note: " << message << "\n";
+  };
 }
 
 void EvaluateNewVersion(Context& ctx, Repository& repo, const CommitId& commit) {
   std::vector<std::string> selectors = SuiteSelectors(repo);
   if (selectors.empty()) return;
-  const bool chatty = !ctx.global.quiet && !ctx.global.json;
-  ProgressMeter meter("evaluating", chatty, "images");
-  core::EvalCallbacks callbacks;
-  callbacks.on_start = [&](const std::string& what) { meter.Relabel("evaluating " + what); };
-  callbacks.on_progress = [&](int64_t done, int64_t total) {
-    meter.Update(static_cast<uint64_t>(done), static_cast<uint64_t>(total));
-  };
-  try {
-    auto records = core::EvaluateVersions(repo, {commit}, selectors, false, callbacks);
-    meter.Finish();
-    if (chatty) {
-      for (const auto& r : records) {
-        if (r.metric == "top1" || r.metric == "recall@5") {
-          std::cout << fmt::format("  {:<24} {:<8} {:6.2f}\n", r.dataset, r.metric, r.value);
-        }
-      }
-    }
-  } catch (const Error& e) {
-    meter.Finish();
-    if (!ctx.global.quiet) {
-      std::cerr << fmt::format("note: {} is committed but not evaluated: {} ('fomo eval' measures it later; "
-                               "--no-eval skips this)\n",
-                               ShortId(commit), e.what());
+  EvalReporter reporter(ctx);
+  auto records = TryEvaluate(ctx, repo, commit, selectors, reporter,
+                             "the version is committed; 'fomo eval' measures it later, --no-eval skips this");
+  if (!records || ctx.global.quiet || ctx.global.json) return;
+  for (const auto& r : *records) {
+    if (r.metric == "top1" || r.metric == "recall@5") {
+      std::cout << fmt::format("  {:<24} {:<8} {:6.2f}\n", r.dataset, r.metric, r.value);
     }
   }
+}
+
+void EvaluateMissing(Context& ctx, Repository& repo, const std::vector<CommitId>& commits) {
+  std::vector<std::string> selectors = SuiteSelectors(repo);
+  if (selectors.empty()) return;
+  repo.LockForWriting(ctx.global.quiet);
+  EvalReporter reporter(ctx);
+  for (const auto& commit : commits) TryEvaluate(ctx, repo, commit, selectors, reporter, "--no-eval skips this");
 }
 
 }  // namespace fomo::cmd
