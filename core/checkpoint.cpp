@@ -226,24 +226,20 @@ Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source) {
 
   if (ckpt.layout == Layout::kHuggingFace) {
     ckpt.tensors = FromHuggingFace(by_name, ckpt.config, path, &ckpt.owned);
+    CheckTensorsMatch(ckpt.tensors, ckpt.config, fmt::format("cannot import '{}'", path.string()));
   } else {
+    // Already canonical: check the set against the config (missing, unexpected,
+    // shapes), then keep the config's order.
+    std::vector<NamedTensor> weights;
     std::map<std::string, const NamedTensor*> canonical;
     for (const auto& t : renamed) {
-      if (!IsIgnoredOpenAITensor(t.name)) canonical[t.name] = &t;
+      if (IsIgnoredOpenAITensor(t.name)) continue;
+      weights.push_back(t);
+      canonical[t.name] = &t;
     }
-    for (const auto& [name, shape] : ckpt.config.ExpectedTensors()) {
-      ckpt.tensors.push_back(Need(canonical, name, path));
-    }
-    for (const auto& [name, tensor] : canonical) {
-      bool expected = false;
-      for (const auto& t : ckpt.tensors) expected = expected || t.name == name;
-      if (!expected) {
-        throw Error(fmt::format("cannot import '{}': unexpected tensor '{}' for this model config",
-                                path.string(), name));
-      }
-    }
+    CheckTensorsMatch(weights, ckpt.config, fmt::format("cannot import '{}'", path.string()));
+    for (const auto& [name, shape] : ckpt.config.ExpectedTensors()) ckpt.tensors.push_back(*canonical.at(name));
   }
-  CheckTensorsMatch(ckpt.tensors, ckpt.config, fmt::format("cannot import '{}'", path.string()));
   return ckpt;
 }
 
