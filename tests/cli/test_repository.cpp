@@ -192,3 +192,32 @@ TEST_CASE("a 20-version chain exports every version bit-exactly", "[cli]") {
     REQUIRE(TensorBytes(out) == TensorBytes(checkpoints[v]));
   }
 }
+
+TEST_CASE("one flipped byte in an object is found by fsck and refused by export", "[cli][corrupt]") {
+  TempDir dir;
+  InitReference(dir.path());
+  // The largest object: the token embedding's planes.
+  fs::path victim;
+  uintmax_t largest = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir / ".fomo" / "objects")) {
+    if (entry.is_regular_file() && entry.file_size() > largest) {
+      largest = entry.file_size();
+      victim = entry.path();
+    }
+  }
+  REQUIRE_FALSE(victim.empty());
+  std::string bytes = ReadFile(victim);
+  bytes[bytes.size() / 2] ^= 0x01;
+  fs::permissions(victim, fs::perms::owner_write, fs::perm_options::add);
+  WriteFile(victim, bytes);
+
+  RunResult fsck = RunFomo({"fsck"}, dir.path());
+  REQUIRE(fsck.exit_code == 1);
+  std::string id = victim.parent_path().filename().string() + victim.filename().string();
+  REQUIRE_THAT(fsck.err, HasSubstr(id) && HasSubstr("corrupt"));
+  fs::path out = dir / "out.safetensors";
+  RunResult exported = RunFomo({"export", "-o", out.string()}, dir.path());
+  REQUIRE(exported.exit_code == 1);
+  REQUIRE_THAT(exported.err, HasSubstr(id));
+  REQUIRE_FALSE(fs::exists(out));  // no half-written checkpoint either
+}
