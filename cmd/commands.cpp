@@ -4,8 +4,11 @@ namespace fomo::cmd {
 
 const std::vector<CommandInfo>& Commands() {
   static const std::vector<CommandInfo> kCommands = {
-      {"init", "create a repository from a checkpoint", RepoAccess::kNone, SetupInit},
+      {"init", "create a repository from a checkpoint or a built-in config", RepoAccess::kNone, SetupInit},
       {"commit", "record a checkpoint as the next version", RepoAccess::kWrite, SetupCommit},
+      {"patch", "train a patch version (x.y.z+1) on new data", RepoAccess::kWrite, SetupPatch},
+      {"minor", "train a minor version (x.y+1.0) on new data", RepoAccess::kWrite, SetupMinor},
+      {"major", "train a major version (x+1.0.0) on new data", RepoAccess::kWrite, SetupMajor},
       {"log", "show the version history", RepoAccess::kRead, SetupLog},
       {"show", "show one version", RepoAccess::kRead, SetupShow},
       {"diff", "compare two versions", RepoAccess::kRead, SetupDiff},

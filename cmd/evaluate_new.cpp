@@ -28,7 +28,7 @@ std::optional<std::vector<core::EvalRecord>> TryEvaluate(const Context& ctx, Rep
 }  // namespace
 
 std::vector<std::string> SuiteSelectors(const Repository& repo, const std::string& suite) {
-  core::Suites suites = core::Suites::FromYaml(repo.config().document, "fomo.yaml");
+  core::Suites suites = core::Suites::ForRepository(repo);
   std::vector<std::string> selectors;
   if (suite != "retention") selectors.insert(selectors.end(), suites.adaptation.begin(), suites.adaptation.end());
   if (suite != "adaptation") selectors.insert(selectors.end(), suites.retention.begin(), suites.retention.end());

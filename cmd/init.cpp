@@ -15,6 +15,7 @@
 #include "core/arch.hpp"
 #include "core/checkpoint.hpp"
 #include "core/evaluation.hpp"
+#include "cmd/train_run.hpp"
 #include "core/torch_api.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
@@ -32,7 +33,44 @@ struct InitOptions {
   std::string config;
   std::string message;
   bool no_eval = false;
+  std::vector<std::string> pretrain;
+  std::string steps, lr, batch_size;
 };
+
+// init --pretrain: trains the fresh (or imported) weights on DATA before they
+// become v1.0.0; DATA's test split becomes the retention suite.
+struct Pretrained {
+  std::vector<Tensor> weights;
+  train::UpdateOptions options;
+  Budget budget;
+};
+
+Pretrained Pretrain(Context& ctx, const InitOptions& o, const core::Checkpoint& ckpt, const YAML::Node& document) {
+  train::UpdateOptions options = train::UpdateOptions::Defaults("pretrain", document, "fomo.yaml");
+  options.data.clear();
+  for (const auto& selector : o.pretrain) options.data.push_back(TrainingSelector(selector));
+  auto count = [](const std::string& option, const std::string& text) {
+    char* end = nullptr;
+    long long v = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || *end || v <= 0) throw UsageError(fmt::format("{} must be a positive whole number, not '{}'", option, text));
+    return static_cast<int64_t>(v);
+  };
+  if (!o.steps.empty()) options.budget = {count("--steps", o.steps), std::nullopt, std::nullopt};
+  if (!o.batch_size.empty()) options.batch_size = count("--batch-size", o.batch_size);
+  if (!o.lr.empty()) {
+    char* end = nullptr;
+    options.schedule.peak_lr = std::strtod(o.lr.c_str(), &end);
+    if (*end || !(options.schedule.peak_lr > 0)) throw UsageError(fmt::format("--lr must be a positive number, not '{}'", o.lr));
+  }
+  options.seed = static_cast<uint64_t>(o.seed);
+  TrainingJob job;
+  job.label = "pretraining v1.0.0";
+  job.config = ckpt.config;
+  job.weights = ckpt.tensors;
+  job.options = options;
+  TrainingResult trained = RunTraining(ctx, document, job);
+  return {std::move(trained.outcome.weights), options, trained.budget};
+}
 
 int RunInit(Context& ctx, const InitOptions& o) {
   if (o.from.empty() == o.arch.empty()) {
@@ -62,6 +100,17 @@ int RunInit(Context& ctx, const InitOptions& o) {
     ckpt = core::LoadCheckpoint(o.from, core::ConfigSource{config_file, std::nullopt});
   }
 
+  YAML::Node document;
+  if (fs::exists(root / kConfigFileName)) document = RepoConfig::Load(root / kConfigFileName).document;
+  std::optional<Pretrained> pretrained;
+  if (!o.pretrain.empty()) {
+    pretrained = Pretrain(ctx, o, ckpt, document);
+    auto expected = ckpt.config.ExpectedTensors();
+    for (size_t i = 0; i < expected.size(); ++i) ckpt.tensors[i] = {expected[i].first, pretrained->weights[i].view()};
+  } else if (!o.steps.empty() || !o.lr.empty() || !o.batch_size.empty()) {
+    throw UsageError("--steps, --lr and --batch-size go with --pretrain DATA");
+  }
+
   std::error_code ec;
   fs::create_directories(root, ec);
   if (ec) throw Error(fmt::format("cannot create '{}': {}", root.string(), ec.message()));
@@ -80,6 +129,7 @@ int RunInit(Context& ctx, const InitOptions& o) {
       if (message.empty()) {
         message = o.arch.empty() ? fmt::format("import {}", ckpt.path.filename().string())
                                  : fmt::format("initialise {} (seed {})", o.arch, o.seed);
+        if (!o.pretrain.empty()) message += fmt::format(", pretrained on {}", fmt::join(o.pretrain, " "));
       }
       draft.recipe = ImportRecipe("fomo init", ckpt, message);
       if (!o.arch.empty()) {
@@ -88,6 +138,11 @@ int RunInit(Context& ctx, const InitOptions& o) {
         draft.recipe["source"] = fmt::format("initialised from --arch {}, seed {}", o.arch, o.seed);
         draft.recipe.erase("file");
       }
+      if (pretrained) {
+        draft.recipe["pretrain"] = pretrained->options.data;
+        draft.recipe["pretrain_options"] = pretrained->options.ToJson();
+        draft.budget = pretrained->budget;
+      }
       draft.message = message;
       draft.kind = o.arch.empty() ? "import" : "init";
       draft.version = SemVer{1, 0, 0};
@@ -95,7 +150,14 @@ int RunInit(Context& ctx, const InitOptions& o) {
       base = *CommitVersion(repo, draft, [&](uint64_t d, uint64_t t) { meter.Update(d, t); });
     }
     if (write_config) {
-      std::string text = RepoConfig::Template();
+      std::string retention = "fmnist";
+      if (pretrained) {
+        core::DatasetRegistry registry = core::DatasetRegistry::FromYaml(document, "fomo.yaml");
+        std::vector<std::string> tests;
+        for (const auto& selector : o.pretrain) tests.push_back(core::TestSplitOf(selector, registry));
+        retention = fmt::format("{}", fmt::join(tests, ", "));
+      }
+      std::string text = RepoConfig::Template(retention);
       WriteFileAtomic(staging / "fomo.yaml.new", text.data(), text.size());
     }
     fs::rename(staging, root / kFomoDirName);
@@ -138,6 +200,10 @@ Runner SetupInit(CommandLine& cli) {
   cli.Option("--config", &o->config, "model config: OpenCLIP model-config JSON or Hugging Face config.json", "FILE");
   cli.Option("-m,--message", &o->message, "message of the first version", "MSG");
   cli.Flag("--no-eval", &o->no_eval, "do not evaluate the base version");
+  cli.Option("--pretrain", &o->pretrain, "train the base on these selectors first (train split); their test split becomes the retention suite", "SEL");
+  cli.Option("--steps", &o->steps, "pretraining steps (default from fomo.yaml's defaults.pretrain, else 300)", "N");
+  cli.Option("--lr", &o->lr, "pretraining peak learning rate (default 1e-3)", "X");
+  cli.Option("--batch-size", &o->batch_size, "pretraining batch size (default 64)", "N");
   return [o](Context& ctx) { return RunInit(ctx, *o); };
 }
 

@@ -67,7 +67,7 @@ void ProgressMeter::Relabel(std::string label) {
   start_ = last_ = std::chrono::steady_clock::now();
 }
 
-void ProgressMeter::Update(uint64_t done, uint64_t total) {
+void ProgressMeter::Update(uint64_t done, uint64_t total, const std::string& detail) {
   if (!enabled_) return;
   auto now = std::chrono::steady_clock::now();
   // Redraw a terminal line at most 10 times a second; print a piped line every 5 s.
@@ -82,7 +82,8 @@ void ProgressMeter::Update(uint64_t done, uint64_t total) {
   std::string line = fmt::format(
       "{}: {:3.0f}% ({} of {}), {}/s, ETA {:.0f} s", label_, total ? 100.0 * done / total : 100.0,
       bytes ? FormatBytes(done) : std::to_string(done), bytes ? FormatBytes(total) : fmt::format("{} {}", total, unit_),
-      bytes ? FormatBytes(static_cast<uint64_t>(rate)) : fmt::format("{:.0f} {}", rate, unit_), eta);
+      bytes ? FormatBytes(static_cast<uint64_t>(rate)) : fmt::format("{:.3g} {}", rate, unit_), eta);
+  if (!detail.empty()) line += ", " + detail;
   if (terminal_) {
     std::fprintf(stderr, "\r\033[K%s", line.c_str());
     drawn_ = true;

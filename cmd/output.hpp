@@ -33,7 +33,8 @@ class ProgressMeter {
   ProgressMeter(std::string label, bool enabled, std::string unit = "");
   void Relabel(std::string label);
   ~ProgressMeter();
-  void Update(uint64_t done, uint64_t total);
+  // detail is appended to the line (e.g. loss and learning rate).
+  void Update(uint64_t done, uint64_t total, const std::string& detail = "");
   void Finish();
 
  private:

@@ -6,6 +6,8 @@
 
 #include "cmd/command.hpp"
 #include "cmd/output.hpp"
+#include "core/safetensors.hpp"
+#include "storage/atomic_file.hpp"
 #include "storage/versions.hpp"
 
 namespace fomo::cmd {
@@ -45,6 +47,25 @@ int RunStatus(Context& ctx) {
   for (const auto& commit : reachable) {
     if (!repo.db().FindVersion(commit)) ++missing_rows;
   }
+  // An update that was interrupted (Ctrl-C, kill) waits in .fomo/train.
+  nlohmann::json training = nullptr;
+  const fs::path run_file = repo.fomo_dir() / "train" / "run.json";
+  if (fs::exists(run_file)) {
+    nlohmann::json run = nlohmann::json::parse(ReadFileToString(run_file), nullptr, false);
+    if (run.is_object()) {
+      training = {{"level", run.value("level", "")}, {"from", run.value("from", "")}, {"state", "interrupted"}};
+      const fs::path state = repo.fomo_dir() / "train" / "state.safetensors";
+      training["step"] = nullptr;
+      if (fs::exists(state)) {
+        try {
+          auto file = core::SafetensorsFile::Open(state);
+          training["step"] = std::stoll(file.metadata().at("step"));
+        } catch (const std::exception&) {
+        }
+      }
+      if (run.contains("options")) training["options"] = run["options"];
+    }
+  }
   if (ctx.global.json) {
     PrintJson({{"root", repo.root().string()},
                {"branch", head.branch ? nlohmann::json(*head.branch) : nlohmann::json(nullptr)},
@@ -58,7 +79,7 @@ int RunStatus(Context& ctx) {
                  {"graph_bytes", graph_bytes},
                  {"database_bytes", db_bytes}}},
                {"missing_database_rows", missing_rows},
-               {"training", nullptr}});
+               {"training", training}});
     return 0;
   }
   if (head.branch) {
@@ -73,7 +94,16 @@ int RunStatus(Context& ctx) {
   std::cout << fmt::format("{} versions on {} branches\n", reachable.size(), graph.Branches().size());
   std::cout << fmt::format("store: {} objects, {}; graph {}; database {}\n", object_files,
                            FormatBytes(object_bytes), FormatBytes(graph_bytes), FormatBytes(db_bytes));
-  std::cout << "no training in progress\n";
+  if (training.is_null()) {
+    std::cout << "no training in progress\n";
+  } else {
+    std::string level = training["level"].get<std::string>();
+    std::string step = training["step"].is_null() ? "before its first checkpoint"
+                                                  : fmt::format("at step {}", training["step"].get<int64_t>());
+    std::cout << fmt::format("an interrupted 'fomo {0}' from {1} is saved {2}: 'fomo {0} --resume' finishes it, "
+                             "'fomo {0} --abort' drops it\n",
+                             level, ShortId(training["from"].get<std::string>()), step);
+  }
   if (missing_rows) {
     std::cout << fmt::format("{} versions lack their database row (an interrupted commit): run "
                              "'fomo fsck --repair'\n",

@@ -55,6 +55,13 @@ bool AllDigits(const std::string& s) {
 
 }  // namespace
 
+std::string FillTemplate(const std::string& tmpl, const std::string& class_name) {
+  std::string out = tmpl;
+  size_t at = out.find("{}");
+  if (at != std::string::npos) out.replace(at, 2, class_name);
+  return out;
+}
+
 DatasetSpec BuiltinFashionMnist() {
   return DatasetSpec{
       "fmnist",

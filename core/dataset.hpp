@@ -45,6 +45,9 @@ class DatasetRegistry {
 
 DatasetSpec BuiltinFashionMnist();
 
+// "a photo of a {}." with the class name in place of the braces.
+std::string FillTemplate(const std::string& tmpl, const std::string& class_name);
+
 // NAME[:CLASSES][@SPLIT][#CAP]: CLASSES are indices and ranges ("0-4,7") or class
 // names ("sandal,sneaker"); SPLIT is train or test (default test); CAP takes at most
 // that many samples, class-balanced, with a seeded draw.

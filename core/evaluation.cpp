@@ -1,5 +1,6 @@
 #include "core/evaluation.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <map>
@@ -43,13 +44,6 @@ std::string ConfigHash(const DatasetSpec& spec, const Selector& selector, const 
   return sha.Finish().Hex().substr(0, 16);
 }
 
-std::string Fill(const std::string& tmpl, const std::string& name) {
-  std::string out = tmpl;
-  size_t at = out.find("{}");
-  if (at != std::string::npos) out.replace(at, 2, name);
-  return out;
-}
-
 }  // namespace
 
 Suites Suites::FromYaml(const YAML::Node& document, const std::string& origin) {
@@ -59,16 +53,59 @@ Suites Suites::FromYaml(const YAML::Node& document, const std::string& origin) {
     suites.retention = {"fmnist"};
     return suites;
   }
+  suites.adaptation_auto = false;
   if (!node.IsMap()) throw Error(fmt::format("{}: 'suites' must be a mapping", origin));
   for (const auto& item : node) {
     std::string key = item.first.as<std::string>();
     if (key == "adaptation") {
+      if (item.second.IsScalar() && item.second.as<std::string>() == "auto") {
+        suites.adaptation_auto = true;
+        continue;
+      }
       suites.adaptation = SelectorList(item.second, "suites.adaptation", origin);
     } else if (key == "retention") {
       suites.retention = SelectorList(item.second, "suites.retention", origin);
     } else {
       throw Error(fmt::format("{}: line {}: unknown suite '{}' (adaptation, retention)", origin,
                               item.first.Mark().line + 1, key));
+    }
+  }
+  return suites;
+}
+
+std::string TestSplitOf(const std::string& training_selector, const DatasetRegistry& registry) {
+  Selector selector = Selector::Parse(training_selector, registry);
+  selector.split = "test";
+  selector.cap = 0;
+  return selector.WithoutSplit();
+}
+
+Suites Suites::ForRepository(const Repository& repo) {
+  const auto& doc = repo.config().document;
+  Suites suites = FromYaml(doc, "fomo.yaml");
+  if (!suites.adaptation_auto) return suites;
+  DatasetRegistry registry = DatasetRegistry::FromYaml(doc, "fomo.yaml");
+  const Graph& graph = repo.graph();
+  // Oldest first, so the suite lists datasets in the order they were taught.
+  auto commits = graph.ReachableCommits();
+  std::reverse(commits.begin(), commits.end());
+  for (const auto& commit : commits) {
+    auto text = graph.ReadFile(commit, "recipe.json");
+    if (!text) continue;
+    auto recipe = nlohmann::json::parse(*text, nullptr, false);
+    if (!recipe.is_object() || !recipe.contains("data") || !recipe["data"].is_array()) continue;
+    for (const auto& item : recipe["data"]) {
+      if (!item.is_string()) continue;
+      std::string selector;
+      try {
+        selector = TestSplitOf(item.get<std::string>(), registry);
+      } catch (const Error&) {
+        continue;  // a dataset no longer registered in fomo.yaml
+      }
+      if (std::find(suites.adaptation.begin(), suites.adaptation.end(), selector) == suites.adaptation.end() &&
+          std::find(suites.retention.begin(), suites.retention.end(), selector) == suites.retention.end()) {
+        suites.adaptation.push_back(selector);
+      }
     }
   }
   return suites;
@@ -178,7 +215,7 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
         task.batch_size = settings.batch_size;
         task.progress = callbacks.on_progress;
         for (const auto& name : spec.classes) {
-          for (const auto& tmpl : spec.templates) tokenize(Fill(tmpl, name), &task.prompt_tokens);
+          for (const auto& tmpl : spec.templates) tokenize(FillTemplate(tmpl, name), &task.prompt_tokens);
         }
         ZeroShotResult result = Torch().zero_shot(config, weights->named, task);
         add("top1", result.top1);
@@ -198,7 +235,7 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
 nlohmann::json MetricsOf(const Repository& repo, const CommitId& commit) {
   const auto& doc = repo.config().document;
   DatasetRegistry registry = DatasetRegistry::FromYaml(doc, "fomo.yaml");
-  Suites suites = Suites::FromYaml(doc, "fomo.yaml");
+  Suites suites = Suites::ForRepository(repo);
   nlohmann::json datasets = nlohmann::json::object();
   // Latest row per (dataset, split, metric); split other than test shows in the key.
   for (const auto& row : repo.db().Evaluations(commit)) {

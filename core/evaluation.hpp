@@ -18,8 +18,16 @@ namespace fomo::core {
 struct Suites {
   std::vector<std::string> adaptation;  // selectors
   std::vector<std::string> retention;
+  // `adaptation: auto` (the default): the data every training update in the
+  // repository used joins the adaptation suite, as its test split.
+  bool adaptation_auto = true;
   static Suites FromYaml(const YAML::Node& document, const std::string& origin);
+  // fomo.yaml's suites with `auto` filled in from the versions' recipes.
+  static Suites ForRepository(const Repository& repo);
 };
+
+// "fmnist:5-9@train#1000" -> "fmnist:5-9": the full test split of what was trained on.
+std::string TestSplitOf(const std::string& training_selector, const DatasetRegistry& registry);
 
 struct EvalSettings {
   int64_t batch_size = 256;

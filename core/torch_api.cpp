@@ -29,7 +29,7 @@ std::vector<fs::path> Candidates() {
   return paths;
 }
 
-const TorchApi* Load() {
+void* LoadModule() {
   std::string tried;
   for (const auto& path : Candidates()) {
     if (!fs::exists(path)) {
@@ -38,19 +38,29 @@ const TorchApi* Load() {
     }
     void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle) throw Error(fmt::format("cannot load '{}': {}", path.string(), ::dlerror()));
-    auto entry = reinterpret_cast<const TorchApi* (*)()>(::dlsym(handle, "fomo_torch_api"));
-    if (!entry) throw Error(fmt::format("'{}' is not fomo's LibTorch module", path.string()));
-    const TorchApi* api = entry();
-    if (api->abi_version != kTorchApiVersion) {
-      throw Error(fmt::format("'{}' was built for another fomo (module version {}, need {})", path.string(),
-                              api->abi_version, kTorchApiVersion));
-    }
-    return api;
+    return handle;
   }
   throw Error(fmt::format("cannot find fomo's LibTorch module {} (looked at{})", kModuleName, tried));
 }
 
+const TorchApi* Load() {
+  auto entry = reinterpret_cast<const TorchApi* (*)()>(TorchModuleSymbol("fomo_torch_api"));
+  const TorchApi* api = entry();
+  if (api->abi_version != kTorchApiVersion) {
+    throw Error(fmt::format("fomo's LibTorch module was built for another fomo (module version {}, need {})",
+                            api->abi_version, kTorchApiVersion));
+  }
+  return api;
+}
+
 }  // namespace
+
+void* TorchModuleSymbol(const char* name) {
+  static void* handle = LoadModule();
+  void* symbol = ::dlsym(handle, name);
+  if (!symbol) throw Error(fmt::format("fomo's LibTorch module lacks '{}': it was built for another fomo", name));
+  return symbol;
+}
 
 const TorchApi& Torch() {
   static const TorchApi* api = Load();

@@ -28,5 +28,8 @@ inline constexpr int kTorchApiVersion = 3;
 // Loads the module once (FOMO_TORCH_MODULE, else beside the executable, else the
 // install directory); throws fomo::Error saying what is missing.
 const TorchApi& Torch();
+// A symbol of the module (loaded on first use); the layers above core/ keep their
+// own tables there (train/train_api.hpp).
+void* TorchModuleSymbol(const char* name);
 
 }  // namespace fomo::core

@@ -1,5 +1,7 @@
 #include "storage/database.hpp"
 
+#include <ctime>
+
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -91,6 +93,10 @@ class Statement {
     } else {
       sqlite3_bind_null(stmt_, i);
     }
+  }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
   }
   bool Step() {
     int rc = sqlite3_step(stmt_);
@@ -283,6 +289,64 @@ void Database::InsertEvaluations(const std::vector<EvaluationRow>& rows) {
       s.Step();
     }
   });
+}
+
+int64_t Database::BeginTrainingRun(const std::string& parent_commit, const std::string& level,
+                                   const std::string& recipe) {
+  int64_t id = 0;
+  Transaction([&] {
+    Statement s(db_, "INSERT INTO training_runs(parent_commit, level, recipe, status, started_at) "
+                     "VALUES (?,?,?,'running',?)");
+    s.Bind(1, parent_commit);
+    s.Bind(2, level);
+    s.Bind(3, recipe);
+    s.Bind(4, static_cast<int64_t>(std::time(nullptr)));
+    s.Step();
+    id = sqlite3_last_insert_rowid(db_);
+  });
+  return id;
+}
+
+void Database::InsertTrainingSteps(int64_t run_id, const std::vector<TrainingStepRow>& steps) {
+  Transaction([&] {
+    Statement s(db_, "INSERT OR REPLACE INTO training_steps(run_id, step, loss, lr, samples_per_second) "
+                     "VALUES (?,?,?,?,?)");
+    for (const auto& row : steps) {
+      s.Bind(1, run_id);
+      s.Bind(2, row.step);
+      s.Bind(3, row.loss);
+      s.Bind(4, row.lr);
+      s.Bind(5, row.samples_per_second);
+      s.Step();
+      s.Reset();
+    }
+  });
+}
+
+void Database::FinishTrainingRun(int64_t run_id, const std::string& status, const std::optional<std::string>& commit) {
+  Transaction([&] {
+    Statement s(db_, "UPDATE training_runs SET status = ?, commit_id = ?, finished_at = ? WHERE id = ?");
+    s.Bind(1, status);
+    s.Bind(2, commit);
+    s.Bind(3, static_cast<int64_t>(std::time(nullptr)));
+    s.Bind(4, run_id);
+    s.Step();
+  });
+}
+
+std::vector<TrainingStepRow> Database::TrainingSteps(int64_t run_id) const {
+  Statement s(db_, "SELECT step, loss, lr, samples_per_second FROM training_steps WHERE run_id = ? ORDER BY step");
+  s.Bind(1, run_id);
+  std::vector<TrainingStepRow> rows;
+  while (s.Step()) rows.push_back({s.Int(0), s.Real(1), s.Real(2), s.Real(3)});
+  return rows;
+}
+
+std::optional<int64_t> Database::TrainingRunOf(const std::string& commit) const {
+  Statement s(db_, "SELECT id FROM training_runs WHERE commit_id = ? ORDER BY id DESC LIMIT 1");
+  s.Bind(1, commit);
+  if (!s.Step()) return std::nullopt;
+  return s.Int(0);
 }
 
 std::vector<EvaluationRow> Database::Evaluations(const std::string& commit) const {

@@ -39,6 +39,13 @@ struct EvaluationRow {
   int64_t created_at = 0;
 };
 
+struct TrainingStepRow {
+  int64_t step = 0;  // 1-based
+  double loss = 0;
+  double lr = 0;
+  double samples_per_second = 0;
+};
+
 class Database {
  public:
   static constexpr int kSchemaVersion = 1;
@@ -61,6 +68,15 @@ class Database {
 
   // Inserts (or replaces) rows in one transaction.
   void InsertEvaluations(const std::vector<EvaluationRow>& rows);
+
+  // Training runs: a row when a run starts, its steps as they are logged, the
+  // commit and status ("committed", "rejected", "failed") when it ends.
+  int64_t BeginTrainingRun(const std::string& parent_commit, const std::string& level, const std::string& recipe);
+  void InsertTrainingSteps(int64_t run_id, const std::vector<TrainingStepRow>& steps);
+  void FinishTrainingRun(int64_t run_id, const std::string& status, const std::optional<std::string>& commit);
+  std::vector<TrainingStepRow> TrainingSteps(int64_t run_id) const;
+  // The run that made a version, if fomo trained it.
+  std::optional<int64_t> TrainingRunOf(const std::string& commit) const;
   std::vector<EvaluationRow> Evaluations(const std::string& commit) const;
 
   // Runs body inside BEGIN IMMEDIATE ... COMMIT; rolls back on an exception.

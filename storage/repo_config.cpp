@@ -73,8 +73,8 @@ RepoConfig RepoConfig::Parse(const std::string& text, const std::string& origin)
   return config;
 }
 
-std::string RepoConfig::Template() {
-  return R"yaml(# fomo.yaml: the settings of this fomo repository. Every fomo command reads it;
+std::string RepoConfig::Template(const std::string& retention) {
+  std::string text = R"yaml(# fomo.yaml: the settings of this fomo repository. Every fomo command reads it;
 # edit it freely. Unknown keys are errors, so a typo never goes unnoticed.
 
 # How tensor objects are stored under .fomo/objects.
@@ -99,17 +99,34 @@ storage:
 
 # Evaluation suites: dataset selectors, NAME[:CLASSES][@SPLIT][#CAP] (split test
 # by default). Top-1 accuracy averaged over `adaptation` is A_KA (what updates
-# teach), over `retention` A_ZS (held out, never trained on).
+# teach), over `retention` A_ZS (held out, never trained on). `adaptation: auto`
+# adds the test split of whatever an update (fomo patch/minor/major) trains on;
+# a list fixes the suite.
 suites:
-  adaptation: []
-  retention: [fmnist]
+  adaptation: auto
+  retention: [@RETENTION@]
 
 # How `fomo eval` runs.
 eval:
   batch_size: 256
   # Seed of the class-balanced draw when a selector caps the sample count (#N).
   seed: 0
+
+# Training defaults per level of fomo patch / minor / major (and `pretrain` for
+# fomo init --pretrain); command-line options override them. Keys: data, method,
+# schedule, lr, warmup, cooldown, steps | samples | budget, replay, batch_size,
+# seed, weight_decay, clip_norm, temperature, device. The built-in values suit
+# the tiny model on Fashion-MNIST on a CPU (lr 1e-4, batch 64, cosine, 30 / 100 /
+# 300 steps); ViT-B scale models want lr 1e-5 and batch 512.
+# defaults:
+#   minor:
+#     steps: 100
+#     schedule: autoregressive-rsqrt
+#     replay: 0.33/0.34/0.33
 )yaml";
+  const std::string marker = "@RETENTION@";
+  text.replace(text.find(marker), marker.size(), retention);
+  return text;
 }
 
 }  // namespace fomo

@@ -21,7 +21,8 @@ struct RepoConfig {
   static RepoConfig Load(const fs::path& path);
   static RepoConfig Parse(const std::string& text, const std::string& origin);
   // The commented file a new repository starts with.
-  static std::string Template();
+  // retention: the selectors of the retention suite, as YAML flow items ("fmnist").
+  static std::string Template(const std::string& retention = "fmnist");
 };
 
 }  // namespace fomo

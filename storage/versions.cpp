@@ -254,7 +254,7 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
   CrashPoint("commit-written");
   graph.SetBranch(branch, commit, fmt::format("fomo: version {}", v.version.ToString()));
   CrashPoint("branch-moved");
-  graph.CreateTag(v.version.Tag(), commit);
+  if (draft.tag) graph.CreateTag(v.version.Tag(), commit);
   CrashPoint("tagged");
   v.commit = graph.ReadCommit(commit);
   repo.db().InsertVersion(VersionRowOf(v));

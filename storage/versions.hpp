@@ -36,6 +36,7 @@ struct VersionDraft {
   std::optional<SemVer> version;  // set for the base; otherwise the bumped parent
   std::optional<std::string> branch;  // the line to advance; unset: HEAD's branch
   bool allow_empty = false;
+  bool tag = true;  // false: no vX.Y.Z tag yet (a version waiting on a --require gate)
   Budget budget;
 };
 

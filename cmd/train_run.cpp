@@ -1,0 +1,196 @@
+#include "cmd/train_run.hpp"
+
+#include <csignal>
+
+#include <atomic>
+#include <ctime>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cmd/output.hpp"
+#include "core/dataset.hpp"
+#include "storage/error.hpp"
+#include "train/budget.hpp"
+
+namespace fomo::cmd {
+
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void OnStopSignal(int signal) { g_stop_signal.store(signal); }
+
+// Ctrl-C and kill (SIGTERM) ask the trainer to save its state and stop at the next
+// step; a second Ctrl-C while saving has the default effect.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal.store(0);
+    struct sigaction action {};
+    action.sa_handler = OnStopSignal;
+    action.sa_flags = SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGINT, &action, &old_int_);
+    ::sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~StopSignals() {
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  bool requested() const { return g_stop_signal.load() != 0; }
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+struct LoadedSource {
+  std::vector<std::string> selectors;
+  std::vector<std::unique_ptr<core::ImageSet>> sets;
+  int64_t images = 0;
+};
+
+// Loads each selector's images and adds them to the corpus: class datasets offer
+// every template of the class as a caption, caption datasets their own caption.
+LoadedSource LoadSource(const core::DatasetRegistry& registry, const std::vector<std::string>& selectors, int source,
+                        uint64_t seed, train::TrainCorpus& corpus, Context& ctx) {
+  LoadedSource loaded;
+  for (const auto& text : selectors) {
+    core::Selector selector = core::Selector::Parse(TrainingSelector(text), registry);
+    const core::DatasetSpec& spec = registry.Get(selector.dataset);
+    auto set = std::make_unique<core::ImageSet>(core::LoadImages(spec, selector, seed));
+    if (set->skipped && !ctx.global.quiet) {
+      std::cerr << fmt::format("note: {}: {} undecodable images skipped\n", selector.Canonical(), set->skipped);
+    }
+    if (set->count() == 0) throw Error(fmt::format("selector '{}' selects no images", text));
+    for (int64_t i = 0; i < set->count(); ++i) {
+      train::TrainSample sample;
+      sample.image = &set->images[static_cast<size_t>(i)];
+      if (spec.has_captions()) {
+        sample.captions.push_back(corpus.Caption(set->captions[static_cast<size_t>(i)]));
+      } else {
+        const std::string& name = spec.classes.at(static_cast<size_t>(set->labels[static_cast<size_t>(i)]));
+        for (const auto& tmpl : spec.templates) sample.captions.push_back(corpus.Caption(core::FillTemplate(tmpl, name)));
+      }
+      corpus.sources[source].push_back(std::move(sample));
+    }
+    loaded.images += set->count();
+    loaded.selectors.push_back(selector.Canonical());
+    loaded.sets.push_back(std::move(set));
+  }
+  corpus.descriptions[source] = fmt::format("{}", fmt::join(loaded.selectors, " "));
+  return loaded;
+}
+
+}  // namespace
+
+std::string TrainingSelector(const std::string& text) {
+  return text.find('@') == std::string::npos
+             ? (text.find('#') == std::string::npos ? text + "@train"
+                                                    : text.substr(0, text.find('#')) + "@train" + text.substr(text.find('#')))
+             : text;
+}
+
+TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const TrainingJob& job) {
+  const train::UpdateOptions& o = job.options;
+  if (o.method != "full") {
+    throw UsageError(fmt::format("unknown --method '{}' (this build trains: full)", o.method));
+  }
+  if (o.data.empty()) throw UsageError("no training data: give --data SELECTOR (e.g. --data fmnist:5-9)");
+  core::DatasetRegistry registry = core::DatasetRegistry::FromYaml(document, "fomo.yaml");
+
+  train::TrainCorpus corpus;
+  std::vector<LoadedSource> loaded(train::kSourceCount);
+  loaded[train::kUpdate] = LoadSource(registry, o.data, train::kUpdate, o.seed, corpus, ctx);
+  loaded[train::kPretrain] = LoadSource(registry, job.pretrain, train::kPretrain, o.seed, corpus, ctx);
+  loaded[train::kBuffer] = LoadSource(registry, job.buffer, train::kBuffer, o.seed, corpus, ctx);
+  std::array<bool, train::kSourceCount> available{};
+  for (int s = 0; s < train::kSourceCount; ++s) available[s] = !corpus.sources[s].empty();
+  const train::MixtureShares shares = o.replay.Resolved(available);
+
+  const train::StepCost cost = train::EstimateStepCost(job.config, o.batch_size, train::TrainableSet{});
+  const int64_t steps = train::StepsFor(o.budget, o.batch_size, cost);
+
+  TrainingResult result;
+  result.steps = steps;
+  result.data = nlohmann::json::object();
+  const auto slots = shares.Slots(o.batch_size);
+  for (int s = 0; s < train::kSourceCount; ++s) {
+    result.data[train::SourceName(s)] = {{"selectors", loaded[s].selectors},
+                                         {"images", loaded[s].images},
+                                         {"share", s == 0 ? shares.pretrain : s == 1 ? shares.update : shares.buffer},
+                                         {"slots", slots[s]}};
+  }
+
+  const bool chatty = !ctx.global.quiet && !ctx.global.json;
+  if (chatty) {
+    std::cerr << fmt::format("{}: {} steps of batch {} ({}), {} schedule, peak lr {:.3g}, task {}\n", job.label, steps,
+                             o.batch_size, o.budget.Describe(), schedules::ScheduleName(o.schedule.kind),
+                             o.schedule.peak_lr, job.task_index);
+    for (int s = 0; s < train::kSourceCount; ++s) {
+      if (slots[s] == 0) continue;
+      std::cerr << fmt::format("  {:<8} {:>3} of {} per batch from {} images: {}\n", train::SourceName(s), slots[s],
+                               o.batch_size, loaded[s].images, corpus.descriptions[s]);
+    }
+  }
+
+  if (job.repo) {
+    result.run_id = job.run_id ? *job.run_id
+                               : job.repo->db().BeginTrainingRun(job.parent_commit, job.level, o.ToJson().dump());
+  }
+
+  train::TrainRequest request;
+  request.config = job.config;
+  request.weights = job.weights;
+  request.corpus = &corpus;
+  request.shares = shares;
+  request.steps = steps;
+  request.batch_size = o.batch_size;
+  request.schedule = o.schedule;
+  request.task_index = job.task_index;
+  request.weight_decay = o.weight_decay;
+  request.clip_norm = o.clip_norm;
+  request.temperature = o.temperature;
+  request.seed = o.seed;
+  request.device = o.device;
+  request.state_path = job.state_path;
+  request.resume = job.resume;
+
+  StopSignals signals;
+  ProgressMeter meter(job.label, chatty, "steps");
+  request.on_step = [&](const train::StepReport& s) {
+    meter.Update(static_cast<uint64_t>(s.step), static_cast<uint64_t>(s.steps),
+                 fmt::format("loss {:.4f}, lr {:.3g}, {:.0f} samples/s", s.loss, s.lr, s.samples_per_second));
+  };
+  request.should_stop = [&] { return !job.state_path.empty() && signals.requested(); };
+  try {
+    result.outcome = train::TrainModule().train(request);
+  } catch (...) {
+    meter.Finish();
+    throw;
+  }
+  meter.Finish();
+  if (job.repo && result.run_id) {
+    std::vector<TrainingStepRow> rows;
+    for (const auto& s : result.outcome.log) rows.push_back({s.step, s.loss, s.lr, s.samples_per_second});
+    job.repo->db().InsertTrainingSteps(*result.run_id, rows);
+  }
+
+  const double samples = static_cast<double>(result.outcome.steps_done) * static_cast<double>(o.batch_size);
+  result.budget.steps = result.outcome.steps_done;
+  result.budget.samples = static_cast<int64_t>(samples);
+  result.budget.flops = cost.flops * static_cast<double>(result.outcome.steps_done);
+  result.budget.maf = cost.maf() * static_cast<double>(result.outcome.steps_done);
+  result.budget.seconds = result.outcome.seconds;
+  if (chatty && !result.outcome.interrupted && !result.outcome.log.empty()) {
+    const auto& last = result.outcome.log.back();
+    std::cerr << fmt::format("{}: {} steps in {:.1f} s on {}, final loss {:.4f}, {:.0f} samples/s\n", job.label,
+                             result.outcome.steps_done, result.outcome.seconds, result.outcome.device, last.loss,
+                             last.samples_per_second);
+  }
+  return result;
+}
+
+}  // namespace fomo::cmd

@@ -1,0 +1,50 @@
+// Running one training job from a command (init --pretrain, patch, minor, major):
+// loading the data of each mixture source, the budget, Ctrl-C handling, progress
+// lines, and the training run's rows in fomo.sqlite. The training itself happens
+// in the LibTorch module (train/trainer.cpp).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cmd/command.hpp"
+#include "core/clip_config.hpp"
+#include "storage/budget.hpp"
+#include "train/train_api.hpp"
+#include "train/update_options.hpp"
+
+namespace fomo::cmd {
+
+struct TrainingJob {
+  std::string label;  // "training v1.1.0", for progress lines
+  core::ClipConfig config;
+  std::vector<NamedTensor> weights;
+  train::UpdateOptions options;
+  int64_t task_index = 0;
+  std::vector<std::string> pretrain;  // replay selectors
+  std::vector<std::string> buffer;    // earlier updates' selectors
+  fs::path state_path;                // empty: not resumable (init --pretrain)
+  bool resume = false;
+  // fomo.sqlite rows for the run; unset for a run outside a repository.
+  Repository* repo = nullptr;
+  std::optional<int64_t> run_id;
+  std::string parent_commit, level;
+};
+
+struct TrainingResult {
+  train::TrainOutcome outcome;
+  Budget budget;
+  int64_t steps = 0;
+  nlohmann::json data;  // what each source held, for the recipe
+  std::optional<int64_t> run_id;
+};
+
+// Training selectors read the train split unless they name one.
+std::string TrainingSelector(const std::string& text);
+
+TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const TrainingJob& job);
+
+}  // namespace fomo::cmd

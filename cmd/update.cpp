@@ -1,0 +1,337 @@
+// fomo patch|minor|major: train from HEAD (or --from REV) on --data, evaluate on the
+// repository's suites, commit the bumped version. With --require, the version is
+// promoted only if the gate holds; otherwise it stays on rejected/<version> and the
+// command exits 3. Ctrl-C leaves a resumable state in .fomo/train.
+#include "cmd/update.hpp"
+
+#include <cstdlib>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cmd/evaluate_new.hpp"
+#include "cmd/output.hpp"
+#include "cmd/train_run.hpp"
+#include "cmd/version_view.hpp"
+#include "core/checkpoint.hpp"
+#include "core/evaluation.hpp"
+#include "core/gate.hpp"
+#include "storage/atomic_file.hpp"
+#include "storage/error.hpp"
+#include "storage/versions.hpp"
+#include "train/history.hpp"
+
+namespace fomo::cmd {
+
+namespace {
+
+// Every training option is a string, empty when not given: the level's defaults
+// from fomo.yaml fill the rest, and --resume must come alone.
+struct UpdateArgs {
+  std::vector<std::string> data;
+  std::string method, schedule, lr, warmup, cooldown, steps, samples, budget, replay, batch_size, seed,
+      weight_decay, temperature, device;
+  std::string from, message, require;
+  bool no_eval = false;
+  bool resume = false;
+  bool abort = false;
+
+  bool AnyTrainingOption() const {
+    return !data.empty() || !method.empty() || !schedule.empty() || !lr.empty() || !warmup.empty() ||
+           !cooldown.empty() || !steps.empty() || !samples.empty() || !budget.empty() || !replay.empty() ||
+           !batch_size.empty() || !seed.empty() || !weight_decay.empty() || !temperature.empty() ||
+           !device.empty() || !from.empty();
+  }
+};
+
+double ParseNumber(const std::string& option, const std::string& text) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v)) {
+    throw UsageError(fmt::format("{} must be a number, not '{}'", option, text));
+  }
+  return v;
+}
+
+int64_t ParseCount(const std::string& option, const std::string& text) {
+  double v = ParseNumber(option, text);
+  if (v <= 0 || v != std::floor(v) || v > 9e15) {
+    throw UsageError(fmt::format("{} must be a positive whole number, not '{}'", option, text));
+  }
+  return static_cast<int64_t>(v);
+}
+
+train::UpdateOptions OptionsFor(const std::string& level, const UpdateArgs& a, const YAML::Node& document) {
+  train::UpdateOptions o = train::UpdateOptions::Defaults(level, document, "fomo.yaml");
+  if (!a.data.empty()) o.data = a.data;
+  if (!a.method.empty()) o.method = a.method;
+  if (!a.schedule.empty()) o.schedule.kind = schedules::ParseScheduleKind(a.schedule);
+  if (!a.lr.empty()) o.schedule.peak_lr = ParseNumber("--lr", a.lr);
+  if (!a.warmup.empty()) o.schedule.warmup = ParseNumber("--warmup", a.warmup);
+  if (!a.cooldown.empty()) o.schedule.cooldown = ParseNumber("--cooldown", a.cooldown);
+  const int budgets = !a.steps.empty() + !a.samples.empty() + !a.budget.empty();
+  if (budgets > 1) throw UsageError("give the budget one way: --steps, --samples or --budget");
+  if (!a.steps.empty()) o.budget = {ParseCount("--steps", a.steps), std::nullopt, std::nullopt};
+  if (!a.samples.empty()) o.budget = {std::nullopt, ParseCount("--samples", a.samples), std::nullopt};
+  if (!a.budget.empty()) o.budget = {std::nullopt, std::nullopt, train::ParseFlops(a.budget)};
+  if (!a.replay.empty()) o.replay = train::MixtureShares::Parse(a.replay);
+  if (!a.batch_size.empty()) o.batch_size = ParseCount("--batch-size", a.batch_size);
+  if (!a.seed.empty()) {
+    double v = ParseNumber("--seed", a.seed);
+    if (v < 0 || v != std::floor(v)) throw UsageError(fmt::format("--seed must be a whole number >= 0, not '{}'", a.seed));
+    o.seed = static_cast<uint64_t>(v);
+  }
+  if (!a.weight_decay.empty()) o.weight_decay = ParseNumber("--weight-decay", a.weight_decay);
+  if (!a.temperature.empty()) {
+    double t = ParseNumber("--temperature", a.temperature);
+    if (t <= 0) throw UsageError("--temperature must be positive");
+    o.temperature = t;
+  }
+  if (!a.device.empty()) o.device = a.device;
+  // Check the schedule's shares now rather than after the data is loaded.
+  schedules::TaskSchedule(o.schedule, 1000, 0);
+  return o;
+}
+
+std::string StatePath(const Repository& repo) { return (repo.fomo_dir() / "train").string(); }
+
+void WriteRunFile(const fs::path& path, const nlohmann::json& run) {
+  std::string text = run.dump(2) + "\n";
+  WriteFileAtomic(path, text.data(), text.size());
+}
+
+std::string BranchFor(const Graph& graph, const CommitId& from, const SemVer& version) {
+  HeadState head = graph.Head();
+  if (head.branch && head.commit && *head.commit == from) return *head.branch;
+  if (!head.branch && !head.commit) throw Error("HEAD points nowhere; 'fomo switch BRANCH' first");
+  return "fork/" + version.Tag();
+}
+
+std::string FreeBranchName(const Graph& graph, const std::string& base) {
+  if (!graph.BranchTarget(base)) return base;
+  for (int i = 2;; ++i) {
+    std::string name = fmt::format("{}-{}", base, i);
+    if (!graph.BranchTarget(name)) return name;
+  }
+}
+
+int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
+  Repository& repo = ctx.repo();
+  const std::string level_name(BumpLevelName(level));
+  const fs::path state_dir = StatePath(repo);
+  const fs::path run_file = state_dir / "run.json";
+  const fs::path state_file = state_dir / "state.safetensors";
+  const bool chatty = !ctx.global.quiet && !ctx.global.json;
+
+  if (a.abort) {
+    if (!fs::exists(run_file)) throw Error("no interrupted update to abort");
+    fs::remove_all(state_dir);
+    if (chatty) std::cout << "dropped the interrupted update\n";
+    return 0;
+  }
+
+  nlohmann::json run;
+  if (a.resume) {
+    if (a.AnyTrainingOption()) {
+      throw UsageError("--resume takes no training options: the interrupted run remembers them");
+    }
+    if (!fs::exists(run_file)) throw Error("nothing to resume: no interrupted update in .fomo/train");
+    auto text = ReadFileToString(run_file);
+    run = nlohmann::json::parse(text, nullptr, false);
+    if (!run.is_object() || !run.contains("options")) throw Error(fmt::format("'{}' is unreadable", run_file.string()));
+    if (run.value("level", "") != level_name) {
+      throw UsageError(fmt::format("the interrupted update is a 'fomo {0}': resume it with 'fomo {0} --resume'",
+                                   run.value("level", "?")));
+    }
+  } else {
+    if (fs::exists(run_file)) {
+      nlohmann::json waiting = nlohmann::json::parse(ReadFileToString(run_file), nullptr, false);
+      std::string waiting_level = waiting.is_object() ? waiting.value("level", level_name) : level_name;
+      throw Error(fmt::format("an interrupted 'fomo {0}' is waiting in .fomo/train: continue it with 'fomo {0} "
+                              "--resume' or drop it with 'fomo {0} --abort'",
+                              waiting_level));
+    }
+    const CommitId from = ResolveRevision(repo, a.from.empty() ? "HEAD" : a.from);
+    train::UpdateOptions options = OptionsFor(level_name, a, repo.config().document);
+    if (!a.require.empty()) core::Gate::Parse(a.require);  // a typo fails before hours of training
+    train::LineHistory history = train::ReadLineHistory(repo.graph(), from);
+    std::vector<std::string> data;
+    for (const auto& s : options.data) data.push_back(TrainingSelector(s));
+    options.data = data;
+    run = {{"level", level_name},
+           {"from", from},
+           {"options", options.ToJson()},
+           {"task_index", history.task_index},
+           {"pretrain", history.pretrain},
+           {"buffer", history.updates},
+           {"anchor", history.anchor},
+           {"message", a.message},
+           {"require", a.require},
+           {"no_eval", a.no_eval}};
+  }
+  const CommitId from = run["from"].get<std::string>();
+  const train::UpdateOptions options = train::UpdateOptions::FromJson(run["options"]);
+  const std::string require = run.value("require", "");
+  const bool no_eval = run.value("no_eval", false);
+
+  StoredVersion parent = LoadVersion(repo.graph(), from);
+  const core::ClipConfig config = core::ClipConfig::FromJsonText(parent.config_json, "repository config");
+  const SemVer next = NextFreeVersion(repo.graph(), parent.version, level);
+  core::StoredWeights weights = core::ReadWeights(repo.objects(), parent.manifest, repo.config().storage.threads);
+
+  TrainingJob job;
+  job.label = "training " + next.Tag();
+  job.config = config;
+  job.weights = weights.named;
+  job.options = options;
+  job.task_index = run["task_index"].get<int64_t>();
+  job.pretrain = run["pretrain"].get<std::vector<std::string>>();
+  job.buffer = run["buffer"].get<std::vector<std::string>>();
+  job.state_path = state_file;
+  job.resume = a.resume && fs::exists(state_file);
+  job.repo = &repo;
+  if (run.contains("run_id")) job.run_id = run["run_id"].get<int64_t>();
+  job.parent_commit = from;
+  job.level = level_name;
+
+  if (!a.resume) {
+    fs::create_directories(state_dir);
+    job.run_id = repo.db().BeginTrainingRun(from, level_name, run["options"].dump());
+    run["run_id"] = *job.run_id;
+    WriteRunFile(run_file, run);
+  }
+  TrainingResult trained;
+  try {
+    trained = RunTraining(ctx, repo.config().document, job);
+  } catch (const Error&) {
+    // A failed run (NaN loss, bad data) cannot be resumed into anything better.
+    if (job.run_id) repo.db().FinishTrainingRun(*job.run_id, "failed", std::nullopt);
+    std::error_code ec;
+    fs::remove_all(state_dir, ec);
+    throw;
+  }
+  if (trained.outcome.interrupted) {
+    throw Error(fmt::format("interrupted at step {} of {}; the state is saved: 'fomo {} --resume' finishes the update",
+                            trained.outcome.steps_done, trained.steps, level_name));
+  }
+
+  // The version.
+  VersionDraft draft;
+  auto expected = config.ExpectedTensors();
+  for (size_t i = 0; i < expected.size(); ++i) draft.tensors.push_back({expected[i].first, trained.outcome.weights[i].view()});
+  draft.config_json = parent.config_json;
+  draft.recipe = {{"command", "fomo " + level_name},
+                  {"level", level_name},
+                  {"from", parent.version.Tag()},
+                  {"from_commit", from},
+                  {"data", options.data},
+                  {"method", options.method},
+                  {"options", run["options"]},
+                  {"task_index", job.task_index},
+                  {"anchor", run["anchor"]},
+                  {"replay_data", job.pretrain},
+                  {"buffer_data", job.buffer},
+                  {"mixture", trained.data},
+                  {"steps", trained.steps},
+                  {"device", trained.outcome.device},
+                  {"fomo_version", FOMO_VERSION}};
+  if (!require.empty()) draft.recipe["require"] = require;
+  std::string message = run.value("message", "");
+  if (message.empty()) {
+    message = fmt::format("{}: {} on {} ({} steps)", level_name, options.method, fmt::join(options.data, " "),
+                          trained.steps);
+  }
+  draft.message = message;
+  draft.kind = "train";
+  draft.parents = {from};
+  draft.bump = level;
+  draft.budget = trained.budget;
+  draft.allow_empty = true;
+  const bool gated = !require.empty();
+  const std::string line = BranchFor(repo.graph(), from, next);
+  if (gated) {
+    draft.branch = FreeBranchName(repo.graph(), "pending/" + next.Tag());
+    draft.tag = false;
+  } else {
+    draft.branch = line;
+  }
+  ProgressMeter meter("storing tensors", chatty);
+  StoredVersion made = *CommitVersion(repo, draft, [&](uint64_t d, uint64_t t) { meter.Update(d, t); });
+  meter.Finish();
+  std::error_code ec;
+  fs::remove_all(state_dir, ec);
+
+  std::string status = "committed";
+  int exit_code = 0;
+  if (chatty) {
+    std::cout << fmt::format("{} {} {}: {} steps, {} samples, {:.1f} s, {} stored\n", made.version.Tag(),
+                             ShortId(made.commit.id), made.commit.message, trained.steps, *trained.budget.samples,
+                             *trained.budget.seconds, FormatBytes(made.stored_bytes));
+  }
+  if (!no_eval || gated) {
+    EvaluateNewVersion(ctx, repo, made.commit.id);
+    EvaluateMissing(ctx, repo, {from});
+  }
+  if (gated) {
+    core::GateInputs inputs{core::MetricsOf(repo, made.commit.id), core::MetricsOf(repo, from),
+                            core::MetricsOf(repo, run["anchor"].get<std::string>())};
+    core::GateResult verdict = core::Gate::Parse(require).Evaluate(inputs);
+    Graph& graph = repo.graph();
+    const std::string pending = *draft.branch;
+    if (verdict.passed) {
+      graph.SetBranch(line, made.commit.id, fmt::format("fomo: version {} passed --require", made.version.ToString()));
+      graph.CreateTag(made.version.Tag(), made.commit.id);
+      graph.DeleteBranch(pending);
+      if (chatty) std::cout << fmt::format("--require '{}' holds ({}): {} is on {}\n", require, verdict.explanation, made.version.Tag(), line);
+    } else {
+      const std::string rejected = FreeBranchName(graph, "rejected/" + made.version.Tag());
+      graph.SetBranch(rejected, made.commit.id, fmt::format("fomo: version {} failed --require", made.version.ToString()));
+      graph.DeleteBranch(pending);
+      status = "rejected";
+      exit_code = static_cast<int>(ExitCode::kGateFailed);
+      std::cerr << fmt::format("fomo: --require '{}' failed ({}): the version is on branch '{}', '{}' did not advance\n",
+                               require, verdict.explanation, rejected, line);
+    }
+  }
+  if (job.run_id) repo.db().FinishTrainingRun(*job.run_id, status, made.commit.id);
+  if (ctx.global.json) {
+    StoredVersion stored = LoadVersion(repo.graph(), made.commit.id);
+    nlohmann::json out = VersionJson(stored, RefNames::Collect(repo.graph()), core::MetricsOf(repo, made.commit.id));
+    out["status"] = status;
+    PrintJson(out);
+  }
+  return exit_code;
+}
+
+}  // namespace
+
+Runner SetupUpdate(CommandLine& cli, BumpLevel level) {
+  auto a = std::make_shared<UpdateArgs>();
+  cli.Option("--data", &a->data, "training data selectors, train split unless named (e.g. fmnist:5-9)", "SEL");
+  cli.Option("--method", &a->method, "continual-learning method: full", "NAME");
+  cli.Option("--schedule", &a->schedule,
+             "learning-rate schedule: constant, cosine, rsqrt, autoregressive-cosine, continued-cosine, "
+             "autoregressive-rsqrt, continued-rsqrt",
+             "NAME");
+  cli.Option("--lr", &a->lr, "peak learning rate", "X");
+  cli.Option("--warmup", &a->warmup, "warmup steps as a share of the update's steps (default 0.1)", "F");
+  cli.Option("--cooldown", &a->cooldown, "cooldown steps as a share of the steps, rsqrt schedules (default 0.1)", "F");
+  cli.Option("--steps", &a->steps, "budget: optimizer steps", "N");
+  cli.Option("--samples", &a->samples, "budget: training samples (steps = samples / batch size)", "N");
+  cli.Option("--budget", &a->budget, "budget: memory-adjusted FLOPs, e.g. 5e15 or 63395G", "FLOPS");
+  cli.Option("--replay", &a->replay, "batch shares of pretraining replay, update data and buffer (default 0.33/0.34/0.33)", "P/D/B");
+  cli.Option("--batch-size", &a->batch_size, "samples per step", "N");
+  cli.Option("--seed", &a->seed, "seed of data order and augmentation", "N");
+  cli.Option("--weight-decay", &a->weight_decay, "AdamW weight decay (default 0.2)", "X");
+  cli.Option("--temperature", &a->temperature, "fix the softmax temperature (logit_scale = ln(1/T)) instead of learning it", "T");
+  cli.Option("--device", &a->device, "auto, cpu or cuda", "NAME");
+  cli.Option("--from", &a->from, "train from this version instead of HEAD", "REV");
+  cli.Option("-m,--message", &a->message, "message of the new version", "MSG");
+  cli.Option("--require", &a->require, "gate over the new metrics and the parent's; failing it commits on rejected/ and exits 3", "EXPR");
+  cli.Flag("--no-eval", &a->no_eval, "do not evaluate the new version");
+  cli.Flag("--resume", &a->resume, "finish the interrupted update with its saved options and state");
+  cli.Flag("--abort", &a->abort, "drop the interrupted update's saved state");
+  return [a, level](Context& ctx) { return RunUpdate(ctx, level, *a); };
+}
+
+}  // namespace fomo::cmd

@@ -1,0 +1,56 @@
+#include "train/history.hpp"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+namespace fomo::train {
+
+namespace {
+
+nlohmann::json ReadJson(const Graph& graph, const CommitId& commit, const std::string& name) {
+  auto text = graph.ReadFile(commit, name);
+  if (!text) return nlohmann::json::object();
+  auto parsed = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  return parsed.is_object() ? parsed : nlohmann::json::object();
+}
+
+std::vector<std::string> Strings(const nlohmann::json& value) {
+  std::vector<std::string> out;
+  if (!value.is_array()) return out;
+  for (const auto& item : value) {
+    if (item.is_string()) out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+LineHistory ReadLineHistory(const Graph& graph, const CommitId& from) {
+  LineHistory history;
+  std::vector<std::vector<std::string>> updates_newest_first;
+  CommitId commit = from;
+  while (true) {
+    const nlohmann::json recipe = ReadJson(graph, commit, "recipe.json");
+    const nlohmann::json info = ReadJson(graph, commit, "version.json");
+    if (info.value("kind", "") == "train") {
+      updates_newest_first.push_back(Strings(recipe.value("data", nlohmann::json())));
+      ++history.task_index;
+    }
+    if (history.pretrain.empty()) history.pretrain = Strings(recipe.value("pretrain", nlohmann::json()));
+    const CommitInfo c = graph.ReadCommit(commit);
+    if (c.parents.empty()) break;
+    commit = c.parents.front();
+  }
+  history.anchor = commit;
+  for (auto it = updates_newest_first.rbegin(); it != updates_newest_first.rend(); ++it) {
+    for (const auto& selector : *it) {
+      if (std::find(history.updates.begin(), history.updates.end(), selector) == history.updates.end()) {
+        history.updates.push_back(selector);
+      }
+    }
+  }
+  return history;
+}
+
+}  // namespace fomo::train

@@ -1,0 +1,24 @@
+// What a line of versions was trained on, read back from the recipes in the graph:
+// the base's pretraining data (replay), every earlier update's data (the buffer)
+// and the task index the meta schedules need. No LibTorch here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "storage/graph.hpp"
+
+namespace fomo::train {
+
+struct LineHistory {
+  CommitId anchor;                   // the root version of the line
+  std::vector<std::string> pretrain;  // selectors the base was pretrained on
+  std::vector<std::string> updates;   // earlier updates' selectors, oldest first, unique
+  int64_t task_index = 0;             // training updates on the line since the anchor
+};
+
+// Follows first parents from `from` (inclusive) to the root.
+LineHistory ReadLineHistory(const Graph& graph, const CommitId& from);
+
+}  // namespace fomo::train

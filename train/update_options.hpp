@@ -1,0 +1,42 @@
+// The options of one training update (fomo patch / minor / major, init
+// --pretrain): defaults per level from fomo.yaml's `defaults` section, overridden
+// by the command line, stored in the version's recipe and in an interrupted run's
+// state so --resume needs nothing else. No LibTorch here.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "schedules/schedule.hpp"
+#include "train/budget.hpp"
+#include "train/mixture.hpp"
+
+namespace fomo::train {
+
+struct UpdateOptions {
+  std::vector<std::string> data;  // selectors (train split unless one is named)
+  std::string method = "full";
+  schedules::ScheduleSpec schedule;
+  BudgetRequest budget;
+  MixtureShares replay;
+  int64_t batch_size = 64;
+  uint64_t seed = 0;
+  double weight_decay = 0.2;
+  double clip_norm = 1.0;
+  std::optional<double> temperature;
+  std::string device = "auto";
+
+  // The built-in defaults for a level ("patch", "minor", "major", "pretrain"),
+  // then fomo.yaml's defaults.LEVEL on top. Throws fomo::Error naming the line of
+  // an unknown key or a bad value.
+  static UpdateOptions Defaults(const std::string& level, const YAML::Node& document, const std::string& origin);
+
+  nlohmann::json ToJson() const;
+  static UpdateOptions FromJson(const nlohmann::json& json);
+};
+
+}  // namespace fomo::train
