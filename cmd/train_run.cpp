@@ -1,6 +1,7 @@
 #include "cmd/train_run.hpp"
 
 #include <csignal>
+#include <cstdlib>
 
 #include <atomic>
 #include <ctime>
@@ -164,7 +165,20 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
     meter.Update(static_cast<uint64_t>(s.step), static_cast<uint64_t>(s.steps),
                  fmt::format("loss {:.4f}, lr {:.3g}, {:.0f} samples/s", s.loss, s.lr, s.samples_per_second));
   };
-  request.should_stop = [&] { return !job.state_path.empty() && signals.requested(); };
+  // FOMO_STOP_AFTER_STEP=N stops as Ctrl-C would once N steps are done (for tests
+  // of --resume that must not depend on timing).
+  int64_t steps_done = 0;
+  const char* stop_after = std::getenv("FOMO_STOP_AFTER_STEP");
+  const int64_t stop_at = stop_after ? std::atoll(stop_after) : 0;
+  auto on_step = request.on_step;
+  request.on_step = [&, on_step](const train::StepReport& s) {
+    steps_done = s.step;
+    on_step(s);
+  };
+  request.should_stop = [&] {
+    if (job.state_path.empty()) return false;
+    return signals.requested() || (stop_at > 0 && steps_done >= stop_at);
+  };
   try {
     result.outcome = train::TrainModule().train(request);
   } catch (...) {

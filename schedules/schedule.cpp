@@ -59,11 +59,11 @@ bool IsMetaSchedule(ScheduleKind kind) {
          kind == ScheduleKind::kAutoregressiveRsqrt || kind == ScheduleKind::kContinuedRsqrt;
 }
 
-double TaskSchedule::AutoregressiveCosineShare(int64_t task, int64_t steps, int64_t warmup, double min_ratio) {
+double TaskSchedule::AutoregressiveCosineShare(int64_t task, int64_t steps, int64_t warmup) {
   if (task == 0) return 1.0;
   double e = static_cast<double>(task * (steps - warmup) + 1);
   double E = static_cast<double>((task + 1) * (steps - warmup));
-  return min_ratio + (1 + std::cos(kPi * e / E)) / 2 * (1 - min_ratio);
+  return (1 + std::cos(kPi * e / E)) / 2;
 }
 
 double TaskSchedule::AutoregressiveRsqrtShare(int64_t task, int64_t steps, int64_t warmup) {
@@ -107,7 +107,7 @@ TaskSchedule::TaskSchedule(const ScheduleSpec& spec, int64_t steps, int64_t task
       peak_ = eta_max;
       break;
     case ScheduleKind::kAutoregressiveCosine:
-      peak_ = eta_max * AutoregressiveCosineShare(task, steps, warmup_, spec.min_lr_ratio);
+      peak_ = min_lr_ + AutoregressiveCosineShare(task, steps, warmup_) * (eta_max - min_lr_);
       break;
     case ScheduleKind::kContinuedCosine:
       // Warm up to where the global curve stands once this task's warmup is over.

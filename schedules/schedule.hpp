@@ -48,8 +48,9 @@ class TaskSchedule {
   int64_t warmup_steps() const { return warmup_; }
   int64_t cooldown_steps() const { return cooldown_; }
 
-  // Meta-schedule factors, exposed for tests: p_t / eta_max-style shares.
-  static double AutoregressiveCosineShare(int64_t task, int64_t steps, int64_t warmup, double min_ratio);
+  // Meta-schedule factors f_t, exposed for tests: a task's peak is
+  // eta_min + f_t (eta_max - eta_min). These are section 5's worked values.
+  static double AutoregressiveCosineShare(int64_t task, int64_t steps, int64_t warmup);
   static double AutoregressiveRsqrtShare(int64_t task, int64_t steps, int64_t warmup);
   static double ContinuedRsqrtShare(int64_t task, int64_t steps, int64_t warmup, int64_t cooldown);
 

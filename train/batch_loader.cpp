@@ -34,7 +34,7 @@ BatchLoader::BatchLoader(const TrainCorpus& corpus, const MixturePlanner& planne
       threads_(std::max(1, threads)),
       depth_(std::max(depth, threads_)),
       next_(first_step) {
-  for (int w = 0; w < threads_; ++w) workers_.emplace_back([this, w] { Work(w); });
+  for (int w = 0; w < threads_; ++w) workers_.emplace_back([this, first_step, w] { Work(first_step + w); });
 }
 
 BatchLoader::~BatchLoader() {
@@ -46,13 +46,8 @@ BatchLoader::~BatchLoader() {
   for (auto& worker : workers_) worker.join();
 }
 
-void BatchLoader::Work(int worker) {
+void BatchLoader::Work(int64_t step) {
   // Worker w assembles steps first + w, first + w + threads, ...
-  int64_t step;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    step = next_ + worker;
-  }
   for (; step < end_step_; step += threads_) {
     {
       std::unique_lock<std::mutex> lock(mutex_);

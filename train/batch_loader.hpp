@@ -40,7 +40,7 @@ class BatchLoader {
   Batch Next();
 
  private:
-  void Work(int worker);
+  void Work(int64_t first);
 
   const TrainCorpus& corpus_;
   const MixturePlanner& planner_;

@@ -1,0 +1,202 @@
+// fomo init --pretrain and fomo patch / minor / major end to end on the built-in
+// Fashion-MNIST with the tiny model: version bumps, budgets in the record,
+// determinism, resume equal to an uninterrupted run, the --require gate, NaN, and
+// bad options. Runs are a few steps at batch 16 on capped selectors.
+#include <nlohmann/json.hpp>
+
+#include "catch.hpp"
+#include "storage/database.hpp"
+#include "test_support.hpp"
+
+using namespace fomo;
+using namespace fomo::test;
+
+namespace {
+
+bool HaveFashionMnist() {
+  if (fs::exists("/usr/share/datasets/fashion-mnist")) return true;
+  WARN("dataset-fashion-mnist is not installed (scripts/setup.sh installs it)");
+  return false;
+}
+
+const char* kSmallSuites = "suites:\n  adaptation: auto\n  retention: ['fmnist:0-4#100']\n";
+
+// A repository whose v1.0.0 is tiny pretrained for a few steps.
+void InitPretrained(const fs::path& dir) {
+  WriteFile(dir / "fomo.yaml", kSmallSuites);
+  RunResult r = RunFomo({"init", "--arch", "tiny", "--pretrain", "fmnist:0-4#200", "--steps", "4", "--batch-size",
+                         "16", "--no-eval", "-q"},
+                        dir);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+}
+
+std::vector<std::string> Update(const std::string& level, std::vector<std::string> extra) {
+  std::vector<std::string> args = {level, "--data", "fmnist:5-9#200", "--batch-size", "16", "--no-eval", "-q"};
+  // Six steps unless the case gives its own budget.
+  if (std::find(extra.begin(), extra.end(), "--samples") == extra.end()) extra.insert(extra.end(), {"--steps", "6"});
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+std::vector<double> Losses(const fs::path& dir, const std::string& rev) {
+  auto show = nlohmann::json::parse(RunFomo({"show", rev, "--json"}, dir).out);
+  Database db = Database::Open(dir / ".fomo" / "fomo.sqlite", false);
+  auto run = db.TrainingRunOf(show["commit"].get<std::string>());
+  REQUIRE(run);
+  std::vector<double> losses;
+  for (const auto& row : db.TrainingSteps(*run)) losses.push_back(row.loss);
+  return losses;
+}
+
+std::map<std::string, std::string> Exported(const fs::path& dir, const std::string& rev) {
+  fs::path out = dir / (rev + ".safetensors");
+  REQUIRE(RunFomo({"export", rev, "-o", out.string(), "-q"}, dir).exit_code == 0);
+  return TensorBytes(out);
+}
+
+}  // namespace
+
+TEST_CASE("updates bump the semantic version and record data, budget and steps", "[cli][train]") {
+  if (!HaveFashionMnist()) return;
+  TempDir dir;
+  InitPretrained(dir.path());
+  auto base = nlohmann::json::parse(RunFomo({"show", "--json"}, dir.path()).out);
+  CHECK(base["version"] == "1.0.0");
+  CHECK(base["budget"]["steps"] == 4);
+  CHECK(base["recipe"]["pretrain"] == nlohmann::json::array({"fmnist:0-4@train#200"}));
+
+  REQUIRE(RunFomo(Update("minor", {}), dir.path()).exit_code == 0);
+  REQUIRE(RunFomo(Update("patch", {"--schedule", "autoregressive-rsqrt"}), dir.path()).exit_code == 0);
+  REQUIRE(RunFomo(Update("major", {"--samples", "40"}), dir.path()).exit_code == 0);
+  auto log = nlohmann::json::parse(RunFomo({"log", "--json"}, dir.path()).out);
+  REQUIRE(log.size() == 4);
+  CHECK(log[0]["version"] == "2.0.0");
+  CHECK(log[1]["version"] == "1.1.1");
+  CHECK(log[2]["version"] == "1.1.0");
+  const auto& major = log[0];
+  CHECK(major["budget"]["steps"] == 3);  // 40 samples at batch 16
+  CHECK(major["budget"]["samples"] == 48);
+  CHECK(major["budget"]["flops"].get<double>() > 0);
+  CHECK(major["budget"]["maf"].get<double>() == Approx(major["budget"]["flops"].get<double>()));
+  CHECK(major["budget"]["seconds"].get<double>() > 0);
+  CHECK(major["recipe"]["data"] == nlohmann::json::array({"fmnist:5-9@train#200"}));
+  CHECK(major["recipe"]["task_index"] == 2);  // two updates before it on the line
+  CHECK(major["recipe"]["buffer_data"] == nlohmann::json::array({"fmnist:5-9@train#200"}));
+  CHECK(major["recipe"]["replay_data"] == nlohmann::json::array({"fmnist:0-4@train#200"}));
+  CHECK(log[1]["recipe"]["options"]["schedule"]["name"] == "autoregressive-rsqrt");
+  CHECK(Losses(dir.path(), "v1.1.0").size() == 6);
+  // The update's data joined the adaptation suite.
+  RunResult eval = RunFomo({"eval", "v2.0.0", "--suite", "adaptation", "--json"}, dir.path());
+  REQUIRE(eval.exit_code == 0);
+  CHECK_THAT(eval.out, HasSubstr("fmnist:5-9"));
+}
+
+TEST_CASE("the same update twice gives the same loss curve and bit-identical weights", "[cli][train]") {
+  if (!HaveFashionMnist()) return;
+  TempDir a, b;
+  InitPretrained(a.path());
+  InitPretrained(b.path());
+  CHECK(Exported(a.path(), "v1.0.0") == Exported(b.path(), "v1.0.0"));
+  REQUIRE(RunFomo(Update("minor", {"--seed", "5"}), a.path()).exit_code == 0);
+  REQUIRE(RunFomo(Update("minor", {"--seed", "5"}), b.path()).exit_code == 0);
+  CHECK(Losses(a.path(), "v1.1.0") == Losses(b.path(), "v1.1.0"));
+  CHECK(Exported(a.path(), "v1.1.0") == Exported(b.path(), "v1.1.0"));
+}
+
+TEST_CASE("an interrupted update resumes to the result of an uninterrupted one", "[cli][train]") {
+  if (!HaveFashionMnist()) return;
+  TempDir a, b;
+  InitPretrained(a.path());
+  InitPretrained(b.path());
+  auto before = RepositorySnapshot(a.path());
+  RunResult stopped = RunFomo(Update("minor", {}), a.path(), {{"FOMO_STOP_AFTER_STEP", "3"}});
+  CHECK(stopped.exit_code == 1);
+  CHECK_THAT(stopped.err, HasSubstr("--resume"));
+  CHECK(RepositorySnapshot(a.path()) == before);  // nothing committed
+  auto status = nlohmann::json::parse(RunFomo({"status", "--json"}, a.path()).out);
+  CHECK(status["training"]["level"] == "minor");
+  CHECK(status["training"]["step"] == 3);
+  // Another update must not start over the waiting one; --resume takes no options.
+  CHECK(RunFomo(Update("minor", {}), a.path()).exit_code == 1);
+  CHECK(RunFomo({"minor", "--resume", "--steps", "9"}, a.path()).exit_code == 2);
+  CHECK(RunFomo({"patch", "--resume"}, a.path()).exit_code == 2);
+  RunResult resumed = RunFomo({"minor", "--resume", "-q"}, a.path());
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(nlohmann::json::parse(RunFomo({"status", "--json"}, a.path()).out)["training"].is_null());
+
+  REQUIRE(RunFomo(Update("minor", {}), b.path()).exit_code == 0);
+  CHECK(Losses(a.path(), "v1.1.0") == Losses(b.path(), "v1.1.0"));
+  CHECK(Exported(a.path(), "v1.1.0") == Exported(b.path(), "v1.1.0"));
+}
+
+TEST_CASE("a failed --require gate commits on rejected/ and exits 3", "[cli][train]") {
+  if (!HaveFashionMnist()) return;
+  TempDir dir;
+  InitPretrained(dir.path());
+  std::vector<std::string> args = Update("minor", {"--require", "adaptation > parent.adaptation + 1000"});
+  args.erase(std::find(args.begin(), args.end(), "--no-eval"));
+  RunResult rejected = RunFomo(args, dir.path());
+  INFO(rejected.err);
+  CHECK(rejected.exit_code == 3);
+  CHECK_THAT(rejected.err, HasSubstr("rejected/v1.1.0"));
+  auto head = nlohmann::json::parse(RunFomo({"show", "HEAD", "--json"}, dir.path()).out);
+  CHECK(head["version"] == "1.0.0");
+  CHECK(RunFomo({"show", "v1.1.0"}, dir.path()).exit_code == 1);  // not tagged
+  auto kept = nlohmann::json::parse(RunFomo({"show", "rejected/v1.1.0", "--json"}, dir.path()).out);
+  CHECK(kept["version"] == "1.1.0");
+  CHECK(kept["summary"]["adaptation"].is_number());
+
+  args = Update("minor", {"--require", "retention > -1 && adaptation >= 0"});
+  args.erase(std::find(args.begin(), args.end(), "--no-eval"));
+  RunResult passed = RunFomo(args, dir.path());
+  INFO(passed.err);
+  CHECK(passed.exit_code == 0);
+  head = nlohmann::json::parse(RunFomo({"show", "HEAD", "--json"}, dir.path()).out);
+  CHECK(head["version"] == "1.1.0");
+  CHECK(RunFomo({"show", "v1.1.0"}, dir.path()).exit_code == 0);
+}
+
+TEST_CASE("a NaN loss stops the update and commits nothing", "[cli][train]") {
+  if (!HaveFashionMnist()) return;
+  TempDir dir;
+  InitPretrained(dir.path());
+  auto before = RepositorySnapshot(dir.path());
+  RunResult r = RunFomo(Update("patch", {"--lr", "1e30"}), dir.path());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, HasSubstr("NaN"));
+  CHECK(RepositorySnapshot(dir.path()) == before);
+  CHECK_FALSE(fs::exists(dir / ".fomo" / "train"));
+}
+
+TEST_CASE("bad training options are refused before any work", "[cli][train]") {
+  if (!HaveFashionMnist()) return;
+  TempDir dir;
+  InitPretrained(dir.path());
+  auto before = RepositorySnapshot(dir.path());
+  struct Case {
+    std::vector<std::string> extra;
+    int code;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {{"--replay", "0.5/0.5"}, 2, "P/D/B"},
+      {{"--schedule", "cosin"}, 2, "unknown schedule"},
+      {{"--samples", "10", "--budget", "5e12"}, 2, "one way"},
+      {{"--lr", "fast"}, 2, "--lr"},
+      {{"--warmup", "2"}, 2, "--warmup"},
+      {{"--method", "magic"}, 2, "--method"},
+      {{"--require", "adaptation >"}, 2, "column"},
+      {{"--from", "v9.9.9"}, 1, "unknown revision"},
+      {{"--data", "nosuch:1-2"}, 1, "nosuch"},
+  };
+  for (const auto& c : cases) {
+    RunResult r = RunFomo(Update("minor", c.extra), dir.path());
+    INFO(c.extra.front() << ": " << r.err);
+    CHECK(r.exit_code == c.code);
+    CHECK_THAT(r.err, HasSubstr(c.message));
+  }
+  CHECK(RunFomo({"minor", "--resume"}, dir.path()).exit_code == 1);
+  CHECK(RepositorySnapshot(dir.path()) == before);
+}

@@ -1,0 +1,52 @@
+// The --require expression language.
+#include "catch.hpp"
+#include "core/gate.hpp"
+#include "storage/error.hpp"
+
+using namespace fomo;
+using namespace fomo::core;
+
+namespace {
+
+nlohmann::json Metrics(double adaptation, double retention, double fmnist59) {
+  return {{"datasets", {{"fmnist:5-9", {{"top1", fmnist59}, {"top5", 99.0}}}, {"fmnist:0-4", {{"top1", retention}}}}},
+          {"summary", {{"adaptation", adaptation}, {"retention", retention}, {"gm", 0.0}}}};
+}
+
+bool Passes(const std::string& text, const GateInputs& in) { return Gate::Parse(text).Evaluate(in).passed; }
+
+}  // namespace
+
+TEST_CASE("gates compare a version's metrics with its parent's", "[core][gate]") {
+  GateInputs in{Metrics(60, 70, 60), Metrics(20, 72, 20), Metrics(10, 75, 10)};
+  CHECK(Passes("retention >= parent.retention - 5 && adaptation > parent.adaptation", in));
+  CHECK_FALSE(Passes("retention >= parent.retention - 1 && adaptation > parent.adaptation", in));
+  CHECK(Passes("retention >= parent.retention - 1 || adaptation > parent.adaptation", in));
+  CHECK(Passes("fmnist:5-9 >= 50", in));
+  CHECK(Passes("fmnist:5-9.top5 == 99", in));
+  CHECK(Passes("fmnist:5-9-10 == 50", in) == false);  // a class range, not a subtraction
+  CHECK(Passes("(retention - base.retention) * 2 >= -10", in));
+  CHECK(Passes("!(adaptation < 50)", in));
+  CHECK(Passes("-retention < 0", in));
+  CHECK(Passes("1.5e1 / 3 == 5", in));
+}
+
+TEST_CASE("a gate over unmeasured metrics fails and says what is missing", "[core][gate]") {
+  GateInputs in{Metrics(60, 70, 60), nlohmann::json::object(), nlohmann::json::object()};
+  GateResult r = Gate::Parse("adaptation > parent.adaptation").Evaluate(in);
+  CHECK_FALSE(r.passed);
+  CHECK_THAT(r.explanation, HasSubstr("parent.adaptation"));
+  CHECK_FALSE(Passes("cifar10 > 1", in));
+}
+
+TEST_CASE("gate syntax errors name the column", "[core][gate]") {
+  CHECK_THROWS_AS(Gate::Parse("retention >="), UsageError);
+  CHECK_THROWS_AS(Gate::Parse("(retention > 1"), UsageError);
+  CHECK_THROWS_AS(Gate::Parse("retention > 1 $"), UsageError);
+  try {
+    Gate::Parse("retention >> 1");
+    FAIL("no error");
+  } catch (const UsageError& e) {
+    CHECK_THAT(std::string(e.what()), HasSubstr("column"));
+  }
+}
