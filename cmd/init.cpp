@@ -73,9 +73,12 @@ Pretrained Pretrain(Context& ctx, const InitOptions& o, const core::Checkpoint& 
 }
 
 int RunInit(Context& ctx, const InitOptions& o) {
-  if (o.from.empty() == o.arch.empty()) {
-    throw UsageError("init needs --from CKPT (a safetensors checkpoint) or --arch NAME (a built-in config)");
+  const bool fresh = o.from.empty();  // random initialisation from --arch or --config
+  if (!o.from.empty() && !o.arch.empty()) throw UsageError("give --from CKPT or --arch NAME, not both");
+  if (fresh && o.arch.empty() && o.config.empty()) {
+    throw UsageError("init needs --from CKPT (a safetensors checkpoint), --arch NAME (a built-in config) or --config FILE");
   }
+  if (!o.arch.empty() && !o.config.empty()) throw UsageError("give --arch NAME or --config FILE, not both");
   fs::path root = fs::absolute(o.directory).lexically_normal();
   if (root.filename().empty()) root = root.parent_path();
   if (fs::exists(root / kFomoDirName)) {
@@ -83,14 +86,21 @@ int RunInit(Context& ctx, const InitOptions& o) {
   }
   core::Checkpoint ckpt;
   std::vector<Tensor> initialised;
-  if (!o.arch.empty()) {
-    auto config = core::BuiltinArch(o.arch);
-    if (!config) {
-      throw UsageError(fmt::format("unknown --arch '{}' (built in: {})", o.arch, fmt::join(core::BuiltinArchNames(), ", ")));
+  if (fresh) {
+    if (!o.arch.empty()) {
+      auto config = core::BuiltinArch(o.arch);
+      if (!config) {
+        throw UsageError(fmt::format("unknown --arch '{}' (built in: {})", o.arch, fmt::join(core::BuiltinArchNames(), ", ")));
+      }
+      ckpt.config = *config;
+      ckpt.config_source = "--arch " + o.arch;
+    } else {
+      ckpt.config = core::ClipConfig::FromJsonText(ReadFileToString(o.config), o.config);
+      ckpt.config.Validate();
+      ckpt.config_source = "--config " + o.config;
     }
-    ckpt.config = *config;
-    ckpt.config_source = "--arch " + o.arch;
-    ckpt.path = fmt::format("{} (random initialisation, seed {})", o.arch, o.seed);
+    const std::string shape = o.arch.empty() ? fs::path(o.config).filename().string() : o.arch;
+    ckpt.path = fmt::format("{} (random initialisation, seed {})", shape, o.seed);
     initialised = core::Torch().init_weights(ckpt.config, static_cast<uint64_t>(o.seed));
     auto expected = ckpt.config.ExpectedTensors();
     for (size_t i = 0; i < expected.size(); ++i) ckpt.tensors.push_back({expected[i].first, initialised[i].view()});
@@ -127,15 +137,15 @@ int RunInit(Context& ctx, const InitOptions& o) {
       draft.config_json = ckpt.config.ToJson();
       std::string message = o.message;
       if (message.empty()) {
-        message = o.arch.empty() ? fmt::format("import {}", ckpt.path.filename().string())
-                                 : fmt::format("initialise {} (seed {})", o.arch, o.seed);
+        message = !fresh ? fmt::format("import {}", ckpt.path.filename().string())
+                         : fmt::format("initialise {} (seed {})", o.arch.empty() ? o.config : o.arch, o.seed);
         if (!o.pretrain.empty()) message += fmt::format(", pretrained on {}", fmt::join(o.pretrain, " "));
       }
       draft.recipe = ImportRecipe("fomo init", ckpt, message);
-      if (!o.arch.empty()) {
-        draft.recipe["arch"] = o.arch;
+      if (fresh) {
+        if (!o.arch.empty()) draft.recipe["arch"] = o.arch;
         draft.recipe["seed"] = o.seed;
-        draft.recipe["source"] = fmt::format("initialised from --arch {}, seed {}", o.arch, o.seed);
+        draft.recipe["source"] = fmt::format("initialised from {}, seed {}", ckpt.config_source, o.seed);
         draft.recipe.erase("file");
       }
       if (pretrained) {
@@ -144,7 +154,7 @@ int RunInit(Context& ctx, const InitOptions& o) {
         draft.budget = pretrained->budget;
       }
       draft.message = message;
-      draft.kind = o.arch.empty() ? "import" : "init";
+      draft.kind = fresh ? "init" : "import";
       draft.version = SemVer{1, 0, 0};
       ProgressMeter meter("storing tensors", !ctx.global.quiet && !ctx.global.json);
       base = *CommitVersion(repo, draft, [&](uint64_t d, uint64_t t) { meter.Update(d, t); });
@@ -197,7 +207,7 @@ Runner SetupInit(CommandLine& cli) {
   cli.Option("--from", &o->from, "base checkpoint (safetensors, OpenAI/OpenCLIP or Hugging Face layout)", "CKPT");
   cli.Option("--arch", &o->arch, "start from a built-in config, randomly initialised: tiny, vit-b-32, vit-b-16, vit-l-14", "NAME");
   cli.Option("--seed", &o->seed, "seed of the --arch initialisation (default 0)", "N");
-  cli.Option("--config", &o->config, "model config: OpenCLIP model-config JSON or Hugging Face config.json", "FILE");
+  cli.Option("--config", &o->config, "model config (OpenCLIP model-config JSON or Hugging Face config.json); without --from, randomly initialised", "FILE");
   cli.Option("-m,--message", &o->message, "message of the first version", "MSG");
   cli.Flag("--no-eval", &o->no_eval, "do not evaluate the base version");
   cli.Option("--pretrain", &o->pretrain, "train the base on these selectors first (train split); their test split becomes the retention suite", "SEL");
