@@ -122,3 +122,23 @@ TEST_CASE("init evaluates the base unless --no-eval, and a model that cannot be 
   REQUIRE_THAT(reference.err, HasSubstr("not evaluated") && HasSubstr("vocabulary of 1000 tokens"));
   REQUIRE(RunFomo({"show", "v1.0.0"}, other.path()).exit_code == 0);
 }
+
+TEST_CASE("zero-shot accuracy has the known answer when every image is the same", "[cli][eval]") {
+  // Six classes, three identical images each: whatever the (random) model makes of
+  // the one image, it predicts one class for all of them, so exactly one class in
+  // six is right (top-1 = 100/6 %) and five in six are within the top five. Checks
+  // the whole path: decoding, preprocessing, prompts, class averaging, scoring.
+  TempDir dir;
+  const std::vector<std::string> classes = {"apple", "boat", "cloud", "dog", "engine", "flower"};
+  for (const auto& cls : classes) {
+    fs::create_directories(dir / "same" / cls);
+    for (int i = 0; i < 3; ++i) WritePng(dir / "same" / cls / (std::to_string(i) + ".png"), 28, 28, 1, 120);
+  }
+  fs::create_directories(dir / "repo");
+  WriteFile(dir / "repo" / "fomo.yaml", "datasets:\n  same:\n    kind: folder\n    path: " + (dir / "same").string() +
+                                            "\nsuites:\n  adaptation: [same]\n  retention: []\n");
+  REQUIRE(RunFomo({"init", "--arch", "tiny", "--seed", "7", "-q"}, dir / "repo").exit_code == 0);
+  auto show = nlohmann::json::parse(RunFomo({"show", "--json"}, dir / "repo").out);
+  CHECK(show["metrics"]["same"]["top1"].get<double>() == Approx(100.0 / 6));
+  CHECK(show["metrics"]["same"]["top5"].get<double>() == Approx(500.0 / 6));
+}
