@@ -116,6 +116,8 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
 
   TrainingResult result;
   result.steps = steps;
+  result.estimated_memory_bytes = cost.memory_bytes;
+  result.memory_multiplier = cost.memory_multiplier;
   result.data = nlohmann::json::object();
   const auto slots = shares.Slots(o.batch_size);
   for (int s = 0; s < train::kSourceCount; ++s) {

@@ -40,6 +40,8 @@ struct TrainingResult {
   int64_t steps = 0;
   nlohmann::json data;  // what each source held, for the recipe
   std::optional<int64_t> run_id;
+  double estimated_memory_bytes = 0;  // train/budget.cpp's estimate for this step
+  double memory_multiplier = 1;       // against full finetuning: the MAF factor
 };
 
 // Training selectors read the train split unless they name one.

@@ -234,6 +234,12 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
                   {"mixture", trained.data},
                   {"steps", trained.steps},
                   {"device", trained.outcome.device},
+                  {"memory",
+                   {{"estimated_bytes", trained.estimated_memory_bytes},
+                    {"measured_peak_bytes", trained.outcome.peak_memory_bytes > 0
+                                                ? nlohmann::json(trained.outcome.peak_memory_bytes)
+                                                : nlohmann::json(nullptr)},
+                    {"multiplier", trained.memory_multiplier}}},
                   {"fomo_version", FOMO_VERSION}};
   if (!require.empty()) draft.recipe["require"] = require;
   std::string message = run.value("message", "");

@@ -64,6 +64,7 @@ struct TrainOutcome {
   std::vector<StepReport> log;  // the steps run in this process
   double seconds = 0;           // wall time of the whole run, earlier sessions included
   std::string device;
+  double peak_memory_bytes = 0;  // measured on CUDA (the allocator's peak); 0 on the CPU
 };
 
 struct TrainApi {

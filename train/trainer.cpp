@@ -3,6 +3,10 @@
 #include <torch/version.h>
 #include <ATen/autocast_mode.h>
 
+#if FOMO_HAS_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -167,6 +171,9 @@ TrainOutcome Train(const TrainRequest& r) {
 
   TrainOutcome outcome;
   outcome.device = cuda ? "cuda" : "cpu";
+#if FOMO_HAS_CUDA
+  if (cuda) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+#endif
   const auto began = Clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - began).count(); };
   double last_checkpoint = 0;
@@ -220,6 +227,13 @@ TrainOutcome Train(const TrainRequest& r) {
     }
   }
   outcome.steps_done = step;
+#if FOMO_HAS_CUDA
+  if (cuda) {
+    // Index 0 of the per-pool statistics is the aggregate over all pools.
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    outcome.peak_memory_bytes = static_cast<double>(stats.allocated_bytes[0].peak);
+  }
+#endif
   outcome.seconds = start.seconds + elapsed();
   if (!outcome.interrupted) {
     auto params = model->named_parameters();
