@@ -12,6 +12,7 @@
 
 #include "cmd/output.hpp"
 #include "core/dataset.hpp"
+#include "core/tokenizer.hpp"
 #include "storage/error.hpp"
 #include "train/budget.hpp"
 
@@ -100,6 +101,12 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
     throw UsageError(fmt::format("unknown --method '{}' (this build trains: full)", o.method));
   }
   if (o.data.empty()) throw UsageError("no training data: give --data SELECTOR (e.g. --data fmnist:5-9)");
+  // Captions are CLIP token ids up to 49407: a smaller vocabulary cannot read them.
+  const auto clip_vocab = static_cast<int64_t>(core::ClipTokenizer::Default().vocab_size());
+  if (job.config.vocab_size < clip_vocab) {
+    throw Error(fmt::format("this model has a vocabulary of {} tokens; training on CLIP captions needs {}",
+                            job.config.vocab_size, clip_vocab));
+  }
   core::DatasetRegistry registry = core::DatasetRegistry::FromYaml(document, "fomo.yaml");
 
   train::TrainCorpus corpus;

@@ -203,7 +203,7 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   TrainingResult trained;
   try {
     trained = RunTraining(ctx, repo.config().document, job);
-  } catch (const Error&) {
+  } catch (...) {
     // A failed run (NaN loss, bad data) cannot be resumed into anything better.
     if (job.run_id) repo.db().FinishTrainingRun(*job.run_id, "failed", std::nullopt);
     std::error_code ec;

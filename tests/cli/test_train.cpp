@@ -200,3 +200,18 @@ TEST_CASE("bad training options are refused before any work", "[cli][train]") {
   CHECK(RunFomo({"minor", "--resume"}, dir.path()).exit_code == 1);
   CHECK(RepositorySnapshot(dir.path()) == before);
 }
+
+TEST_CASE("a model that cannot read CLIP captions is refused with a clear error", "[cli][train]") {
+  if (!HaveFashionMnist()) return;
+  TempDir dir;
+  // The reference checkpoint has a 1000-token vocabulary.
+  REQUIRE(RunFomo({"init", "--from", DataFile("openai_clip_tiny.safetensors").string(), "--no-eval", "-q"}, dir.path())
+              .exit_code == 0);
+  auto before = RepositorySnapshot(dir.path());
+  RunResult r = RunFomo(Update("minor", {}), dir.path());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, HasSubstr("vocabulary of 1000 tokens"));
+  CHECK(r.err.find('\n') == r.err.size() - 1);  // one line
+  CHECK(RepositorySnapshot(dir.path()) == before);
+  CHECK_FALSE(fs::exists(dir / ".fomo" / "train"));
+}
