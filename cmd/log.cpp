@@ -1,9 +1,10 @@
-// fomo log [REV] [--oneline] [-n N]: history from HEAD (or REV), newest first.
+// fomo log [REV] [--oneline] [--graph] [--all] [-n N]: history from HEAD (or REV), newest first.
 #include <iostream>
 
 #include <fmt/format.h>
 
 #include "cmd/command.hpp"
+#include "cmd/log_graph.hpp"
 #include "cmd/evaluate_new.hpp"
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
@@ -21,6 +22,8 @@ struct LogOptions {
   int max_count = -1;
   bool metrics = false;
   bool no_eval = false;
+  bool graph = false;
+  bool all = false;
 };
 
 std::string Summary(const nlohmann::json& measured) {
@@ -53,27 +56,35 @@ int RunLog(Context& ctx, const LogOptions& o) {
   const Graph& graph = repo.graph();
   HeadState head = graph.Head();
   if (o.rev == "HEAD" && !head.commit) throw Error("HEAD has no versions yet");
-  CommitId start = ResolveRevision(repo, o.rev);
+  std::vector<CommitId> starts = {ResolveRevision(repo, o.rev)};
+  if (o.all) {
+    for (const auto& branch : graph.Branches()) starts.push_back(*graph.BranchTarget(branch));
+  }
   RefNames refs = RefNames::Collect(graph);
+  LogGraph drawing;
   if (o.metrics && !o.no_eval) {
-    std::vector<CommitId> shown = graph.Walk({start});
+    std::vector<CommitId> shown = graph.Walk(starts);
     if (o.max_count >= 0 && shown.size() > static_cast<size_t>(o.max_count)) shown.resize(o.max_count);
     EvaluateMissing(ctx, repo, shown);
   }
   nlohmann::json list = nlohmann::json::array();
   int shown = 0;
-  for (const auto& commit : graph.Walk({start})) {
+  for (const auto& commit : graph.Walk(starts)) {
     if (o.max_count >= 0 && shown >= o.max_count) break;
     ++shown;
     StoredVersion v = LoadVersion(graph, commit);
     nlohmann::json measured = core::MetricsOf(repo, commit);
     if (ctx.global.json) {
       list.push_back(VersionJson(v, refs, measured));
-    } else if (o.oneline) {
+    } else if (o.oneline || o.graph) {
       std::string deco = Decorations(commit, refs);
+      if (o.graph) std::cout << drawing.CommitRow(v.commit);
       std::cout << Colour(ShortId(commit), "33") << " " << fmt::format("{:<8}", v.version.Tag())
                 << (o.metrics ? " " + Summary(measured) : "") << (deco.empty() ? "" : " " + Colour(deco, "36"))
                 << " " << v.commit.message << "\n";
+      if (o.graph) {
+        for (const auto& row : drawing.ConnectorRows()) std::cout << row << "\n";
+      }
     } else {
       PrintLong(v, refs, o.metrics ? &measured : nullptr);
     }
@@ -88,6 +99,8 @@ Runner SetupLog(CommandLine& cli) {
   auto o = std::make_shared<LogOptions>();
   cli.Option("revision", &o->rev, "where to start (default HEAD)", "REV");
   cli.Flag("--oneline", &o->oneline, "one line per version");
+  cli.Flag("--graph", &o->graph, "draw the commit graph beside one line per version");
+  cli.Flag("--all", &o->all, "every branch, not only the history of REV");
   cli.Option("-n,--max-count", &o->max_count, "show at most N versions", "N");
   cli.Flag("--metrics", &o->metrics, "show A_KA, A_ZS and their geometric mean per version");
   cli.Flag("--no-eval", &o->no_eval, "with --metrics: show only what is already measured");

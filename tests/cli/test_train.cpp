@@ -156,6 +156,12 @@ TEST_CASE("a failed --require gate commits on rejected/ and exits 3", "[cli][tra
   head = nlohmann::json::parse(RunFomo({"show", "HEAD", "--json"}, dir.path()).out);
   CHECK(head["version"] == "1.1.0");
   CHECK(RunFomo({"show", "v1.1.0"}, dir.path()).exit_code == 0);
+  // The rejected version branches off v1.0.0 beside the line.
+  RunResult graph = RunFomo({"log", "--graph", "--all"}, dir.path());
+  REQUIRE(graph.exit_code == 0);
+  CHECK_THAT(graph.out, HasSubstr("| * "));
+  CHECK_THAT(graph.out, HasSubstr("\n|/\n* "));
+  CHECK_THAT(graph.out, HasSubstr("rejected/v1.1.0"));
 }
 
 TEST_CASE("a NaN loss stops the update and commits nothing", "[cli][train]") {
