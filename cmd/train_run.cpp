@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include <atomic>
+#include <chrono>
 #include <ctime>
 #include <iostream>
 #include <memory>
@@ -166,13 +167,28 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
   request.seed = o.seed;
   request.device = o.device;
   request.state_path = job.state_path;
+  // How often a resumable state is saved (SIGKILL loses at most this much work).
+  if (const char* every = std::getenv("FOMO_CHECKPOINT_SECONDS")) request.checkpoint_seconds = std::atof(every);
   request.resume = job.resume;
 
   StopSignals signals;
   ProgressMeter meter(job.label, chatty, "steps");
+  // Steps go to fomo.sqlite every few seconds and at the end, so a killed run's
+  // curve is there up to its last flush.
+  std::vector<TrainingStepRow> unsaved;
+  auto flush = [&] {
+    if (job.repo && result.run_id && !unsaved.empty()) job.repo->db().InsertTrainingSteps(*result.run_id, unsaved);
+    unsaved.clear();
+  };
+  auto last_flush = std::chrono::steady_clock::now();
   request.on_step = [&](const train::StepReport& s) {
     meter.Update(static_cast<uint64_t>(s.step), static_cast<uint64_t>(s.steps),
                  fmt::format("loss {:.4f}, lr {:.3g}, {:.0f} samples/s", s.loss, s.lr, s.samples_per_second));
+    unsaved.push_back({s.step, s.loss, s.lr, s.samples_per_second});
+    if (std::chrono::steady_clock::now() - last_flush > std::chrono::seconds(5)) {
+      flush();
+      last_flush = std::chrono::steady_clock::now();
+    }
   };
   // FOMO_STOP_AFTER_STEP=N stops as Ctrl-C would once N steps are done (for tests
   // of --resume that must not depend on timing).
@@ -192,14 +208,11 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
     result.outcome = train::TrainModule().train(request);
   } catch (...) {
     meter.Finish();
+    flush();
     throw;
   }
   meter.Finish();
-  if (job.repo && result.run_id) {
-    std::vector<TrainingStepRow> rows;
-    for (const auto& s : result.outcome.log) rows.push_back({s.step, s.loss, s.lr, s.samples_per_second});
-    job.repo->db().InsertTrainingSteps(*result.run_id, rows);
-  }
+  flush();
 
   const double samples = static_cast<double>(result.outcome.steps_done) * static_cast<double>(o.batch_size);
   result.budget.steps = result.outcome.steps_done;

@@ -16,6 +16,7 @@
 #include "core/clip_model.hpp"
 #include "core/safetensors.hpp"
 #include "core/tokenizer.hpp"
+#include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
 #include "train/adamw.hpp"
 #include "train/batch_loader.hpp"
@@ -224,6 +225,7 @@ TrainOutcome Train(const TrainRequest& r) {
         step + 1 < r.steps) {
       SaveState(r.state_path, model, optimizer, step + 1, start.seconds + report.seconds);
       last_checkpoint = report.seconds;
+      CrashPoint("training-checkpoint");
     }
   }
   outcome.steps_done = step;

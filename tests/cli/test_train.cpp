@@ -131,6 +131,33 @@ TEST_CASE("an interrupted update resumes to the result of an uninterrupted one",
   CHECK(Exported(a.path(), "v1.1.0") == Exported(b.path(), "v1.1.0"));
 }
 
+TEST_CASE("an update killed with SIGKILL resumes from its last checkpoint", "[cli][train]") {
+  if (!HaveFashionMnist()) return;
+  TempDir a, b;
+  InitPretrained(a.path());
+  InitPretrained(b.path());
+  auto before = RepositorySnapshot(a.path());
+  // Checkpoint after every step; die right after the first checkpoint is written.
+  RunResult killed = RunFomo(Update("minor", {}), a.path(),
+                             {{"FOMO_CHECKPOINT_SECONDS", "1e-9"}, {"FOMO_CRASH_AT", "training-checkpoint"}});
+  CHECK(killed.exit_code == -9);
+  CHECK(RepositorySnapshot(a.path()) == before);
+  auto status = nlohmann::json::parse(RunFomo({"status", "--json"}, a.path()).out);
+  CHECK(status["training"]["step"] == 1);
+  RunResult resumed = RunFomo({"minor", "--resume", "-q"}, a.path());
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  REQUIRE(RunFomo(Update("minor", {}), b.path()).exit_code == 0);
+  CHECK(Exported(a.path(), "v1.1.0") == Exported(b.path(), "v1.1.0"));
+  // The resumed process logged steps 2-6 (the killed one flushes every 5 s, so
+  // step 1 may be missing); the curve is the uninterrupted one.
+  auto losses_a = Losses(a.path(), "v1.1.0");
+  auto losses_b = Losses(b.path(), "v1.1.0");
+  REQUIRE(losses_a.size() >= 5);
+  REQUIRE(losses_b.size() == 6);
+  CHECK(std::vector<double>(losses_b.end() - 5, losses_b.end()) == std::vector<double>(losses_a.end() - 5, losses_a.end()));
+}
+
 TEST_CASE("a failed --require gate commits on rejected/ and exits 3", "[cli][train]") {
   if (!HaveFashionMnist()) return;
   TempDir dir;
