@@ -64,6 +64,7 @@ Runner SetupGc(CommandLine& cli);
 Runner SetupInit(CommandLine& cli);
 Runner SetupLog(CommandLine& cli);
 Runner SetupMajor(CommandLine& cli);
+Runner SetupMerge(CommandLine& cli);
 Runner SetupMinor(CommandLine& cli);
 Runner SetupPatch(CommandLine& cli);
 Runner SetupShow(CommandLine& cli);

@@ -9,6 +9,7 @@ const std::vector<CommandInfo>& Commands() {
       {"patch", "train a patch version (x.y.z+1) on new data", RepoAccess::kWrite, SetupPatch},
       {"minor", "train a minor version (x.y+1.0) on new data", RepoAccess::kWrite, SetupMinor},
       {"major", "train a major version (x+1.0.0) on new data", RepoAccess::kWrite, SetupMajor},
+      {"merge", "merge versions in weight space", RepoAccess::kWrite, SetupMerge},
       {"log", "show the version history", RepoAccess::kRead, SetupLog},
       {"show", "show one version", RepoAccess::kRead, SetupShow},
       {"diff", "compare two versions", RepoAccess::kRead, SetupDiff},

@@ -338,6 +338,18 @@ std::vector<CommitId> Graph::Walk(const std::vector<CommitId>& starts) const {
   return ids;
 }
 
+std::optional<CommitId> Graph::MergeBase(const std::vector<CommitId>& commits) const {
+  if (commits.empty()) return std::nullopt;
+  if (commits.size() == 1) return commits.front();
+  std::vector<git_oid> oids;
+  for (const auto& c : commits) oids.push_back(ToOid(c));
+  git_oid base;
+  int rc = git_merge_base_many(&base, repo_, oids.size(), oids.data());
+  if (rc == GIT_ENOTFOUND) return std::nullopt;
+  Check(rc, "cannot find the common ancestor");
+  return FromOid(&base);
+}
+
 std::vector<CommitId> Graph::ReachableCommits() const {
   std::set<CommitId> starts;
   for (const auto& branch : Branches()) {

@@ -69,6 +69,9 @@ class Graph {
 
   // Commits reachable from the given starts, newest first (topological, then time).
   std::vector<CommitId> Walk(const std::vector<CommitId>& starts) const;
+  // The nearest common ancestor of the commits (git merge-base); nullopt when they
+  // share none.
+  std::optional<CommitId> MergeBase(const std::vector<CommitId>& commits) const;
   // Every commit reachable from any branch, tag or HEAD.
   std::vector<CommitId> ReachableCommits() const;
 

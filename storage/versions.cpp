@@ -1,5 +1,7 @@
 #include "storage/versions.hpp"
 
+#include <functional>
+
 #include <algorithm>
 #include <atomic>
 #include <ctime>
@@ -125,7 +127,8 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
                                            const StoreProgress& progress) {
   Graph& graph = repo.graph();
   const ObjectStore& store = repo.objects();
-  const size_t n = draft.tensors.size();
+  const bool prestored = draft.tensors.empty() && !draft.stored.empty();
+  const size_t n = prestored ? draft.stored.size() : draft.tensors.size();
   if (n == 0) throw Error("cannot commit a version without tensors");
   std::string branch;
   if (draft.branch) {
@@ -140,77 +143,91 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
   for (const auto& parent : draft.parents) parents.push_back(LoadVersion(graph, parent));
   const Manifest* base = parents.empty() ? nullptr : &parents.front().manifest;
 
-  // 1. Content addresses, in parallel.
-  std::vector<ObjectId> ids(n);
-  ParallelFor(n, store.options().threads, [&](size_t i) { ids[i] = TensorId(draft.tensors[i].view); });
-
-  if (base && !draft.allow_empty && base->tensors.size() == n) {
-    bool same = true;
-    for (size_t i = 0; i < n && same; ++i) {
-      const ManifestEntry* e = base->Find(draft.tensors[i].name);
-      same = e && e->id == ids[i];
-    }
-    if (same) return std::nullopt;
-  }
-
-  // 2. Objects: each distinct new id once, largest first so the threads finish together.
-  std::unordered_map<ObjectId, size_t> first_index;
-  std::vector<size_t> order;
-  for (size_t i = 0; i < n; ++i) {
-    if (first_index.emplace(ids[i], i).second) order.push_back(i);
-  }
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return draft.tensors[a].view.size > draft.tensors[b].view.size;
-  });
-  uint64_t total_bytes = 0;
-  for (size_t i : order) total_bytes += draft.tensors[i].view.size;
-  std::atomic<uint64_t> done_bytes{0};
-  std::mutex progress_mutex;
+  StoredVersion v;
+  std::function<void()> remove_new_objects;
+  // Outlive the storing block: a failed graph commit still removes what was added.
   std::unordered_map<ObjectId, PutResult> results;
   std::mutex results_mutex;
-  // A failure before the refs move leaves the store as it was: the objects this
-  // commit added are removed again (the write lock keeps anyone from using them).
-  auto remove_new_objects = [&] {
-    std::lock_guard<std::mutex> lock(results_mutex);
-    for (const auto& [id, result] : results) {
-      if (result.written) {
+  if (prestored) {
+    v.manifest.tensors = draft.stored;
+    remove_new_objects = [&] {
+      for (const auto& id : draft.written_objects) {
         try {
           store.Remove(id);
         } catch (const Error&) {
         }
       }
-    }
-  };
-  try {
-    ParallelFor(order.size(), store.options().threads, [&](size_t k) {
-    const NamedTensor& t = draft.tensors[order[k]];
-    std::optional<ObjectId> parent;
-    if (base) {
-      if (const ManifestEntry* e = base->Find(t.name)) parent = e->id;
-    }
-    PutResult result = store.Put(ids[order[k]], t.view, parent);
-    {
-      std::lock_guard<std::mutex> lock(results_mutex);
-      results[ids[order[k]]] = result;
-    }
-    uint64_t done = done_bytes += t.view.size;
-    if (progress) {
-      std::lock_guard<std::mutex> lock(progress_mutex);
-      progress(done, total_bytes);
-    }
-    });
-  } catch (...) {
-    remove_new_objects();
-    throw;
-  }
-  CrashPoint("objects-written");
+    };
+  } else {
+    // 1. Content addresses, in parallel.
+    std::vector<ObjectId> ids(n);
+    ParallelFor(n, store.options().threads, [&](size_t i) { ids[i] = TensorId(draft.tensors[i].view); });
 
-  // 3. Manifest and version record.
-  StoredVersion v;
-  for (size_t i = 0; i < n; ++i) {
-    const PutResult& r = results.at(ids[i]);
-    v.manifest.tensors.push_back(ManifestEntry{draft.tensors[i].name, ids[i], draft.tensors[i].view.dtype,
-                                               draft.tensors[i].view.shape, r.encoding, r.stored_size});
+    if (base && !draft.allow_empty && base->tensors.size() == n) {
+      bool same = true;
+      for (size_t i = 0; i < n && same; ++i) {
+        const ManifestEntry* e = base->Find(draft.tensors[i].name);
+        same = e && e->id == ids[i];
+      }
+      if (same) return std::nullopt;
+    }
+
+    // 2. Objects: each distinct new id once, largest first so the threads finish together.
+    std::unordered_map<ObjectId, size_t> first_index;
+    std::vector<size_t> order;
+    for (size_t i = 0; i < n; ++i) {
+      if (first_index.emplace(ids[i], i).second) order.push_back(i);
+    }
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return draft.tensors[a].view.size > draft.tensors[b].view.size;
+    });
+    uint64_t total_bytes = 0;
+    for (size_t i : order) total_bytes += draft.tensors[i].view.size;
+    std::atomic<uint64_t> done_bytes{0};
+    std::mutex progress_mutex;
+    // A failure before the refs move leaves the store as it was: the objects this
+    // commit added are removed again (the write lock keeps anyone from using them).
+    remove_new_objects = [&] {
+      std::lock_guard<std::mutex> lock(results_mutex);
+      for (const auto& [id, result] : results) {
+        if (result.written) {
+          try {
+            store.Remove(id);
+          } catch (const Error&) {
+          }
+        }
+      }
+    };
+    try {
+      ParallelFor(order.size(), store.options().threads, [&](size_t k) {
+      const NamedTensor& t = draft.tensors[order[k]];
+      std::optional<ObjectId> parent;
+      if (base) {
+        if (const ManifestEntry* e = base->Find(t.name)) parent = e->id;
+      }
+      PutResult result = store.Put(ids[order[k]], t.view, parent);
+      {
+        std::lock_guard<std::mutex> lock(results_mutex);
+        results[ids[order[k]]] = result;
+      }
+      uint64_t done = done_bytes += t.view.size;
+      if (progress) {
+        std::lock_guard<std::mutex> lock(progress_mutex);
+        progress(done, total_bytes);
+      }
+      });
+    } catch (...) {
+      remove_new_objects();
+      throw;
+    }
+    CrashPoint("objects-written");
+
+    // 3. Manifest and version record.
+    for (size_t i = 0; i < n; ++i) {
+      const PutResult& r = results.at(ids[i]);
+      v.manifest.tensors.push_back(ManifestEntry{draft.tensors[i].name, ids[i], draft.tensors[i].view.dtype,
+                                                 draft.tensors[i].view.shape, r.encoding, r.stored_size});
+    }
   }
   std::vector<const Manifest*> parent_manifests;
   for (const auto& p : parents) parent_manifests.push_back(&p.manifest);

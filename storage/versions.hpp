@@ -26,6 +26,11 @@ namespace fomo {
 
 struct VersionDraft {
   std::vector<NamedTensor> tensors;
+  // Instead of tensors: entries whose objects the caller already put in the store
+  // (a merge writes each tensor as it is computed); written_objects are removed
+  // again if the commit fails.
+  std::vector<ManifestEntry> stored;
+  std::vector<ObjectId> written_objects;
   std::string config_json;
   nlohmann::json recipe = nlohmann::json::object();
   nlohmann::json metrics = nlohmann::json::object();

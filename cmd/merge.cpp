@@ -1,0 +1,180 @@
+// fomo merge REV REV... [--method M] [--weights w1,w2,...] [--base REV]: merges
+// versions in weight space (merge/merge_versions.cpp streams it tensor by tensor)
+// and commits the result with every merged version as a parent.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "cmd/command.hpp"
+#include "cmd/evaluate_new.hpp"
+#include "cmd/output.hpp"
+#include "cmd/version_view.hpp"
+#include "core/evaluation.hpp"
+#include "merge/merge_versions.hpp"
+#include "storage/error.hpp"
+#include "storage/versions.hpp"
+
+namespace fomo::cmd {
+
+namespace {
+
+struct MergeArgs {
+  std::vector<std::string> revisions;
+  std::string method = "linear";
+  std::string weights;
+  std::string base;
+  double lambda = 1.0;
+  double density = 0.2;
+  double drop = 0.1;
+  double t = 0.5;
+  int seed = 0;
+  bool dare_ties = false;
+  std::string bump = "minor";
+  std::string message;
+  bool no_eval = false;
+};
+
+std::vector<double> ParseWeights(const std::string& text) {
+  std::vector<double> weights;
+  std::stringstream stream(text);
+  std::string part;
+  while (std::getline(stream, part, ',')) {
+    char* end = nullptr;
+    double v = std::strtod(part.c_str(), &end);
+    if (part.empty() || *end || !std::isfinite(v)) {
+      throw UsageError(fmt::format("--weights '{}' must be numbers separated by commas", text));
+    }
+    weights.push_back(v);
+  }
+  return weights;
+}
+
+int RunMerge(Context& ctx, const MergeArgs& a) {
+  Repository& repo = ctx.repo();
+  Graph& graph = repo.graph();
+  const merge::MergeMethod method = merge::ParseMergeMethod(a.method);
+  auto level = ParseBumpLevel(a.bump);
+  if (!level) throw UsageError(fmt::format("--bump must be patch, minor or major, not '{}'", a.bump));
+  if (a.revisions.size() < 2 && method != merge::MergeMethod::kTaskArithmetic && method != merge::MergeMethod::kTies &&
+      method != merge::MergeMethod::kDare && method != merge::MergeMethod::kMagmax) {
+    throw UsageError(fmt::format("merge method '{}' needs at least two versions", a.method));
+  }
+  merge::MergeParams params;
+  if (!a.weights.empty()) params.weights = ParseWeights(a.weights);
+  params.lambda = a.lambda;
+  params.density = a.density;
+  params.drop = a.drop;
+  params.t = a.t;
+  params.seed = static_cast<uint64_t>(a.seed);
+  params.dare_ties = a.dare_ties;
+  if (!params.weights.empty() && params.weights.size() != a.revisions.size()) {
+    throw UsageError(fmt::format("--weights gives {} weights for {} versions", params.weights.size(), a.revisions.size()));
+  }
+  HeadState head = graph.Head();
+  if (!head.branch) throw Error("HEAD is detached; 'fomo switch BRANCH' before merging");
+
+  std::vector<CommitId> commits;
+  std::vector<StoredVersion> inputs;
+  for (const auto& rev : a.revisions) {
+    commits.push_back(ResolveRevision(repo, rev));
+    inputs.push_back(LoadVersion(graph, commits.back()));
+    if (inputs.back().config_json != inputs.front().config_json) {
+      throw Error(fmt::format("'{}' has another model config than '{}': only one architecture merges", rev,
+                              a.revisions.front()));
+    }
+  }
+  std::optional<CommitId> base_commit;
+  std::optional<StoredVersion> base;
+  if (merge::NeedsBase(method)) {
+    base_commit = a.base.empty() ? graph.MergeBase(commits) : std::optional<CommitId>(ResolveRevision(repo, a.base));
+    if (!base_commit) throw Error("the versions share no ancestor: give the base with --base REV");
+    base = LoadVersion(graph, *base_commit);
+  } else if (!a.base.empty()) {
+    throw UsageError(fmt::format("merge method '{}' takes no --base", a.method));
+  }
+
+  std::vector<const Manifest*> manifests;
+  for (const auto& v : inputs) manifests.push_back(&v.manifest);
+  const bool chatty = !ctx.global.quiet && !ctx.global.json;
+  ProgressMeter meter("merging", chatty);
+  merge::MergedTensors merged = merge::MergeVersions(repo.objects(), manifests, base ? &base->manifest : nullptr, method,
+                                                     params, [&](uint64_t d, uint64_t t) { meter.Update(d, t); });
+  meter.Finish();
+
+  // Parents: the current line first (when it is merged), then the others, once each.
+  std::vector<CommitId> parents;
+  if (head.commit && std::find(commits.begin(), commits.end(), *head.commit) != commits.end()) parents.push_back(*head.commit);
+  for (const auto& c : commits) {
+    if (std::find(parents.begin(), parents.end(), c) == parents.end()) parents.push_back(c);
+  }
+  SemVer highest = inputs.front().version;
+  for (const auto& v : inputs) highest = highest < v.version ? v.version : highest;
+
+  VersionDraft draft;
+  draft.stored = merged.entries;
+  draft.written_objects = merged.written;
+  draft.config_json = inputs.front().config_json;
+  std::vector<std::string> tags;
+  for (const auto& v : inputs) tags.push_back(v.version.Tag());
+  draft.recipe = {{"command", "fomo merge"},
+                  {"method", a.method},
+                  {"models", tags},
+                  {"model_commits", commits},
+                  {"weights", params.weights},
+                  {"base", base ? nlohmann::json(base->version.Tag()) : nlohmann::json(nullptr)},
+                  {"base_commit", base_commit ? nlohmann::json(*base_commit) : nlohmann::json(nullptr)},
+                  {"lambda", params.lambda},
+                  {"density", params.density},
+                  {"drop", params.drop},
+                  {"dare_ties", params.dare_ties},
+                  {"seed", params.seed},
+                  {"t", params.t},
+                  {"fomo_version", FOMO_VERSION}};
+  draft.message = a.message.empty() ? fmt::format("merge {} ({})", fmt::join(tags, " "), a.method) : a.message;
+  draft.kind = "merge";
+  draft.parents = parents;
+  draft.version = NextFreeVersion(graph, highest, *level);
+  draft.allow_empty = true;
+  // The line advances when its tip is one of the merged versions; otherwise the
+  // merge starts a branch of its own, as `fomo minor --from` does.
+  const bool on_line = head.commit && parents.front() == *head.commit;
+  draft.branch = on_line ? *head.branch : "fork/" + draft.version->Tag();
+  StoredVersion made = *CommitVersion(repo, draft);
+  if (chatty) {
+    std::cout << fmt::format("{} {} {} (on {}): {} stored for {} raw\n", made.version.Tag(), ShortId(made.commit.id),
+                             made.commit.message, *draft.branch, FormatBytes(made.stored_bytes),
+                             FormatBytes(made.raw_bytes));
+  }
+  if (!a.no_eval) EvaluateNewVersion(ctx, repo, made.commit.id);
+  if (ctx.global.json) {
+    PrintJson(VersionJson(LoadVersion(graph, made.commit.id), RefNames::Collect(graph),
+                          core::MetricsOf(repo, made.commit.id)));
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner SetupMerge(CommandLine& cli) {
+  auto a = std::make_shared<MergeArgs>();
+  cli.Option("revisions", &a->revisions, "the versions to merge", "REV", true);
+  cli.Option("--method", &a->method, "linear, task-arithmetic, ties, dare, slerp, model-stock or magmax (default linear)", "M");
+  cli.Option("--weights", &a->weights, "per-version weights, e.g. 0.7,0.3 (linear: normalised)", "W,...");
+  cli.Option("--base", &a->base, "theta_0 of the task-vector methods (default: the nearest common ancestor)", "REV");
+  cli.Option("--lambda", &a->lambda, "scale of the merged task vector (default 1)", "X");
+  cli.Option("--density", &a->density, "ties: share of each task vector kept (default 0.2)", "F");
+  cli.Option("--drop", &a->drop, "dare: drop rate (default 0.1)", "P");
+  cli.Flag("--dare-ties", &a->dare_ties, "dare: elect signs and take the disjoint mean, as TIES does");
+  cli.Option("--seed", &a->seed, "dare: seed of the drop mask (default 0)", "N");
+  cli.Option("--t", &a->t, "slerp: position between the two versions, 0 to 1 (default 0.5)", "T");
+  cli.Option("--bump", &a->bump, "patch, minor or major (default minor)", "LEVEL");
+  cli.Option("-m,--message", &a->message, "message of the merged version", "MSG");
+  cli.Flag("--no-eval", &a->no_eval, "do not evaluate the merged version");
+  return [a](Context& ctx) { return RunMerge(ctx, *a); };
+}
+
+}  // namespace fomo::cmd

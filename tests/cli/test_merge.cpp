@@ -1,0 +1,127 @@
+// fomo merge end to end on the tiny reference checkpoint and generated updates:
+// parents, version, recipe, the merged numbers, self-merge bit-exactness, the
+// fork branch when the line's tip is not merged, and bad options.
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "catch.hpp"
+#include "test_support.hpp"
+
+using namespace fomo::test;
+using nlohmann::json;
+
+namespace {
+
+json Json(const RunResult& r) {
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return json::parse(r.out);
+}
+
+// v1.0.0 the reference; v1.0.1 and v1.0.2 dense updates on top of each other.
+void Setup(const TempDir& dir) {
+  InitReference(dir.path());
+  fs::path a = dir / "a.safetensors", b = dir / "b.safetensors";
+  REQUIRE(RunGen({"update", DataFile("openai_clip_tiny.safetensors").string(), "-o", a.string(), "--kind", "dense",
+                  "--seed", "1"}).exit_code == 0);
+  REQUIRE(RunGen({"update", a.string(), "-o", b.string(), "--kind", "dense", "--seed", "2"}).exit_code == 0);
+  REQUIRE(RunFomo({"commit", a.string(), "--no-eval", "-q"}, dir.path()).exit_code == 0);
+  REQUIRE(RunFomo({"commit", b.string(), "--no-eval", "-q"}, dir.path()).exit_code == 0);
+}
+
+std::vector<float> Floats(const std::string& bytes) {
+  std::vector<float> out(bytes.size() / 4);
+  std::memcpy(out.data(), bytes.data(), bytes.size());
+  return out;
+}
+
+std::map<std::string, std::string> Exported(const fs::path& dir, const std::string& rev) {
+  fs::path out = dir / (rev + ".safetensors");
+  REQUIRE(RunFomo({"export", rev, "-o", out.string(), "-q"}, dir).exit_code == 0);
+  return TensorBytes(out);
+}
+
+}  // namespace
+
+TEST_CASE("a linear merge averages the versions and has them all as parents", "[cli][merge]") {
+  TempDir dir;
+  Setup(dir);
+  json merged = Json(RunFomo({"merge", "v1.0.2", "v1.0.1", "--weights", "3,1", "--no-eval", "--json"}, dir.path()));
+  CHECK(merged["version"] == "1.1.0");
+  auto v101 = Json(RunFomo({"show", "v1.0.1", "--json"}, dir.path()));
+  auto v102 = Json(RunFomo({"show", "v1.0.2", "--json"}, dir.path()));
+  CHECK(merged["parents"] == json::array({v102["commit"], v101["commit"]}));  // the line's tip first
+  CHECK(merged["recipe"]["method"] == "linear");
+  CHECK(merged["recipe"]["models"] == json::array({"v1.0.2", "v1.0.1"}));
+  auto head = Json(RunFomo({"show", "--json"}, dir.path()));
+  CHECK(head["version"] == "1.1.0");  // the line advanced
+
+  auto a = Exported(dir.path(), "v1.0.2"), b = Exported(dir.path(), "v1.0.1"), m = Exported(dir.path(), "v1.1.0");
+  for (const auto& [name, bytes] : m) {
+    auto x = Floats(a[name]), y = Floats(b[name]), z = Floats(bytes);
+    for (size_t i = 0; i < z.size(); ++i) {
+      INFO(name << "[" << i << "]");
+      REQUIRE(z[i] == static_cast<float>(0.75 * x[i] + 0.25 * y[i]));
+    }
+  }
+}
+
+TEST_CASE("merging a version with itself gives it back bit for bit", "[cli][merge]") {
+  TempDir dir;
+  Setup(dir);
+  for (const char* method : {"linear", "task-arithmetic", "ties", "model-stock", "magmax"}) {
+    INFO(method);
+    RunResult r = RunFomo({"merge", "v1.0.2", "v1.0.2", "--method", method, "--no-eval", "-q"}, dir.path());
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(Exported(dir.path(), "HEAD") == Exported(dir.path(), "v1.0.2"));
+  }
+  auto show = Json(RunFomo({"show", "--json"}, dir.path()));
+  CHECK(show["storage"]["stored_bytes"] == 0);  // every tensor deduplicated
+}
+
+TEST_CASE("a task-vector merge finds its base, and a merge off the line gets its own branch", "[cli][merge]") {
+  TempDir dir;
+  Setup(dir);
+  json merged = Json(RunFomo({"merge", "v1.0.0", "v1.0.1", "--method", "task-arithmetic", "--lambda", "0.5",
+                              "--no-eval", "--json"},
+                             dir.path()));
+  CHECK(merged["recipe"]["base"] == "v1.0.0");  // the nearest common ancestor
+  CHECK(merged["branches"] == json::array({"fork/v1.1.0"}));
+  auto head = Json(RunFomo({"show", "--json"}, dir.path()));
+  CHECK(head["version"] == "1.0.2");  // main did not move
+  // theta_0 + 0.5 (tau_0 + tau_1) with tau_0 = 0: halfway from v1.0.0 to v1.0.1.
+  auto base = Exported(dir.path(), "v1.0.0"), one = Exported(dir.path(), "v1.0.1"), m = Exported(dir.path(), "v1.1.0");
+  auto x = Floats(base["visual.proj"]), y = Floats(one["visual.proj"]), z = Floats(m["visual.proj"]);
+  for (size_t i = 0; i < z.size(); ++i) {
+    REQUIRE(z[i] == static_cast<float>(static_cast<double>(x[i]) + 0.5 * (static_cast<double>(y[i]) - x[i])));
+  }
+}
+
+TEST_CASE("bad merge options are refused and change nothing", "[cli][merge]") {
+  TempDir dir;
+  Setup(dir);
+  auto before = RepositorySnapshot(dir.path());
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {{"merge", "v1.0.1", "v1.0.2", "--method", "avg"}, 2, "unknown merge method"},
+      {{"merge", "v1.0.1", "v1.0.2", "--weights", "1"}, 2, "weights"},
+      {{"merge", "v1.0.1", "v1.0.2", "--weights", "a,b"}, 2, "--weights"},
+      {{"merge", "v1.0.0", "v1.0.1", "v1.0.2", "--method", "slerp"}, 2, "exactly two"},
+      {{"merge", "v1.0.1"}, 2, "at least two"},
+      {{"merge", "v1.0.1", "v9.9.9"}, 1, "unknown revision"},
+      {{"merge", "v1.0.1", "v1.0.2", "--method", "ties", "--density", "0"}, 2, "--density"},
+  };
+  for (const auto& c : cases) {
+    RunResult r = RunFomo(c.args, dir.path());
+    INFO(r.err);
+    CHECK(r.exit_code == c.code);
+    CHECK_THAT(r.err, HasSubstr(c.message));
+  }
+  CHECK(RepositorySnapshot(dir.path()) == before);
+}
