@@ -31,52 +31,51 @@ std::vector<double> Weights(const MergeParams& p, size_t models) {
   return p.weights;
 }
 
-// tau_i[j] = models[i][j] - base[j], in double.
-std::vector<std::vector<double>> TaskVectors(const std::vector<const float*>& models, const float* base, size_t n) {
-  std::vector<std::vector<double>> tau(models.size(), std::vector<double>(n));
-  for (size_t i = 0; i < models.size(); ++i) {
-    for (size_t j = 0; j < n; ++j) tau[i][j] = static_cast<double>(models[i][j]) - static_cast<double>(base[j]);
-  }
-  return tau;
+// tau_i[j] = models[i][j] - base[j], in double. Task vectors are computed where
+// they are used, never stored: a merge holds the inputs and one output, nothing
+// model-sized besides.
+inline double Tau(const std::vector<const float*>& models, const float* base, size_t i, size_t j) {
+  return static_cast<double>(models[i][j]) - static_cast<double>(base[j]);
 }
 
-// Keeps the k entries of largest magnitude (ties at the threshold kept), zeroes the rest.
-void TrimToDensity(std::vector<double>& tau, double density) {
-  const size_t n = tau.size();
+// TIES trimming: the magnitude at or above which an entry of tau_i survives, so
+// that a density share of entries (ties at the threshold kept) remains.
+double TrimThreshold(const std::vector<const float*>& models, const float* base, size_t i, size_t n, double density,
+                     std::vector<float>& scratch) {
   const size_t keep = static_cast<size_t>(std::ceil(density * static_cast<double>(n)));
-  if (keep >= n) return;
-  if (keep == 0) {
-    std::fill(tau.begin(), tau.end(), 0.0);
-    return;
-  }
-  std::vector<double> magnitudes(n);
-  for (size_t j = 0; j < n; ++j) magnitudes[j] = std::fabs(tau[j]);
-  std::nth_element(magnitudes.begin(), magnitudes.begin() + static_cast<std::ptrdiff_t>(n - keep), magnitudes.end());
-  const double threshold = magnitudes[n - keep];
-  for (double& v : tau) {
-    if (std::fabs(v) < threshold) v = 0;
-  }
+  if (keep >= n) return 0.0;
+  scratch.resize(n);
+  for (size_t j = 0; j < n; ++j) scratch[j] = static_cast<float>(std::fabs(Tau(models, base, i, j)));
+  std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(n - keep), scratch.end());
+  return static_cast<double>(scratch[n - keep]);
 }
 
-// TIES: sign per element from the sum, then the mean of the entries that agree.
-void ElectAndMean(const std::vector<std::vector<double>>& tau, const std::vector<double>& w, size_t j, double* out) {
+// TIES: sign per element from the weighted sum, then the mean of the entries that
+// agree with it. values[i]: tau_i[j] after trimming or dropping.
+double ElectAndMean(const std::vector<double>& values, const std::vector<double>& w) {
   double sum = 0;
-  for (size_t i = 0; i < tau.size(); ++i) sum += w[i] * tau[i][j];
+  for (size_t i = 0; i < values.size(); ++i) sum += w[i] * values[i];
   const double sign = sum > 0 ? 1.0 : (sum < 0 ? -1.0 : 0.0);
   double total = 0, count = 0;
-  for (size_t i = 0; i < tau.size(); ++i) {
-    const double v = w[i] * tau[i][j];
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double v = w[i] * values[i];
     if (sign != 0 && v * sign > 0) {
       total += v;
       count += w[i];
     }
   }
-  *out = count > 0 ? total / count : 0.0;
+  return count > 0 ? total / count : 0.0;
 }
 
-double Dot(const double* a, const double* b, size_t n) {
+double Dot(const float* a, const float* b, size_t n) {
   double s = 0;
-  for (size_t j = 0; j < n; ++j) s += a[j] * b[j];
+  for (size_t j = 0; j < n; ++j) s += static_cast<double>(a[j]) * static_cast<double>(b[j]);
+  return s;
+}
+
+double TauDot(const std::vector<const float*>& models, const float* base, size_t a, size_t b, size_t n) {
+  double s = 0;
+  for (size_t j = 0; j < n; ++j) s += Tau(models, base, a, j) * Tau(models, base, b, j);
   return s;
 }
 
@@ -127,9 +126,10 @@ void MergeTensor(MergeMethod method, const MergeParams& p, const std::vector<con
     case MergeMethod::kSlerp: {
       if (count != 2) throw UsageError(fmt::format("slerp merges exactly two models, not {}", count));
       if (!(p.t >= 0 && p.t <= 1)) throw UsageError(fmt::format("--t must be in [0, 1], not {}", p.t));
-      std::vector<double> a(models[0], models[0] + n), b(models[1], models[1] + n);
-      const double na = std::sqrt(Dot(a.data(), a.data(), n)), nb = std::sqrt(Dot(b.data(), b.data(), n));
-      double cos = (na > 0 && nb > 0) ? Dot(a.data(), b.data(), n) / (na * nb) : 1.0;
+      const float* a = models[0];
+      const float* b = models[1];
+      const double na = std::sqrt(Dot(a, a, n)), nb = std::sqrt(Dot(b, b, n));
+      double cos = (na > 0 && nb > 0) ? Dot(a, b, n) / (na * nb) : 1.0;
       cos = std::clamp(cos, -1.0, 1.0);
       double ca = 1 - p.t, cb = p.t;
       if (std::fabs(cos) < 1 - 1e-6) {  // otherwise nearly parallel: lerp
@@ -137,48 +137,59 @@ void MergeTensor(MergeMethod method, const MergeParams& p, const std::vector<con
         ca = std::sin((1 - p.t) * omega) / std::sin(omega);
         cb = std::sin(p.t * omega) / std::sin(omega);
       }
-      for (size_t j = 0; j < n; ++j) store(j, ca * a[j] + cb * b[j]);
+      for (size_t j = 0; j < n; ++j) store(j, ca * static_cast<double>(a[j]) + cb * static_cast<double>(b[j]));
       return;
     }
     default:
       break;
   }
 
-  auto tau = TaskVectors(models, base, n);
+  std::vector<double> values(count);
   switch (method) {
     case MergeMethod::kTaskArithmetic:
       for (size_t j = 0; j < n; ++j) {
         double sum = 0;
-        for (size_t i = 0; i < count; ++i) sum += w[i] * tau[i][j];
+        for (size_t i = 0; i < count; ++i) sum += w[i] * Tau(models, base, i, j);
         store(j, static_cast<double>(base[j]) + p.lambda * sum);
       }
       return;
-    case MergeMethod::kTies:
+    case MergeMethod::kTies: {
       if (!(p.density > 0 && p.density <= 1)) throw UsageError(fmt::format("--density must be in (0, 1], not {}", p.density));
-      for (auto& t : tau) TrimToDensity(t, p.density);
+      std::vector<double> threshold(count);
+      std::vector<float> scratch;
+      for (size_t i = 0; i < count; ++i) threshold[i] = TrimThreshold(models, base, i, n, p.density, scratch);
+      scratch = std::vector<float>();
       for (size_t j = 0; j < n; ++j) {
-        double mean = 0;
-        ElectAndMean(tau, w, j, &mean);
-        store(j, static_cast<double>(base[j]) + p.lambda * mean);
+        for (size_t i = 0; i < count; ++i) {
+          const double tau = Tau(models, base, i, j);
+          // Compared as the float the threshold was selected from, so the entry at
+          // the threshold itself is kept.
+          values[i] = static_cast<double>(static_cast<float>(std::fabs(tau))) >= threshold[i] ? tau : 0.0;
+        }
+        store(j, static_cast<double>(base[j]) + p.lambda * ElectAndMean(values, w));
       }
       return;
+    }
     case MergeMethod::kDare: {
       if (!(p.drop >= 0 && p.drop < 1)) throw UsageError(fmt::format("--drop must be in [0, 1), not {}", p.drop));
+      // One generator per model, advanced element by element: the mask of model i
+      // depends only on (seed, tensor, i).
+      std::vector<std::mt19937_64> rngs;
       for (size_t i = 0; i < count; ++i) {
-        std::mt19937_64 rng(p.seed * 0x9e3779b97f4a7c15ULL ^ (tensor_seed + 0x632be59bd9b4e019ULL * (i + 1)));
-        const double keep = 1.0 / (1.0 - p.drop);
-        for (double& v : tau[i]) {
-          // rng() / 2^64 is uniform in [0, 1) on every platform (no distribution object).
-          const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;
-          v = u < p.drop ? 0.0 : v * keep;
-        }
+        rngs.emplace_back(p.seed * 0x9e3779b97f4a7c15ULL ^ (tensor_seed + 0x632be59bd9b4e019ULL * (i + 1)));
       }
+      const double rescale = 1.0 / (1.0 - p.drop);
       for (size_t j = 0; j < n; ++j) {
+        for (size_t i = 0; i < count; ++i) {
+          // rng() / 2^64 is uniform in [0, 1) on every platform (no distribution object).
+          const double u = static_cast<double>(rngs[i]() >> 11) * 0x1.0p-53;
+          values[i] = u < p.drop ? 0.0 : Tau(models, base, i, j) * rescale;
+        }
         double merged = 0;
         if (p.dare_ties) {
-          ElectAndMean(tau, w, j, &merged);
+          merged = ElectAndMean(values, w);
         } else {
-          for (size_t i = 0; i < count; ++i) merged += w[i] * tau[i][j];
+          for (size_t i = 0; i < count; ++i) merged += w[i] * values[i];
         }
         store(j, static_cast<double>(base[j]) + p.lambda * merged);
       }
@@ -186,13 +197,13 @@ void MergeTensor(MergeMethod method, const MergeParams& p, const std::vector<con
     }
     case MergeMethod::kModelStock: {
       std::vector<double> norms(count);
-      for (size_t i = 0; i < count; ++i) norms[i] = std::sqrt(Dot(tau[i].data(), tau[i].data(), n));
+      for (size_t i = 0; i < count; ++i) norms[i] = std::sqrt(TauDot(models, base, i, i, n));
       double cos_sum = 0;
       size_t pairs = 0;
       for (size_t a = 0; a < count; ++a) {
         for (size_t b = a + 1; b < count; ++b) {
           // A zero task vector agrees with everything: it moves nothing.
-          cos_sum += (norms[a] > 0 && norms[b] > 0) ? Dot(tau[a].data(), tau[b].data(), n) / (norms[a] * norms[b]) : 1.0;
+          cos_sum += (norms[a] > 0 && norms[b] > 0) ? TauDot(models, base, a, b, n) / (norms[a] * norms[b]) : 1.0;
           ++pairs;
         }
       }
@@ -212,7 +223,8 @@ void MergeTensor(MergeMethod method, const MergeParams& p, const std::vector<con
       for (size_t j = 0; j < n; ++j) {
         double best = 0;
         for (size_t i = 0; i < count; ++i) {
-          if (std::fabs(tau[i][j]) > std::fabs(best)) best = tau[i][j];
+          const double tau = Tau(models, base, i, j);
+          if (std::fabs(tau) > std::fabs(best)) best = tau;
         }
         store(j, static_cast<double>(base[j]) + p.lambda * best);
       }

@@ -1,5 +1,7 @@
 #include "merge/merge_versions.hpp"
 
+#include <malloc.h>
+
 #include <fmt/format.h>
 
 #include "storage/error.hpp"
@@ -68,6 +70,10 @@ MergedTensors MergeVersions(const ObjectStore& store, const std::vector<const Ma
       merged.entries.push_back(ManifestEntry{entry.name, id, entry.dtype, entry.shape, put.encoding, put.stored_size});
       done += entry.raw_bytes();
       if (progress) progress(done, total);
+      // The codec's worker threads free their buffers into per-thread malloc
+      // arenas, which glibc keeps; hand them back so peak memory stays at about
+      // one tensor per input rather than growing with the model.
+      malloc_trim(0);
     }
   } catch (...) {
     for (const auto& id : merged.written) {
