@@ -11,6 +11,7 @@
 
 #include "cmd/command.hpp"
 #include "cmd/evaluate_new.hpp"
+#include "cmd/gate_commit.hpp"
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
 #include "core/evaluation.hpp"
@@ -35,6 +36,7 @@ struct MergeArgs {
   bool dare_ties = false;
   std::string bump = "minor";
   std::string message;
+  std::string require;
   bool no_eval = false;
 };
 
@@ -142,19 +144,31 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
   // The line advances when its tip is one of the merged versions; otherwise the
   // merge starts a branch of its own, as `fomo minor --from` does.
   const bool on_line = head.commit && parents.front() == *head.commit;
-  draft.branch = on_line ? *head.branch : "fork/" + draft.version->Tag();
+  const GatedCommit gate(a.require, on_line ? *head.branch : "fork/" + draft.version->Tag());
+  gate.Prepare(graph, draft);
   StoredVersion made = *CommitVersion(repo, draft);
   if (chatty) {
     std::cout << fmt::format("{} {} {} (on {}): {} stored for {} raw\n", made.version.Tag(), ShortId(made.commit.id),
                              made.commit.message, *draft.branch, FormatBytes(made.stored_bytes),
                              FormatBytes(made.raw_bytes));
   }
-  if (!a.no_eval) EvaluateNewVersion(ctx, repo, made.commit.id);
-  if (ctx.global.json) {
-    PrintJson(VersionJson(LoadVersion(graph, made.commit.id), RefNames::Collect(graph),
-                          core::MetricsOf(repo, made.commit.id)));
+  // The gate compares with the first parent (the line's tip when it is merged) and
+  // with the root of the line.
+  std::string status;
+  CommitId root = parents.front();
+  while (true) {
+    CommitInfo info = graph.ReadCommit(root);
+    if (info.parents.empty()) break;
+    root = info.parents.front();
   }
-  return 0;
+  const int exit_code = gate.Finish(ctx, repo, made, parents.front(), root, a.no_eval, &status);
+  if (ctx.global.json) {
+    nlohmann::json out = VersionJson(LoadVersion(graph, made.commit.id), RefNames::Collect(graph),
+                                     core::MetricsOf(repo, made.commit.id));
+    out["status"] = status;
+    PrintJson(out);
+  }
+  return exit_code;
 }
 
 }  // namespace
@@ -173,6 +187,7 @@ Runner SetupMerge(CommandLine& cli) {
   cli.Option("--t", &a->t, "slerp: position between the two versions, 0 to 1 (default 0.5)", "T");
   cli.Option("--bump", &a->bump, "patch, minor or major (default minor)", "LEVEL");
   cli.Option("-m,--message", &a->message, "message of the merged version", "MSG");
+  cli.Option("--require", &a->require, "gate over the merged version's metrics and its first parent's; failing it commits on rejected/ and exits 3", "EXPR");
   cli.Flag("--no-eval", &a->no_eval, "do not evaluate the merged version");
   return [a](Context& ctx) { return RunMerge(ctx, *a); };
 }

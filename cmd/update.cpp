@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cmd/evaluate_new.hpp"
+#include "cmd/gate_commit.hpp"
 #include "cmd/output.hpp"
 #include "cmd/train_run.hpp"
 #include "cmd/version_view.hpp"
@@ -105,14 +106,6 @@ std::string BranchFor(const Graph& graph, const CommitId& from, const SemVer& ve
   if (head.branch && head.commit && *head.commit == from) return *head.branch;
   if (!head.branch && !head.commit) throw Error("HEAD points nowhere; 'fomo switch BRANCH' first");
   return "fork/" + version.Tag();
-}
-
-std::string FreeBranchName(const Graph& graph, const std::string& base) {
-  if (!graph.BranchTarget(base)) return base;
-  for (int i = 2;; ++i) {
-    std::string name = fmt::format("{}-{}", base, i);
-    if (!graph.BranchTarget(name)) return name;
-  }
 }
 
 int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
@@ -253,52 +246,22 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   draft.bump = level;
   draft.budget = trained.budget;
   draft.allow_empty = true;
-  const bool gated = !require.empty();
-  const std::string line = BranchFor(repo.graph(), from, next);
-  if (gated) {
-    draft.branch = FreeBranchName(repo.graph(), "pending/" + next.Tag());
-    draft.tag = false;
-  } else {
-    draft.branch = line;
-  }
+  draft.version = next;
+  const GatedCommit gate(require, BranchFor(repo.graph(), from, next));
+  gate.Prepare(repo.graph(), draft);
   ProgressMeter meter("storing tensors", chatty);
   StoredVersion made = *CommitVersion(repo, draft, [&](uint64_t d, uint64_t t) { meter.Update(d, t); });
   meter.Finish();
   std::error_code ec;
   fs::remove_all(state_dir, ec);
 
-  std::string status = "committed";
-  int exit_code = 0;
   if (chatty) {
     std::cout << fmt::format("{} {} {}: {} steps, {} samples, {:.1f} s, {} stored\n", made.version.Tag(),
                              ShortId(made.commit.id), made.commit.message, trained.steps, *trained.budget.samples,
                              *trained.budget.seconds, FormatBytes(made.stored_bytes));
   }
-  if (!no_eval || gated) {
-    EvaluateNewVersion(ctx, repo, made.commit.id);
-    EvaluateMissing(ctx, repo, {from});
-  }
-  if (gated) {
-    core::GateInputs inputs{core::MetricsOf(repo, made.commit.id), core::MetricsOf(repo, from),
-                            core::MetricsOf(repo, run["anchor"].get<std::string>())};
-    core::GateResult verdict = core::Gate::Parse(require).Evaluate(inputs);
-    Graph& graph = repo.graph();
-    const std::string pending = *draft.branch;
-    if (verdict.passed) {
-      graph.SetBranch(line, made.commit.id, fmt::format("fomo: version {} passed --require", made.version.ToString()));
-      graph.CreateTag(made.version.Tag(), made.commit.id);
-      graph.DeleteBranch(pending);
-      if (chatty) std::cout << fmt::format("--require '{}' holds ({}): {} is on {}\n", require, verdict.explanation, made.version.Tag(), line);
-    } else {
-      const std::string rejected = FreeBranchName(graph, "rejected/" + made.version.Tag());
-      graph.SetBranch(rejected, made.commit.id, fmt::format("fomo: version {} failed --require", made.version.ToString()));
-      graph.DeleteBranch(pending);
-      status = "rejected";
-      exit_code = static_cast<int>(ExitCode::kGateFailed);
-      std::cerr << fmt::format("fomo: --require '{}' failed ({}): the version is on branch '{}', '{}' did not advance\n",
-                               require, verdict.explanation, rejected, line);
-    }
-  }
+  std::string status;
+  const int exit_code = gate.Finish(ctx, repo, made, from, run["anchor"].get<std::string>(), no_eval, &status);
   if (job.run_id) repo.db().FinishTrainingRun(*job.run_id, status, made.commit.id);
   if (ctx.global.json) {
     StoredVersion stored = LoadVersion(repo.graph(), made.commit.id);

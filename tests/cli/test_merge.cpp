@@ -176,3 +176,19 @@ TEST_CASE("bad merge options are refused and change nothing", "[cli][merge]") {
   }
   CHECK(RepositorySnapshot(dir.path()) == before);
 }
+
+TEST_CASE("a merge behind a failed --require gate goes to rejected/ and exits 3", "[cli][merge]") {
+  TempDir dir;
+  Setup(dir);
+  // The reference model cannot read CLIP prompts, so nothing is measured and the
+  // gate, which needs a measurement, fails closed.
+  RunResult r = RunFomo({"merge", "v1.0.2", "v1.0.1", "--require", "retention >= parent.retention"}, dir.path());
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, HasSubstr("not measured"));
+  CHECK_THAT(r.err, HasSubstr("rejected/v1.1.0"));
+  auto head = Json(RunFomo({"show", "--json"}, dir.path()));
+  CHECK(head["version"] == "1.0.2");
+  auto kept = Json(RunFomo({"show", "rejected/v1.1.0", "--json"}, dir.path()));
+  CHECK(kept["kind"] == "merge");
+  CHECK(kept["tags"].empty());
+}

@@ -1,0 +1,71 @@
+#include "cmd/gate_commit.hpp"
+
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cmd/evaluate_new.hpp"
+#include "cmd/output.hpp"
+#include "core/evaluation.hpp"
+#include "core/gate.hpp"
+#include "storage/error.hpp"
+
+namespace fomo::cmd {
+
+std::string FreeBranchName(const Graph& graph, const std::string& base) {
+  if (!graph.BranchTarget(base)) return base;
+  for (int i = 2;; ++i) {
+    std::string name = fmt::format("{}-{}", base, i);
+    if (!graph.BranchTarget(name)) return name;
+  }
+}
+
+void GatedCommit::Prepare(const Graph& graph, VersionDraft& draft) const {
+  if (!gated()) {
+    draft.branch = line_;
+    return;
+  }
+  core::Gate::Parse(require_);  // a typo fails before any work is stored
+  const SemVer version = draft.version ? *draft.version : NextFreeVersion(graph, LoadVersion(graph, draft.parents.front()).version, draft.bump);
+  draft.branch = FreeBranchName(graph, "pending/" + version.Tag());
+  draft.tag = false;
+}
+
+int GatedCommit::Finish(Context& ctx, Repository& repo, const StoredVersion& made, const CommitId& parent,
+                        const CommitId& anchor, bool no_eval, std::string* status) const {
+  *status = "committed";
+  if (!no_eval || gated()) {
+    EvaluateNewVersion(ctx, repo, made.commit.id);
+    EvaluateMissing(ctx, repo, {parent});
+  }
+  if (!gated()) return 0;
+  core::GateInputs inputs{core::MetricsOf(repo, made.commit.id), core::MetricsOf(repo, parent),
+                          core::MetricsOf(repo, anchor)};
+  core::GateResult verdict = core::Gate::Parse(require_).Evaluate(inputs);
+  Graph& graph = repo.graph();
+  auto drop_pending = [&] {
+    // The pending branch is the one pointing at this version.
+    for (const auto& branch : graph.Branches()) {
+      if (branch.rfind("pending/", 0) == 0 && graph.BranchTarget(branch) == made.commit.id) graph.DeleteBranch(branch);
+    }
+  };
+  if (verdict.passed) {
+    graph.SetBranch(line_, made.commit.id, fmt::format("fomo: version {} passed --require", made.version.ToString()));
+    graph.CreateTag(made.version.Tag(), made.commit.id);
+    drop_pending();
+    if (!ctx.global.quiet && !ctx.global.json) {
+      std::cout << fmt::format("--require '{}' holds ({}): {} is on {}\n", require_, verdict.explanation,
+                               made.version.Tag(), line_);
+    }
+    return 0;
+  }
+  const std::string rejected = FreeBranchName(graph, "rejected/" + made.version.Tag());
+  graph.SetBranch(rejected, made.commit.id, fmt::format("fomo: version {} failed --require", made.version.ToString()));
+  drop_pending();
+  *status = "rejected";
+  std::cerr << fmt::format("fomo: --require '{}' failed ({}): the version is on branch '{}', '{}' did not advance\n",
+                           require_, verdict.explanation, rejected, line_);
+  return static_cast<int>(ExitCode::kGateFailed);
+}
+
+}  // namespace fomo::cmd
