@@ -15,7 +15,9 @@
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
 #include "core/evaluation.hpp"
+#include "merge/merge_recipe.hpp"
 #include "merge/merge_versions.hpp"
+#include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
 #include "storage/versions.hpp"
 
@@ -37,6 +39,7 @@ struct MergeArgs {
   std::string bump = "minor";
   std::string message;
   std::string require;
+  std::string recipe;
   bool no_eval = false;
 };
 
@@ -55,56 +58,76 @@ std::vector<double> ParseWeights(const std::string& text) {
   return weights;
 }
 
+// The merge as the command line or a --recipe file describes it.
+merge::MergeRecipe RecipeOf(const MergeArgs& a) {
+  if (!a.recipe.empty()) {
+    if (!a.revisions.empty() || !a.weights.empty() || !a.base.empty()) {
+      throw UsageError("--recipe names the versions, weights and base itself: give no REV, --weights or --base");
+    }
+    return merge::MergeRecipe::Parse(ReadFileToString(a.recipe), a.recipe);
+  }
+  if (a.revisions.empty()) throw UsageError("merge needs the versions to merge (REV REV...) or --recipe FILE");
+  merge::MergeRecipe r;
+  r.method = merge::ParseMergeMethod(a.method);
+  r.models = a.revisions;
+  if (!a.base.empty()) r.base = a.base;
+  if (!a.weights.empty()) r.params.weights = ParseWeights(a.weights);
+  r.params.lambda = a.lambda;
+  r.params.density = a.density;
+  r.params.drop = a.drop;
+  r.params.t = a.t;
+  r.params.seed = static_cast<uint64_t>(a.seed);
+  r.params.dare_ties = a.dare_ties;
+  return r;
+}
+
 int RunMerge(Context& ctx, const MergeArgs& a) {
   Repository& repo = ctx.repo();
   Graph& graph = repo.graph();
-  const merge::MergeMethod method = merge::ParseMergeMethod(a.method);
+  const merge::MergeRecipe recipe = RecipeOf(a);
+  const merge::MergeMethod method = recipe.method;
+  const std::string method_name = merge::MergeMethodName(method);
   auto level = ParseBumpLevel(a.bump);
   if (!level) throw UsageError(fmt::format("--bump must be patch, minor or major, not '{}'", a.bump));
-  if (a.revisions.size() < 2 && method != merge::MergeMethod::kTaskArithmetic && method != merge::MergeMethod::kTies &&
+  if (recipe.models.size() < 2 && method != merge::MergeMethod::kTaskArithmetic && method != merge::MergeMethod::kTies &&
       method != merge::MergeMethod::kDare && method != merge::MergeMethod::kMagmax) {
-    throw UsageError(fmt::format("merge method '{}' needs at least two versions", a.method));
+    throw UsageError(fmt::format("merge method '{}' needs at least two versions", method_name));
   }
-  merge::MergeParams params;
-  if (!a.weights.empty()) params.weights = ParseWeights(a.weights);
-  params.lambda = a.lambda;
-  params.density = a.density;
-  params.drop = a.drop;
-  params.t = a.t;
-  params.seed = static_cast<uint64_t>(a.seed);
-  params.dare_ties = a.dare_ties;
-  if (!params.weights.empty() && params.weights.size() != a.revisions.size()) {
-    throw UsageError(fmt::format("--weights gives {} weights for {} versions", params.weights.size(), a.revisions.size()));
+  const merge::MergeParams& params = recipe.params;
+  if (!params.weights.empty() && params.weights.size() != recipe.models.size()) {
+    throw UsageError(fmt::format("--weights gives {} weights for {} versions", params.weights.size(), recipe.models.size()));
   }
   HeadState head = graph.Head();
   if (!head.branch) throw Error("HEAD is detached; 'fomo switch BRANCH' before merging");
 
   std::vector<CommitId> commits;
   std::vector<StoredVersion> inputs;
-  for (const auto& rev : a.revisions) {
+  for (const auto& rev : recipe.models) {
     commits.push_back(ResolveRevision(repo, rev));
     inputs.push_back(LoadVersion(graph, commits.back()));
     if (inputs.back().config_json != inputs.front().config_json) {
       throw Error(fmt::format("'{}' has another model config than '{}': only one architecture merges", rev,
-                              a.revisions.front()));
+                              recipe.models.front()));
     }
   }
   std::optional<CommitId> base_commit;
   std::optional<StoredVersion> base;
   if (merge::NeedsBase(method)) {
-    base_commit = a.base.empty() ? graph.MergeBase(commits) : std::optional<CommitId>(ResolveRevision(repo, a.base));
+    base_commit = recipe.base ? std::optional<CommitId>(ResolveRevision(repo, *recipe.base)) : graph.MergeBase(commits);
     if (!base_commit) throw Error("the versions share no ancestor: give the base with --base REV");
     base = LoadVersion(graph, *base_commit);
-  } else if (!a.base.empty()) {
-    throw UsageError(fmt::format("merge method '{}' takes no --base", a.method));
+  } else if (recipe.base) {
+    throw UsageError(fmt::format("merge method '{}' takes no --base", method_name));
   }
 
   std::vector<const Manifest*> manifests;
   for (const auto& v : inputs) manifests.push_back(&v.manifest);
   const bool chatty = !ctx.global.quiet && !ctx.global.json;
   ProgressMeter meter("merging", chatty);
-  merge::MergedTensors merged = merge::MergeVersions(repo.objects(), manifests, base ? &base->manifest : nullptr, method,
-                                                     params, [&](uint64_t d, uint64_t t) { meter.Update(d, t); });
+  merge::MergedTensors merged = merge::MergeVersions(
+      repo.objects(), manifests, base ? &base->manifest : nullptr, method,
+      [&](const std::string& name) -> const merge::MergeParams& { return recipe.ParamsFor(name); },
+      [&](uint64_t d, uint64_t t) { meter.Update(d, t); });
   meter.Finish();
 
   // Parents: the current line first (when it is merged), then the others, once each.
@@ -122,8 +145,13 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
   draft.config_json = inputs.front().config_json;
   std::vector<std::string> tags;
   for (const auto& v : inputs) tags.push_back(v.version.Tag());
+  nlohmann::json overrides = nlohmann::json::array();
+  for (const auto& o : recipe.overrides) {
+    overrides.push_back({{"pattern", o.pattern}, {"weights", o.params.weights}, {"lambda", o.params.lambda},
+                         {"density", o.params.density}, {"drop", o.params.drop}, {"t", o.params.t}});
+  }
   draft.recipe = {{"command", "fomo merge"},
-                  {"method", a.method},
+                  {"method", method_name},
                   {"models", tags},
                   {"model_commits", commits},
                   {"weights", params.weights},
@@ -135,8 +163,10 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
                   {"dare_ties", params.dare_ties},
                   {"seed", params.seed},
                   {"t", params.t},
+                  {"overrides", overrides},
+                  {"recipe_file", a.recipe.empty() ? nlohmann::json(nullptr) : nlohmann::json(ReadFileToString(a.recipe))},
                   {"fomo_version", FOMO_VERSION}};
-  draft.message = a.message.empty() ? fmt::format("merge {} ({})", fmt::join(tags, " "), a.method) : a.message;
+  draft.message = a.message.empty() ? fmt::format("merge {} ({})", fmt::join(tags, " "), method_name) : a.message;
   draft.kind = "merge";
   draft.parents = parents;
   draft.version = NextFreeVersion(graph, highest, *level);
@@ -175,7 +205,8 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
 
 Runner SetupMerge(CommandLine& cli) {
   auto a = std::make_shared<MergeArgs>();
-  cli.Option("revisions", &a->revisions, "the versions to merge", "REV", true);
+  cli.Option("revisions", &a->revisions, "the versions to merge", "REV");
+  cli.Option("--recipe", &a->recipe, "a mergekit-style YAML recipe: models, weights, method, base, parameters, per-tensor-group overrides", "FILE");
   cli.Option("--method", &a->method, "linear, task-arithmetic, ties, dare, slerp, model-stock or magmax (default linear)", "M");
   cli.Option("--weights", &a->weights, "per-version weights, e.g. 0.7,0.3 (linear: normalised)", "W,...");
   cli.Option("--base", &a->base, "theta_0 of the task-vector methods (default: the nearest common ancestor)", "REV");

@@ -33,7 +33,7 @@ const ManifestEntry& Require(const Manifest& manifest, const ManifestEntry& like
 }  // namespace
 
 MergedTensors MergeVersions(const ObjectStore& store, const std::vector<const Manifest*>& models, const Manifest* base,
-                            MergeMethod method, const MergeParams& params,
+                            MergeMethod method, const ParamsFor& params_for,
                             const std::function<void(uint64_t, uint64_t)>& progress) {
   if (models.empty()) throw UsageError("nothing to merge");
   const Manifest& first = *models.front();
@@ -60,7 +60,7 @@ MergedTensors MergeVersions(const ObjectStore& store, const std::vector<const Ma
         store.ReadInto(e.id, reinterpret_cast<uint8_t*>(base_values.data()), entry.raw_bytes());
       }
       Tensor out{entry.dtype, entry.shape, ByteBuffer(entry.raw_bytes())};
-      MergeTensor(method, params, pointers, base_values.empty() ? nullptr : base_values.data(), n,
+      MergeTensor(method, params_for(entry.name), pointers, base_values.empty() ? nullptr : base_values.data(), n,
                   reinterpret_cast<float*>(out.bytes.data()), NameSeed(entry.name));
       inputs.clear();
       const TensorView view = out.view();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "merge/merge_methods.hpp"
@@ -22,8 +23,10 @@ struct MergedTensors {
 // base: theta_0 for the task-vector methods. Results are stored as deltas against
 // the first model where that is smaller. Throws fomo::Error naming the first
 // tensor that does not match, and removes what it wrote.
+// params_for gives each tensor's parameters by name (a recipe's overrides).
+using ParamsFor = std::function<const MergeParams&(const std::string& tensor_name)>;
 MergedTensors MergeVersions(const ObjectStore& store, const std::vector<const Manifest*>& models,
-                            const Manifest* base, MergeMethod method, const MergeParams& params,
+                            const Manifest* base, MergeMethod method, const ParamsFor& params_for,
                             const std::function<void(uint64_t done, uint64_t total)>& progress = {});
 
 }  // namespace fomo::merge

@@ -192,3 +192,40 @@ TEST_CASE("a merge behind a failed --require gate goes to rejected/ and exits 3"
   CHECK(kept["kind"] == "merge");
   CHECK(kept["tags"].empty());
 }
+
+TEST_CASE("a recipe weights tensor groups differently", "[cli][merge]") {
+  TempDir dir;
+  Setup(dir);
+  WriteFile(dir / "recipe.yaml",
+            "method: linear\n"
+            "models:\n"
+            "  - model: v1.0.2\n"
+            "    weight: 3\n"
+            "  - model: v1.0.1\n"
+            "    weight: 1\n"
+            "overrides:\n"
+            "  - pattern: 'visual.*'\n"
+            "    weights: [1, 1]\n");
+  json merged = Json(RunFomo({"merge", "--recipe", (dir / "recipe.yaml").string(), "--no-eval", "--json"}, dir.path()));
+  CHECK(merged["recipe"]["overrides"][0]["pattern"] == "visual.*");
+  auto a = Exported(dir.path(), "v1.0.2"), b = Exported(dir.path(), "v1.0.1"), m = Exported(dir.path(), "v1.1.0");
+  auto check = [&](const std::string& name, double wa) {
+    auto x = Floats(a[name]), y = Floats(b[name]), z = Floats(m[name]);
+    for (size_t i = 0; i < z.size(); ++i) {
+      INFO(name << "[" << i << "]");
+      REQUIRE(z[i] == static_cast<float>(wa * x[i] + (1 - wa) * y[i]));
+    }
+  };
+  check("visual.proj", 0.5);      // the override
+  check("text_projection", 0.75);  // the recipe's weights
+
+  auto before = RepositorySnapshot(dir.path());
+  WriteFile(dir / "bad.yaml", "method: linear\nmodels: [v1.0.1, v1.0.2]\nweigths: [1, 2]\n");
+  RunResult bad = RunFomo({"merge", "--recipe", (dir / "bad.yaml").string()}, dir.path());
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.err, HasSubstr("line 3: unknown key 'weigths'"));
+  WriteFile(dir / "broken.yaml", "method: [linear\n");
+  CHECK(RunFomo({"merge", "--recipe", (dir / "broken.yaml").string()}, dir.path()).exit_code == 1);
+  CHECK(RunFomo({"merge", "v1.0.1", "--recipe", (dir / "recipe.yaml").string()}, dir.path()).exit_code == 2);
+  CHECK(RepositorySnapshot(dir.path()) == before);
+}
