@@ -12,6 +12,13 @@
 
 namespace fomo::cmd {
 
+std::string LineFor(const Graph& graph, const CommitId& first_parent, const SemVer& version) {
+  HeadState head = graph.Head();
+  if (head.branch && head.commit && *head.commit == first_parent) return *head.branch;
+  if (!head.branch && !head.commit) throw Error("HEAD points nowhere; 'fomo switch BRANCH' first");
+  return "fork/" + version.Tag();
+}
+
 std::string FreeBranchName(const Graph& graph, const std::string& base) {
   if (!graph.BranchTarget(base)) return base;
   for (int i = 2;; ++i) {
@@ -26,8 +33,8 @@ void GatedCommit::Prepare(const Graph& graph, VersionDraft& draft) const {
     return;
   }
   core::Gate::Parse(require_);  // a typo fails before any work is stored
-  const SemVer version = draft.version ? *draft.version : NextFreeVersion(graph, LoadVersion(graph, draft.parents.front()).version, draft.bump);
-  draft.branch = FreeBranchName(graph, "pending/" + version.Tag());
+  if (!draft.version) throw Error("a gated version needs its version number up front");
+  draft.branch = FreeBranchName(graph, "pending/" + draft.version->Tag());
   draft.tag = false;
 }
 

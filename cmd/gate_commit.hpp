@@ -11,6 +11,11 @@
 
 namespace fomo::cmd {
 
+// The branch a new version on top of first_parent joins: HEAD's branch when
+// first_parent is its tip, otherwise a new fork/<version> (the line keeps its
+// history).
+std::string LineFor(const Graph& graph, const CommitId& first_parent, const SemVer& version);
+
 // "rejected/v1.2.0", or "rejected/v1.2.0-2" when that is taken.
 std::string FreeBranchName(const Graph& graph, const std::string& base);
 

@@ -49,19 +49,10 @@ Pretrained Pretrain(Context& ctx, const InitOptions& o, const core::Checkpoint& 
   train::UpdateOptions options = train::UpdateOptions::Defaults("pretrain", document, "fomo.yaml");
   options.data.clear();
   for (const auto& selector : o.pretrain) options.data.push_back(TrainingSelector(selector));
-  auto count = [](const std::string& option, const std::string& text) {
-    char* end = nullptr;
-    long long v = std::strtoll(text.c_str(), &end, 10);
-    if (text.empty() || *end || v <= 0) throw UsageError(fmt::format("{} must be a positive whole number, not '{}'", option, text));
-    return static_cast<int64_t>(v);
-  };
-  if (!o.steps.empty()) options.budget = {count("--steps", o.steps), std::nullopt, std::nullopt};
-  if (!o.batch_size.empty()) options.batch_size = count("--batch-size", o.batch_size);
-  if (!o.lr.empty()) {
-    char* end = nullptr;
-    options.schedule.peak_lr = std::strtod(o.lr.c_str(), &end);
-    if (*end || !(options.schedule.peak_lr > 0)) throw UsageError(fmt::format("--lr must be a positive number, not '{}'", o.lr));
-  }
+  if (!o.steps.empty()) options.budget = {ParseOptionCount("--steps", o.steps), std::nullopt, std::nullopt};
+  if (!o.batch_size.empty()) options.batch_size = ParseOptionCount("--batch-size", o.batch_size);
+  if (!o.lr.empty()) options.schedule.peak_lr = ParseOptionNumber("--lr", o.lr);
+  schedules::TaskSchedule(options.schedule, 1000, 0);  // a bad --lr fails before any work
   options.seed = static_cast<uint64_t>(o.seed);
   TrainingJob job;
   job.label = "pretraining v1.0.0";

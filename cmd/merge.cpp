@@ -173,8 +173,7 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
   draft.allow_empty = true;
   // The line advances when its tip is one of the merged versions; otherwise the
   // merge starts a branch of its own, as `fomo minor --from` does.
-  const bool on_line = head.commit && parents.front() == *head.commit;
-  const GatedCommit gate(a.require, on_line ? *head.branch : "fork/" + draft.version->Tag());
+  const GatedCommit gate(a.require, LineFor(graph, parents.front(), *draft.version));
   gate.Prepare(graph, draft);
   StoredVersion made = *CommitVersion(repo, draft);
   if (chatty) {

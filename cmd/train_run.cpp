@@ -1,6 +1,7 @@
 #include "cmd/train_run.hpp"
 
 #include <csignal>
+#include <cmath>
 #include <cstdlib>
 
 #include <atomic>
@@ -88,6 +89,23 @@ LoadedSource LoadSource(const core::DatasetRegistry& registry, const std::vector
 }
 
 }  // namespace
+
+double ParseOptionNumber(const std::string& option, const std::string& text) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v)) {
+    throw UsageError(fmt::format("{} must be a number, not '{}'", option, text));
+  }
+  return v;
+}
+
+int64_t ParseOptionCount(const std::string& option, const std::string& text) {
+  double v = ParseOptionNumber(option, text);
+  if (v <= 0 || v != std::floor(v) || v > 9e15) {
+    throw UsageError(fmt::format("{} must be a positive whole number, not '{}'", option, text));
+  }
+  return static_cast<int64_t>(v);
+}
 
 std::string TrainingSelector(const std::string& text) {
   return text.find('@') == std::string::npos
@@ -181,7 +199,9 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
     unsaved.clear();
   };
   auto last_flush = std::chrono::steady_clock::now();
+  std::optional<train::StepReport> last;
   request.on_step = [&](const train::StepReport& s) {
+    last = s;
     meter.Update(static_cast<uint64_t>(s.step), static_cast<uint64_t>(s.steps),
                  fmt::format("loss {:.4f}, lr {:.3g}, {:.0f} samples/s", s.loss, s.lr, s.samples_per_second));
     unsaved.push_back({s.step, s.loss, s.lr, s.samples_per_second});
@@ -192,17 +212,11 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
   };
   // FOMO_STOP_AFTER_STEP=N stops as Ctrl-C would once N steps are done (for tests
   // of --resume that must not depend on timing).
-  int64_t steps_done = 0;
   const char* stop_after = std::getenv("FOMO_STOP_AFTER_STEP");
   const int64_t stop_at = stop_after ? std::atoll(stop_after) : 0;
-  auto on_step = request.on_step;
-  request.on_step = [&, on_step](const train::StepReport& s) {
-    steps_done = s.step;
-    on_step(s);
-  };
   request.should_stop = [&] {
     if (job.state_path.empty()) return false;
-    return signals.requested() || (stop_at > 0 && steps_done >= stop_at);
+    return signals.requested() || (stop_at > 0 && last && last->step >= stop_at);
   };
   try {
     result.outcome = train::TrainModule().train(request);
@@ -220,11 +234,10 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
   result.budget.flops = cost.flops * static_cast<double>(result.outcome.steps_done);
   result.budget.maf = cost.maf() * static_cast<double>(result.outcome.steps_done);
   result.budget.seconds = result.outcome.seconds;
-  if (chatty && !result.outcome.interrupted && !result.outcome.log.empty()) {
-    const auto& last = result.outcome.log.back();
+  if (chatty && !result.outcome.interrupted && last) {
     std::cerr << fmt::format("{}: {} steps in {:.1f} s on {}, final loss {:.4f}, {:.0f} samples/s\n", job.label,
-                             result.outcome.steps_done, result.outcome.seconds, result.outcome.device, last.loss,
-                             last.samples_per_second);
+                             result.outcome.steps_done, result.outcome.seconds, result.outcome.device, last->loss,
+                             last->samples_per_second);
   }
   return result;
 }

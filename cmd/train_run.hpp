@@ -44,6 +44,11 @@ struct TrainingResult {
   double memory_multiplier = 1;       // against full finetuning: the MAF factor
 };
 
+// Option values given as text: a finite number, or a positive whole number; a
+// bad one is a usage error naming the option.
+double ParseOptionNumber(const std::string& option, const std::string& text);
+int64_t ParseOptionCount(const std::string& option, const std::string& text);
+
 // Training selectors read the train split unless they name one.
 std::string TrainingSelector(const std::string& text);
 

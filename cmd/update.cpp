@@ -45,46 +45,29 @@ struct UpdateArgs {
   }
 };
 
-double ParseNumber(const std::string& option, const std::string& text) {
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v)) {
-    throw UsageError(fmt::format("{} must be a number, not '{}'", option, text));
-  }
-  return v;
-}
-
-int64_t ParseCount(const std::string& option, const std::string& text) {
-  double v = ParseNumber(option, text);
-  if (v <= 0 || v != std::floor(v) || v > 9e15) {
-    throw UsageError(fmt::format("{} must be a positive whole number, not '{}'", option, text));
-  }
-  return static_cast<int64_t>(v);
-}
-
 train::UpdateOptions OptionsFor(const std::string& level, const UpdateArgs& a, const YAML::Node& document) {
   train::UpdateOptions o = train::UpdateOptions::Defaults(level, document, "fomo.yaml");
   if (!a.data.empty()) o.data = a.data;
   if (!a.method.empty()) o.method = a.method;
   if (!a.schedule.empty()) o.schedule.kind = schedules::ParseScheduleKind(a.schedule);
-  if (!a.lr.empty()) o.schedule.peak_lr = ParseNumber("--lr", a.lr);
-  if (!a.warmup.empty()) o.schedule.warmup = ParseNumber("--warmup", a.warmup);
-  if (!a.cooldown.empty()) o.schedule.cooldown = ParseNumber("--cooldown", a.cooldown);
+  if (!a.lr.empty()) o.schedule.peak_lr = ParseOptionNumber("--lr", a.lr);
+  if (!a.warmup.empty()) o.schedule.warmup = ParseOptionNumber("--warmup", a.warmup);
+  if (!a.cooldown.empty()) o.schedule.cooldown = ParseOptionNumber("--cooldown", a.cooldown);
   const int budgets = !a.steps.empty() + !a.samples.empty() + !a.budget.empty();
   if (budgets > 1) throw UsageError("give the budget one way: --steps, --samples or --budget");
-  if (!a.steps.empty()) o.budget = {ParseCount("--steps", a.steps), std::nullopt, std::nullopt};
-  if (!a.samples.empty()) o.budget = {std::nullopt, ParseCount("--samples", a.samples), std::nullopt};
+  if (!a.steps.empty()) o.budget = {ParseOptionCount("--steps", a.steps), std::nullopt, std::nullopt};
+  if (!a.samples.empty()) o.budget = {std::nullopt, ParseOptionCount("--samples", a.samples), std::nullopt};
   if (!a.budget.empty()) o.budget = {std::nullopt, std::nullopt, train::ParseFlops(a.budget)};
   if (!a.replay.empty()) o.replay = train::MixtureShares::Parse(a.replay);
-  if (!a.batch_size.empty()) o.batch_size = ParseCount("--batch-size", a.batch_size);
+  if (!a.batch_size.empty()) o.batch_size = ParseOptionCount("--batch-size", a.batch_size);
   if (!a.seed.empty()) {
-    double v = ParseNumber("--seed", a.seed);
+    double v = ParseOptionNumber("--seed", a.seed);
     if (v < 0 || v != std::floor(v)) throw UsageError(fmt::format("--seed must be a whole number >= 0, not '{}'", a.seed));
     o.seed = static_cast<uint64_t>(v);
   }
-  if (!a.weight_decay.empty()) o.weight_decay = ParseNumber("--weight-decay", a.weight_decay);
+  if (!a.weight_decay.empty()) o.weight_decay = ParseOptionNumber("--weight-decay", a.weight_decay);
   if (!a.temperature.empty()) {
-    double t = ParseNumber("--temperature", a.temperature);
+    double t = ParseOptionNumber("--temperature", a.temperature);
     if (t <= 0) throw UsageError("--temperature must be positive");
     o.temperature = t;
   }
@@ -94,24 +77,15 @@ train::UpdateOptions OptionsFor(const std::string& level, const UpdateArgs& a, c
   return o;
 }
 
-std::string StatePath(const Repository& repo) { return (repo.fomo_dir() / "train").string(); }
-
 void WriteRunFile(const fs::path& path, const nlohmann::json& run) {
   std::string text = run.dump(2) + "\n";
   WriteFileAtomic(path, text.data(), text.size());
 }
 
-std::string BranchFor(const Graph& graph, const CommitId& from, const SemVer& version) {
-  HeadState head = graph.Head();
-  if (head.branch && head.commit && *head.commit == from) return *head.branch;
-  if (!head.branch && !head.commit) throw Error("HEAD points nowhere; 'fomo switch BRANCH' first");
-  return "fork/" + version.Tag();
-}
-
 int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   Repository& repo = ctx.repo();
   const std::string level_name(BumpLevelName(level));
-  const fs::path state_dir = StatePath(repo);
+  const fs::path state_dir = repo.fomo_dir() / "train";
   const fs::path run_file = state_dir / "run.json";
   const fs::path state_file = state_dir / "state.safetensors";
   const bool chatty = !ctx.global.quiet && !ctx.global.json;
@@ -247,7 +221,7 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   draft.budget = trained.budget;
   draft.allow_empty = true;
   draft.version = next;
-  const GatedCommit gate(require, BranchFor(repo.graph(), from, next));
+  const GatedCommit gate(require, LineFor(repo.graph(), from, next));
   gate.Prepare(repo.graph(), draft);
   ProgressMeter meter("storing tensors", chatty);
   StoredVersion made = *CommitVersion(repo, draft, [&](uint64_t d, uint64_t t) { meter.Update(d, t); });

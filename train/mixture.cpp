@@ -113,13 +113,12 @@ int64_t MixturePlanner::SampleAt(int source, int64_t draw) const {
   const int64_t n = static_cast<int64_t>(corpus_.sources[source].size());
   const int64_t epoch = draw / n;
   const int64_t position = draw % n;
-  // A Feistel-free shuffle: the epoch's permutation drawn with a seeded engine. Kept
-  // per call (small sources) rather than cached, so the planner is thread-safe.
+  // The epoch's permutation, drawn with a seeded engine; each loader thread keeps
+  // the last one it drew, so the planner stays thread-safe without locks.
   thread_local std::vector<int64_t> order;
   thread_local uint64_t order_key = ~0ULL;
-  thread_local const void* order_owner = nullptr;
   const uint64_t key = MixSeed(MixSeed(seed_, static_cast<uint64_t>(source)), static_cast<uint64_t>(epoch));
-  if (order_key != key || order_owner != this || static_cast<int64_t>(order.size()) != n) {
+  if (order_key != key || static_cast<int64_t>(order.size()) != n) {
     order.resize(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), 0);
     std::mt19937_64 rng(key);
@@ -127,7 +126,6 @@ int64_t MixturePlanner::SampleAt(int source, int64_t draw) const {
       std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(rng() % static_cast<uint64_t>(i + 1))]);
     }
     order_key = key;
-    order_owner = this;
   }
   return order[static_cast<size_t>(position)];
 }

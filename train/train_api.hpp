@@ -61,7 +61,6 @@ struct TrainOutcome {
   bool interrupted = false;  // stopped early; the state at state_path resumes it
   int64_t steps_done = 0;
   std::vector<Tensor> weights;  // in config.ExpectedTensors() order, fp32
-  std::vector<StepReport> log;  // the steps run in this process
   double seconds = 0;           // wall time of the whole run, earlier sessions included
   std::string device;
   double peak_memory_bytes = 0;  // measured on CUDA (the allocator's peak); 0 on the CPU
@@ -72,7 +71,7 @@ struct TrainApi {
   TrainOutcome (*train)(const TrainRequest& request);
 };
 
-inline constexpr int kTrainApiVersion = 1;
+inline constexpr int kTrainApiVersion = 2;
 
 const TrainApi& TrainModule();
 

@@ -219,7 +219,6 @@ TrainOutcome Train(const TrainRequest& r) {
     report.lr = lr;
     report.seconds = elapsed();
     report.samples_per_second = static_cast<double>((step + 1 - start.step) * r.batch_size) / std::max(report.seconds, 1e-9);
-    outcome.log.push_back(report);
     if (r.on_step) r.on_step(report);
     if (!r.state_path.empty() && r.checkpoint_seconds > 0 && report.seconds - last_checkpoint >= r.checkpoint_seconds &&
         step + 1 < r.steps) {
