@@ -63,7 +63,9 @@ Pretrained Pretrain(Context& ctx, const InitOptions& o, const core::Checkpoint& 
   return {std::move(trained.outcome.weights), options, trained.budget};
 }
 
-int RunInit(Context& ctx, const InitOptions& o) {
+int RunInit(Context& ctx, InitOptions o) {
+  // Pretraining with no model named trains the embedded default, tiny.
+  if (!o.pretrain.empty() && o.from.empty() && o.arch.empty() && o.config.empty()) o.arch = "tiny";
   const bool fresh = o.from.empty();  // random initialisation from --arch or --config
   if (!o.from.empty() && !o.arch.empty()) throw UsageError("give --from CKPT or --arch NAME, not both");
   if (fresh && o.arch.empty() && o.config.empty()) {

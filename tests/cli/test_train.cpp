@@ -248,3 +248,17 @@ TEST_CASE("a model that cannot read CLIP captions is refused with a clear error"
   CHECK(RepositorySnapshot(dir.path()) == before);
   CHECK_FALSE(fs::exists(dir / ".fomo" / "train"));
 }
+
+TEST_CASE("init --pretrain without a model trains the embedded default, tiny", "[cli][train]") {
+  if (!HaveFashionMnist()) return;
+  TempDir dir;
+  RunResult r = RunFomo({"init", "--pretrain", "fmnist:0-4#100", "--steps", "2", "--batch-size", "8", "--no-eval", "-q"},
+                        dir.path());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto show = nlohmann::json::parse(RunFomo({"show", "--json"}, dir.path()).out);
+  CHECK(show["recipe"]["arch"] == "tiny");
+  CHECK(show["budget"]["steps"] == 2);
+  // The pretraining data's test split is the retention suite of the new fomo.yaml.
+  CHECK_THAT(ReadFile(dir / "fomo.yaml"), HasSubstr("retention: [fmnist:0-4]"));
+}
