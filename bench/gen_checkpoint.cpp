@@ -4,9 +4,10 @@
 //       A CLIP checkpoint (OpenAI layout, fp32) with CLIP-like scales per tensor:
 //       N(0, width^-0.5) projections, N(0, 0.02) token embeddings, LayerNorm
 //       weights near 1, small biases.
-//   fomo-gen update IN -o OUT --kind dense|bitfit [--scale S] [--seed N]
+//   fomo-gen update IN -o OUT --kind dense|bitfit [--scale S] [--seed N] [--dtype D]
 //       dense:  every element moves by N(0, (S * std of its tensor)^2), S = 1e-3
 //       bitfit: only biases and LayerNorm weights move (by S * their std)
+//       --dtype F16|BF16: F32 tensors are written rounded to that dtype
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include "core/checkpoint.hpp"
 #include "core/arch.hpp"
 #include "core/clip_config.hpp"
+#include "core/float_bits.hpp"
 #include "storage/error.hpp"
 
 namespace {
@@ -101,12 +103,18 @@ int Base(const std::string& shape_name, const std::string& out, uint64_t seed) {
 }
 
 int Update(const std::string& in, const std::string& out, const std::string& kind, double scale,
-           uint64_t seed) {
+           uint64_t seed, const std::string& dtype_name) {
   if (kind != "dense" && kind != "bitfit") throw Error("--kind must be dense or bitfit");
+  const std::optional<Dtype> out_dtype = ParseDtype(dtype_name);
+  if (!out_dtype || (*out_dtype != Dtype::kF32 && *out_dtype != Dtype::kF16 && *out_dtype != Dtype::kBF16)) {
+    throw Error("--dtype must be F32, F16 or BF16");
+  }
   core::SafetensorsFile file = core::SafetensorsFile::Open(in);
   Normal normal(seed);
   std::vector<core::SafetensorsEntry> entries;
-  for (const auto& t : file.tensors()) entries.push_back({t.name, t.view.dtype, t.view.shape});
+  for (const auto& t : file.tensors()) {
+    entries.push_back({t.name, t.view.dtype == Dtype::kF32 ? *out_dtype : t.view.dtype, t.view.shape});
+  }
   core::SafetensorsWriter writer(out, entries, file.metadata());
   for (size_t i = 0; i < entries.size(); ++i) {
     const TensorView& v = file.tensors()[i].view;
@@ -126,6 +134,15 @@ int Update(const std::string& in, const std::string& out, const std::string& kin
       if (count == 1) std = std::fabs(f[0]) + 1e-6;
       for (uint64_t k = 0; k < count; ++k) f[k] += static_cast<float>(scale * std * normal());
     }
+    if (v.dtype == Dtype::kF32 && *out_dtype != Dtype::kF32) {
+      const auto* f = reinterpret_cast<const float*>(bytes.data());
+      std::vector<uint16_t> half(v.size / 4);
+      for (size_t k = 0; k < half.size(); ++k) {
+        half[k] = *out_dtype == Dtype::kF16 ? core::FloatToHalf(f[k]) : core::FloatToBFloat16(f[k]);
+      }
+      writer.Write(i, reinterpret_cast<const uint8_t*>(half.data()), half.size() * 2);
+      continue;
+    }
     writer.Write(i, bytes.data(), bytes.size());
   }
   writer.Commit();
@@ -135,7 +152,7 @@ int Update(const std::string& in, const std::string& out, const std::string& kin
 int Usage() {
   std::fprintf(stderr,
                "usage: fomo-gen base --shape tiny|vit-b-32|vit-b-16|vit-l-14 -o FILE [--seed N]\n"
-               "       fomo-gen update IN -o OUT --kind dense|bitfit [--scale S] [--seed N]\n");
+               "       fomo-gen update IN -o OUT --kind dense|bitfit [--scale S] [--seed N] [--dtype F16|BF16]\n");
   return 2;
 }
 
@@ -143,7 +160,7 @@ int Usage() {
 
 int main(int argc, char** argv) {
   if (argc < 2) return Usage();
-  std::string mode = argv[1], input, out, shape = "vit-b-16", kind = "dense";
+  std::string mode = argv[1], input, out, shape = "vit-b-16", kind = "dense", dtype = "F32";
   double scale = 1e-3;
   uint64_t seed = 1;
   for (int i = 2; i < argc; ++i) {
@@ -158,6 +175,7 @@ int main(int argc, char** argv) {
       else if (a == "--kind") kind = value();
       else if (a == "--scale") scale = std::stod(value());
       else if (a == "--seed") seed = std::stoull(value());
+      else if (a == "--dtype") dtype = value();
       else if (input.empty() && a[0] != '-') input = a;
       else return Usage();
     } catch (const std::exception& e) {
@@ -168,7 +186,7 @@ int main(int argc, char** argv) {
   if (out.empty()) return Usage();
   try {
     if (mode == "base") return Base(shape, out, seed);
-    if (mode == "update" && !input.empty()) return Update(input, out, kind, scale, seed);
+    if (mode == "update" && !input.empty()) return Update(input, out, kind, scale, seed, dtype);
     return Usage();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fomo-gen: %s\n", e.what());

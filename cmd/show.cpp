@@ -34,8 +34,9 @@ int RunShow(Context& ctx, const ShowOptions& o) {
             << (deco.empty() ? "" : " " + Colour(deco, "36")) << "\n";
   std::cout << "commit   " << commit << "\n";
   for (const auto& p : v.commit.parents) {
-    std::string pv = LoadVersion(repo.graph(), p).version.Tag();
-    std::cout << "parent   " << p << " (" << pv << ")\n";
+    const StoredVersion parent = LoadVersion(repo.graph(), p);
+    const bool finetuned = parent.kind == "finetuned";  // a merge-based update's unmerged weights
+    std::cout << "parent   " << p << " (" << parent.version.Tag() << (finetuned ? ", finetuned weights" : "") << ")\n";
   }
   std::cout << "author   " << v.commit.author << "\n";
   std::cout << "date     " << FormatTime(v.commit.time) << "\n";

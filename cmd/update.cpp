@@ -17,6 +17,7 @@
 #include "core/checkpoint.hpp"
 #include "core/evaluation.hpp"
 #include "core/gate.hpp"
+#include "merge/merge_versions.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
 #include "storage/versions.hpp"
@@ -31,8 +32,8 @@ namespace {
 struct UpdateArgs {
   std::vector<std::string> data;
   std::string method, schedule, lr, warmup, cooldown, steps, samples, budget, replay, batch_size, seed,
-      weight_decay, temperature, device;
-  std::string from, message, require;
+      weight_decay, temperature, device, merge;
+  std::string from, anchor, message, require;
   bool no_eval = false;
   bool resume = false;
   bool abort = false;
@@ -41,7 +42,7 @@ struct UpdateArgs {
     return !data.empty() || !method.empty() || !schedule.empty() || !lr.empty() || !warmup.empty() ||
            !cooldown.empty() || !steps.empty() || !samples.empty() || !budget.empty() || !replay.empty() ||
            !batch_size.empty() || !seed.empty() || !weight_decay.empty() || !temperature.empty() ||
-           !device.empty() || !from.empty();
+           !device.empty() || !merge.empty() || !from.empty() || !anchor.empty();
   }
 };
 
@@ -72,6 +73,7 @@ train::UpdateOptions OptionsFor(const std::string& level, const UpdateArgs& a, c
     o.temperature = t;
   }
   if (!a.device.empty()) o.device = a.device;
+  if (!a.merge.empty()) o.merge = train::MergeUpdate::Parse(a.merge);
   // Check the schedule's shares now rather than after the data is loaded.
   schedules::TaskSchedule(o.schedule, 1000, 0);
   return o;
@@ -80,6 +82,47 @@ train::UpdateOptions OptionsFor(const std::string& level, const UpdateArgs& a, c
 void WriteRunFile(const fs::path& path, const nlohmann::json& run) {
   std::string text = run.dump(2) + "\n";
   WriteFileAtomic(path, text.data(), text.size());
+}
+
+// --merge: commits the finetuned weights as they are (no ref of their own; the
+// merged version names them as its second parent, so nothing is lost and `fomo diff
+// vX.Y.Z^2 vX.Y.Z` compares them), then turns the draft into the merge of those
+// weights with the current version (ema, zeroshot) or the anchor (finetune),
+// computed tensor by tensor in the object store.
+void MergeFinetuned(Context& ctx, const train::MergeUpdate& merge, const StoredVersion& trained_from,
+                    const CommitId& anchor, VersionDraft& draft, const StoreProgress& progress) {
+  Repository& repo = ctx.repo();
+  const CommitId current = draft.parents.front();
+  VersionDraft finetuned = draft;
+  finetuned.kind = "finetuned";
+  finetuned.parents = {trained_from.commit.id};
+  finetuned.branch = std::string();  // no ref: the merged version keeps it reachable
+  finetuned.tag = false;
+  finetuned.message = fmt::format("{} (finetuned, before the {} merge)", draft.message, merge.ToString());
+  const StoredVersion tuned = *CommitVersion(repo, finetuned, progress);
+
+  const CommitId partner_commit = merge.MergesWith() == train::MergeRole::kAnchor ? anchor : current;
+  const StoredVersion partner = LoadVersion(repo.graph(), partner_commit);
+  const StoredVersion anchor_version = LoadVersion(repo.graph(), anchor);
+  merge::MergeParams params;
+  params.weights = {1.0 - merge.w, merge.w};
+  merge::MergedTensors merged = merge::MergeVersions(
+      repo.objects(), {&tuned.manifest, &partner.manifest}, nullptr, merge::MergeMethod::kLinear,
+      [&](const std::string&) -> const merge::MergeParams& { return params; }, progress);
+
+  draft.tensors.clear();
+  draft.stored = merged.entries;
+  draft.written_objects = merged.written;
+  draft.parents = {current, tuned.commit.id};
+  draft.recipe["merge"] = {{"strategy", merge.StrategyName()},
+                           {"w", merge.w},
+                           {"anchor", anchor_version.version.Tag()},
+                           {"anchor_commit", anchor},
+                           {"trained_from_commit", trained_from.commit.id},
+                           {"merged_with", partner.version.Tag()},
+                           {"merged_with_commit", partner_commit},
+                           {"finetuned_commit", tuned.commit.id}};
+  draft.message = fmt::format("{}, {} merge", draft.message, merge.ToString());
 }
 
 int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
@@ -125,13 +168,26 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
     std::vector<std::string> data;
     for (const auto& s : options.data) data.push_back(TrainingSelector(s));
     options.data = data;
+    // theta_0 of the merge strategies (and base. in --require): --anchor, else the
+    // anchor the line's last merge-based update used, else the root version.
+    if (!a.anchor.empty() && !options.merge) {
+      throw UsageError("--anchor names the model --merge trains from or merges with: give --merge too");
+    }
+    CommitId anchor = history.anchor;
+    if (!a.anchor.empty()) {
+      anchor = ResolveRevision(repo, a.anchor);
+    } else if (history.merge_anchor && repo.graph().Resolve(*history.merge_anchor)) {
+      anchor = *history.merge_anchor;
+    }
+    const bool from_anchor = options.merge && options.merge->TrainsFrom() == train::MergeRole::kAnchor;
     run = {{"level", level_name},
            {"from", from},
+           {"train_from", from_anchor ? anchor : from},
            {"options", options.ToJson()},
            {"task_index", history.task_index},
            {"pretrain", history.pretrain},
            {"buffer", history.updates},
-           {"anchor", history.anchor},
+           {"anchor", anchor},
            {"message", a.message},
            {"require", a.require},
            {"no_eval", a.no_eval}};
@@ -141,10 +197,16 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   const std::string require = run.value("require", "");
   const bool no_eval = run.value("no_eval", false);
 
+  const CommitId train_from = run.value("train_from", from);
   StoredVersion parent = LoadVersion(repo.graph(), from);
+  const StoredVersion source = train_from == from ? parent : LoadVersion(repo.graph(), train_from);
+  if (source.config_json != parent.config_json) {
+    throw Error(fmt::format("the anchor {} has another model config than {}: merge strategies need one architecture",
+                            source.version.Tag(), parent.version.Tag()));
+  }
   const core::ClipConfig config = core::ClipConfig::FromJsonText(parent.config_json, "repository config");
   const SemVer next = NextFreeVersion(repo.graph(), parent.version, level);
-  core::StoredWeights weights = core::ReadWeights(repo.objects(), parent.manifest, repo.config().storage.threads);
+  core::StoredWeights weights = core::ReadWeights(repo.objects(), source.manifest, repo.config().storage.threads);
 
   TrainingJob job;
   job.label = "training " + next.Tag();
@@ -158,7 +220,7 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   job.resume = a.resume && fs::exists(state_file);
   job.repo = &repo;
   if (run.contains("run_id")) job.run_id = run["run_id"].get<int64_t>();
-  job.parent_commit = from;
+  job.parent_commit = train_from;
   job.level = level_name;
 
   if (!a.resume) {
@@ -221,10 +283,12 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   draft.budget = trained.budget;
   draft.allow_empty = true;
   draft.version = next;
+  ProgressMeter meter("storing tensors", chatty);
+  const StoreProgress progress = [&](uint64_t d, uint64_t t) { meter.Update(d, t); };
+  if (options.merge) MergeFinetuned(ctx, *options.merge, source, run["anchor"].get<std::string>(), draft, progress);
   const GatedCommit gate(require, LineFor(repo.graph(), from, next));
   gate.Prepare(repo.graph(), draft);
-  ProgressMeter meter("storing tensors", chatty);
-  StoredVersion made = *CommitVersion(repo, draft, [&](uint64_t d, uint64_t t) { meter.Update(d, t); });
+  StoredVersion made = *CommitVersion(repo, draft, progress);
   meter.Finish();
   std::error_code ec;
   fs::remove_all(state_dir, ec);
@@ -269,6 +333,10 @@ Runner SetupUpdate(CommandLine& cli, BumpLevel level) {
   cli.Option("--temperature", &a->temperature, "fix the softmax temperature (logit_scale = ln(1/T)) instead of learning it", "T");
   cli.Option("--device", &a->device, "auto, cpu or cuda", "NAME");
   cli.Option("--from", &a->from, "train from this version instead of HEAD", "REV");
+  cli.Option("--merge", &a->merge,
+             "merge-based update: ema:W, finetune:W or zeroshot:W (W, the weight on the older or anchor model)",
+             "STRATEGY:W");
+  cli.Option("--anchor", &a->anchor, "theta_0 of --merge finetune/zeroshot (default: the line's root version)", "REV");
   cli.Option("-m,--message", &a->message, "message of the new version", "MSG");
   cli.Option("--require", &a->require, "gate over the new metrics and the parent's; failing it commits on rejected/ and exits 3", "EXPR");
   cli.Flag("--no-eval", &a->no_eval, "do not evaluate the new version");

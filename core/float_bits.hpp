@@ -1,4 +1,5 @@
-// Reading floating-point tensors of any stored dtype as doubles, without LibTorch.
+// Reading floating-point tensors of any stored dtype as doubles, and rounding
+// floats to the 16-bit formats, without LibTorch.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,9 @@ namespace fomo::core {
 
 double HalfToDouble(uint16_t bits);
 double BFloat16ToDouble(uint16_t bits);
+// Nearest F16 / BF16 (ties to even; overflow gives infinity, NaN stays NaN).
+uint16_t FloatToHalf(float value);
+uint16_t FloatToBFloat16(float value);
 // Element i of a buffer of the given floating-point dtype.
 double ElementAsDouble(const uint8_t* data, Dtype dtype, uint64_t i);
 

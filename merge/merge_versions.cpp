@@ -2,8 +2,11 @@
 
 #include <malloc.h>
 
+#include <cstring>
+
 #include <fmt/format.h>
 
+#include "core/float_bits.hpp"
 #include "storage/error.hpp"
 #include "storage/sha256.hpp"
 
@@ -18,16 +21,50 @@ uint64_t NameSeed(const std::string& name) {
   return h;
 }
 
+bool Mergeable(Dtype dtype) { return dtype == Dtype::kF32 || dtype == Dtype::kF16 || dtype == Dtype::kBF16; }
+
 const ManifestEntry& Require(const Manifest& manifest, const ManifestEntry& like, const char* what) {
   const ManifestEntry* e = manifest.Find(like.name);
   if (!e) throw Error(fmt::format("the {} version lacks tensor '{}'", what, like.name));
-  if (e->dtype != like.dtype || e->shape != like.shape) {
+  const bool same_kind = e->dtype == like.dtype || (Mergeable(e->dtype) && Mergeable(like.dtype));
+  if (!same_kind || e->shape != like.shape) {
     throw Error(fmt::format("tensor '{}' is {} {} in one version and {} {} in another: only versions of one "
                             "architecture merge",
                             like.name, DtypeName(like.dtype), ShapeString(like.shape), DtypeName(e->dtype),
                             ShapeString(e->shape)));
   }
   return *e;
+}
+
+// One stored tensor as floats (F16 and BF16 widen exactly).
+std::vector<float> ReadFloats(const ObjectStore& store, const ManifestEntry& e) {
+  const size_t n = static_cast<size_t>(NumElements(e.shape));
+  std::vector<float> values(n);
+  if (e.dtype == Dtype::kF32) {
+    store.ReadInto(e.id, reinterpret_cast<uint8_t*>(values.data()), e.raw_bytes());
+    return values;
+  }
+  std::vector<uint16_t> half(n);
+  store.ReadInto(e.id, reinterpret_cast<uint8_t*>(half.data()), e.raw_bytes());
+  for (size_t i = 0; i < n; ++i) {
+    values[i] = static_cast<float>(e.dtype == Dtype::kF16 ? core::HalfToDouble(half[i]) : core::BFloat16ToDouble(half[i]));
+  }
+  return values;
+}
+
+// The merged tensor in the inputs' dtype when they share one, else in F32: a
+// mix of precisions keeps the widest.
+Tensor ToStoredTensor(const std::vector<float>& values, Dtype dtype, const Shape& shape) {
+  Tensor out{dtype, shape, ByteBuffer(ByteSize(dtype, shape))};
+  if (dtype == Dtype::kF32) {
+    std::memcpy(out.bytes.data(), values.data(), out.bytes.size());
+    return out;
+  }
+  uint16_t* bits = reinterpret_cast<uint16_t*>(out.bytes.data());
+  for (size_t i = 0; i < values.size(); ++i) {
+    bits[i] = dtype == Dtype::kF16 ? core::FloatToHalf(values[i]) : core::FloatToBFloat16(values[i]);
+  }
+  return out;
 }
 
 }  // namespace
@@ -42,32 +79,47 @@ MergedTensors MergeVersions(const ObjectStore& store, const std::vector<const Ma
   MergedTensors merged;
   try {
     for (const auto& entry : first.tensors) {
-      if (entry.dtype != Dtype::kF32) {
-        throw Error(fmt::format("tensor '{}' is {}: merging supports F32 tensors", entry.name, DtypeName(entry.dtype)));
+      std::vector<const ManifestEntry*> entries;
+      for (const Manifest* model : models) entries.push_back(&Require(*model, entry, "merged"));
+      if (!Mergeable(entry.dtype)) {
+        // Integer and boolean tensors (buffers, not weights) pass through when
+        // every version agrees on them.
+        for (const ManifestEntry* e : entries) {
+          if (e->id != entry.id) {
+            throw Error(fmt::format("tensor '{}' is {} and differs between the versions: only floating-point "
+                                    "tensors merge",
+                                    entry.name, DtypeName(entry.dtype)));
+          }
+        }
+        merged.entries.push_back(entry);
+        done += entry.raw_bytes();
+        continue;
       }
-      const size_t n = static_cast<size_t>(entry.raw_bytes() / 4);
-      std::vector<std::vector<float>> inputs(models.size(), std::vector<float>(n));
+      Dtype out_dtype = entry.dtype;
+      for (const ManifestEntry* e : entries) {
+        if (e->dtype != out_dtype) out_dtype = Dtype::kF32;
+      }
+      const size_t n = static_cast<size_t>(NumElements(entry.shape));
+      std::vector<std::vector<float>> inputs;
       std::vector<const float*> pointers;
-      for (size_t i = 0; i < models.size(); ++i) {
-        const ManifestEntry& e = Require(*models[i], entry, "merged");
-        store.ReadInto(e.id, reinterpret_cast<uint8_t*>(inputs[i].data()), entry.raw_bytes());
-        pointers.push_back(inputs[i].data());
+      for (const ManifestEntry* e : entries) {
+        inputs.push_back(ReadFloats(store, *e));
+        pointers.push_back(inputs.back().data());
       }
       std::vector<float> base_values;
-      if (base && NeedsBase(method)) {
-        const ManifestEntry& e = Require(*base, entry, "base");
-        base_values.resize(n);
-        store.ReadInto(e.id, reinterpret_cast<uint8_t*>(base_values.data()), entry.raw_bytes());
-      }
-      Tensor out{entry.dtype, entry.shape, ByteBuffer(entry.raw_bytes())};
+      if (base && NeedsBase(method)) base_values = ReadFloats(store, Require(*base, entry, "base"));
+      std::vector<float> result(n);
       MergeTensor(method, params_for(entry.name), pointers, base_values.empty() ? nullptr : base_values.data(), n,
-                  reinterpret_cast<float*>(out.bytes.data()), NameSeed(entry.name));
+                  result.data(), NameSeed(entry.name));
       inputs.clear();
+      base_values.clear();
+      const Tensor out = ToStoredTensor(result, out_dtype, entry.shape);
+      result = {};
       const TensorView view = out.view();
       const ObjectId id = TensorId(view);
       PutResult put = store.Put(id, view, entry.id);
       if (put.written) merged.written.push_back(id);
-      merged.entries.push_back(ManifestEntry{entry.name, id, entry.dtype, entry.shape, put.encoding, put.stored_size});
+      merged.entries.push_back(ManifestEntry{entry.name, id, out_dtype, entry.shape, put.encoding, put.stored_size});
       done += entry.raw_bytes();
       if (progress) progress(done, total);
       // The codec's worker threads free their buffers into per-thread malloc

@@ -19,7 +19,10 @@ struct MergedTensors {
   std::vector<ObjectId> written;         // objects this merge added to the store
 };
 
-// models: the input versions' manifests (same tensor names, dtypes and shapes);
+// models: the input versions' manifests (same tensor names and shapes). F32, F16
+// and BF16 tensors merge in any mix, in float with double accumulation; the result
+// keeps the inputs' dtype when they share one, else F32. Other dtypes pass
+// through when every version holds the same tensor.
 // base: theta_0 for the task-vector methods. Results are stored as deltas against
 // the first model where that is smaller. Throws fomo::Error naming the first
 // tensor that does not match, and removes what it wrote.

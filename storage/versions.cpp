@@ -269,7 +269,7 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
     throw;
   }
   CrashPoint("commit-written");
-  graph.SetBranch(branch, commit, fmt::format("fomo: version {}", v.version.ToString()));
+  if (!branch.empty()) graph.SetBranch(branch, commit, fmt::format("fomo: version {}", v.version.ToString()));
   CrashPoint("branch-moved");
   if (draft.tag) graph.CreateTag(v.version.Tag(), commit);
   CrashPoint("tagged");

@@ -39,7 +39,9 @@ struct VersionDraft {
   std::vector<CommitId> parents;  // empty for the base version
   BumpLevel bump = BumpLevel::kPatch;
   std::optional<SemVer> version;  // set for the base; otherwise the bumped parent
-  std::optional<std::string> branch;  // the line to advance; unset: HEAD's branch
+  // The line to advance; unset: HEAD's branch; empty: none (a commit a later
+  // commit will name as its parent, as a merge-based update's finetuned weights).
+  std::optional<std::string> branch;
   bool allow_empty = false;
   bool tag = true;  // false: no vX.Y.Z tag yet (a version waiting on a --require gate)
   Budget budget;

@@ -37,6 +37,10 @@ LineHistory ReadLineHistory(const Graph& graph, const CommitId& from) {
       updates_newest_first.push_back(Strings(recipe.value("data", nlohmann::json())));
       ++history.task_index;
     }
+    if (!history.merge_anchor && recipe.contains("merge") && recipe["merge"].is_object()) {
+      const auto& anchor = recipe["merge"].value("anchor_commit", nlohmann::json());
+      if (anchor.is_string()) history.merge_anchor = anchor.get<std::string>();
+    }
     if (history.pretrain.empty()) history.pretrain = Strings(recipe.value("pretrain", nlohmann::json()));
     const CommitInfo c = graph.ReadCommit(commit);
     if (c.parents.empty()) break;

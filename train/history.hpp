@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,9 @@ namespace fomo::train {
 
 struct LineHistory {
   CommitId anchor;                   // the root version of the line
+  // The anchor (theta_0) the newest merge-based update on the line merged with or
+  // trained from, when it named one with --anchor; later updates keep it.
+  std::optional<CommitId> merge_anchor;
   std::vector<std::string> pretrain;  // selectors the base was pretrained on
   std::vector<std::string> updates;   // earlier updates' selectors, oldest first, unique
   int64_t task_index = 0;             // training updates on the line since the anchor

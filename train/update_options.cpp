@@ -61,6 +61,8 @@ void ApplyKey(UpdateOptions& o, const std::string& key, const YAML::Node& value)
     o.temperature = value.as<double>();
   } else if (key == "device") {
     o.device = value.as<std::string>();
+  } else if (key == "merge") {
+    if (!value.IsNull()) o.merge = MergeUpdate::Parse(value.as<std::string>());
   } else if (key == "data") {
     o.data = value.IsSequence() ? value.as<std::vector<std::string>>() : std::vector<std::string>{value.as<std::string>()};
   } else {
@@ -123,6 +125,7 @@ nlohmann::json UpdateOptions::ToJson() const {
   j["clip_norm"] = clip_norm;
   j["temperature"] = temperature ? nlohmann::json(*temperature) : nlohmann::json(nullptr);
   j["device"] = device;
+  j["merge"] = merge ? nlohmann::json(merge->ToString()) : nlohmann::json(nullptr);
   return j;
 }
 
@@ -148,6 +151,7 @@ UpdateOptions UpdateOptions::FromJson(const nlohmann::json& j) {
     o.clip_norm = j.at("clip_norm").get<double>();
     if (!j.at("temperature").is_null()) o.temperature = j["temperature"].get<double>();
     o.device = j.at("device").get<std::string>();
+    if (j.contains("merge") && !j["merge"].is_null()) o.merge = MergeUpdate::Parse(j["merge"].get<std::string>());
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("unreadable training options: {}", e.what()));
   }

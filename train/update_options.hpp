@@ -13,6 +13,7 @@
 
 #include "schedules/schedule.hpp"
 #include "train/budget.hpp"
+#include "train/merge_update.hpp"
 #include "train/mixture.hpp"
 
 namespace fomo::train {
@@ -29,6 +30,7 @@ struct UpdateOptions {
   double clip_norm = 1.0;
   std::optional<double> temperature;
   std::string device = "auto";
+  std::optional<MergeUpdate> merge;  // --merge ema|finetune|zeroshot:W
 
   // The built-in defaults for a level ("patch", "minor", "major", "pretrain"),
   // then fomo.yaml's defaults.LEVEL on top. Throws fomo::Error naming the line of

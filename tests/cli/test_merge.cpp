@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catch.hpp"
+#include "core/float_bits.hpp"
 #include "test_support.hpp"
 
 using namespace fomo::test;
@@ -228,4 +229,39 @@ TEST_CASE("a recipe weights tensor groups differently", "[cli][merge]") {
   CHECK(RunFomo({"merge", "--recipe", (dir / "broken.yaml").string()}, dir.path()).exit_code == 1);
   CHECK(RunFomo({"merge", "v1.0.1", "--recipe", (dir / "recipe.yaml").string()}, dir.path()).exit_code == 2);
   CHECK(RepositorySnapshot(dir.path()) == before);
+}
+
+TEST_CASE("F16 and BF16 versions merge: one precision is kept, a mix gives F32", "[cli][merge]") {
+  TempDir dir;
+  InitReference(dir.path());
+  fs::path bf = dir / "bf16.safetensors", half = dir / "f16.safetensors";
+  const std::string reference = DataFile("openai_clip_tiny.safetensors").string();
+  REQUIRE(RunGen({"update", reference, "-o", bf.string(), "--kind", "dense", "--seed", "1", "--dtype", "BF16"}).exit_code == 0);
+  REQUIRE(RunGen({"update", reference, "-o", half.string(), "--kind", "dense", "--seed", "2", "--dtype", "F16"}).exit_code == 0);
+  REQUIRE(RunFomo({"commit", bf.string(), "--no-eval", "-q"}, dir.path()).exit_code == 0);    // v1.0.1
+  REQUIRE(RunFomo({"commit", half.string(), "--no-eval", "-q"}, dir.path()).exit_code == 0);  // v1.0.2
+
+  // BF16 with itself: back bit for bit, still BF16.
+  json self = Json(RunFomo({"merge", "v1.0.1", "v1.0.1", "--no-eval", "--json"}, dir.path()));
+  CHECK(Exported(dir.path(), self["version"].get<std::string>()) == Exported(dir.path(), "v1.0.1"));
+  CHECK(self["storage"]["stored_bytes"] == 0);
+
+  // F16 with BF16: the mean of the widened values, stored as F32.
+  json mixed = Json(RunFomo({"merge", "v1.0.2", "v1.0.1", "--no-eval", "--json"}, dir.path()));
+  auto show = Json(RunFomo({"show", mixed["version"].get<std::string>(), "--tensors", "--json"}, dir.path()));
+  REQUIRE(!show["manifest"].empty());
+  for (const auto& t : show["manifest"]) CHECK(t["dtype"] == "F32");
+  auto h = Exported(dir.path(), "v1.0.2"), b = Exported(dir.path(), "v1.0.1");
+  auto m = Exported(dir.path(), mixed["version"].get<std::string>());
+  const std::string name = "visual.proj";
+  auto z = Floats(m[name]);
+  REQUIRE(z.size() * 2 == h[name].size());
+  for (size_t i = 0; i < z.size(); ++i) {
+    uint16_t hb, bb;
+    std::memcpy(&hb, h[name].data() + 2 * i, 2);
+    std::memcpy(&bb, b[name].data() + 2 * i, 2);
+    const double want = 0.5 * fomo::core::HalfToDouble(hb) + 0.5 * fomo::core::BFloat16ToDouble(bb);
+    INFO(name << "[" << i << "]");
+    REQUIRE(z[i] == static_cast<float>(want));
+  }
 }

@@ -2,6 +2,8 @@
 // Fashion-MNIST with the tiny model: version bumps, budgets in the record,
 // determinism, resume equal to an uninterrupted run, the --require gate, NaN, and
 // bad options. Runs are a few steps at batch 16 on capped selectors.
+#include <cstring>
+
 #include <nlohmann/json.hpp>
 
 #include "catch.hpp"
@@ -261,4 +263,112 @@ TEST_CASE("init --pretrain without a model trains the embedded default, tiny", "
   CHECK(show["budget"]["steps"] == 2);
   // The pretraining data's test split is the retention suite of the new fomo.yaml.
   CHECK_THAT(ReadFile(dir / "fomo.yaml"), HasSubstr("retention: [fmnist:0-4]"));
+}
+
+namespace {
+
+nlohmann::json Show(const fs::path& dir, const std::string& rev) {
+  RunResult r = RunFomo({"show", rev, "--json"}, dir);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return nlohmann::json::parse(r.out);
+}
+
+// Every tensor of `merged` is (1 - w) finetuned + w other, computed in double.
+void RequireWeightedMean(const fs::path& dir, const std::string& merged, const std::string& finetuned,
+                         const std::string& other, double w) {
+  auto m = Exported(dir, merged), f = Exported(dir, finetuned), o = Exported(dir, other);
+  REQUIRE(m.size() == f.size());
+  for (const auto& [name, bytes] : m) {
+    const size_t n = bytes.size() / 4;
+    std::vector<float> x(n), y(n), z(n);
+    std::memcpy(x.data(), f[name].data(), bytes.size());
+    std::memcpy(y.data(), o[name].data(), bytes.size());
+    std::memcpy(z.data(), bytes.data(), bytes.size());
+    for (size_t i = 0; i < n; ++i) {
+      INFO(name << "[" << i << "]");
+      REQUIRE(z[i] == static_cast<float>((1 - w) * static_cast<double>(x[i]) + w * static_cast<double>(y[i])));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("an ema-merge update keeps the finetuned weights as a parent and deploys their mean", "[cli][train][merge]") {
+  if (!HaveFashionMnist()) return;
+  TempDir dir;
+  InitPretrained(dir.path());
+  RunResult r = RunFomo(Update("minor", {"--merge", "ema:0.75", "--json"}), dir.path());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto merged = nlohmann::json::parse(r.out);
+  auto base = Show(dir.path(), "v1.0.0");
+  auto tuned = Show(dir.path(), "v1.1.0^2");
+  CHECK(merged["version"] == "1.1.0");
+  CHECK(merged["parents"] == nlohmann::json::array({base["commit"], tuned["commit"]}));
+  CHECK(merged["recipe"]["merge"]["strategy"] == "ema");
+  CHECK(merged["recipe"]["merge"]["w"] == 0.75);
+  CHECK(merged["recipe"]["merge"]["anchor"] == "v1.0.0");
+  CHECK(merged["recipe"]["merge"]["finetuned_commit"] == tuned["commit"]);
+  CHECK(tuned["kind"] == "finetuned");
+  CHECK(tuned["parents"] == nlohmann::json::array({base["commit"]}));
+  CHECK(tuned["tags"].empty());
+  RequireWeightedMean(dir.path(), "v1.1.0", "v1.1.0^2", "v1.0.0", 0.75);
+
+  // The finetuned weights are what a plain update of the same parent gives.
+  REQUIRE(RunFomo(Update("minor", {"--from", "v1.0.0"}), dir.path()).exit_code == 0);
+  CHECK(Exported(dir.path(), "v1.2.0") == Exported(dir.path(), "v1.1.0^2"));
+
+  // The next ema update trains from the merged version and merges with it; the
+  // line counts one task per update.
+  REQUIRE(RunFomo(Update("minor", {"--merge", "ema:0.75"}), dir.path()).exit_code == 0);
+  auto second = Show(dir.path(), "HEAD");
+  CHECK(second["version"] == "1.3.0");
+  CHECK(Show(dir.path(), "HEAD^2")["parents"] == nlohmann::json::array({merged["commit"]}));
+  CHECK(second["recipe"]["task_index"] == 1);
+  RequireWeightedMean(dir.path(), "HEAD", "HEAD^2", "v1.1.0", 0.75);
+}
+
+TEST_CASE("finetune-merge merges with the anchor, zeroshot-merge trains from it", "[cli][train][merge]") {
+  if (!HaveFashionMnist()) return;
+  TempDir dir;
+  InitPretrained(dir.path());
+  REQUIRE(RunFomo(Update("patch", {}), dir.path()).exit_code == 0);  // v1.0.1: the line moved past the root
+  auto root = Show(dir.path(), "v1.0.0");
+  auto patch = Show(dir.path(), "v1.0.1");
+
+  REQUIRE(RunFomo(Update("minor", {"--merge", "finetune:0.5"}), dir.path()).exit_code == 0);
+  auto finetune = Show(dir.path(), "v1.1.0");
+  CHECK(Show(dir.path(), "v1.1.0^2")["parents"] == nlohmann::json::array({patch["commit"]}));  // trained from the tip
+  CHECK(finetune["recipe"]["merge"]["merged_with"] == "v1.0.0");
+  RequireWeightedMean(dir.path(), "v1.1.0", "v1.1.0^2", "v1.0.0", 0.5);
+
+  REQUIRE(RunFomo(Update("minor", {"--merge", "zeroshot:0.5"}), dir.path()).exit_code == 0);
+  CHECK(Show(dir.path(), "v1.2.0^2")["parents"] == nlohmann::json::array({root["commit"]}));  // trained from theta_0
+  CHECK(Show(dir.path(), "v1.2.0")["parents"][0] == finetune["commit"]);
+  RequireWeightedMean(dir.path(), "v1.2.0", "v1.2.0^2", "v1.1.0", 0.5);
+
+  // --anchor is recorded, and later merge updates on the line keep it.
+  REQUIRE(RunFomo(Update("minor", {"--merge", "finetune:0.5", "--anchor", "v1.0.1"}), dir.path()).exit_code == 0);
+  CHECK(Show(dir.path(), "v1.3.0")["recipe"]["merge"]["anchor"] == "v1.0.1");
+  RequireWeightedMean(dir.path(), "v1.3.0", "v1.3.0^2", "v1.0.1", 0.5);
+  REQUIRE(RunFomo(Update("patch", {"--merge", "zeroshot:0.9"}), dir.path()).exit_code == 0);
+  CHECK(Show(dir.path(), "v1.3.1^2")["parents"] == nlohmann::json::array({patch["commit"]}));
+
+  auto before = RepositorySnapshot(dir.path());
+  struct Case {
+    std::vector<std::string> extra;
+    const char* message;
+  };
+  for (const Case& c : std::vector<Case>{{{"--merge", "average:0.5"}, "ema, finetune or zeroshot"},
+                                         {{"--merge", "ema:1.5"}, "from 0 to 1"},
+                                         {{"--merge", "ema"}, "ema:0.9"},
+                                         {{"--anchor", "v1.0.0"}, "give --merge too"},
+                                         {{"--merge", "ema:0.9", "--anchor", "v7.0.0"}, "unknown revision"}}) {
+    RunResult r = RunFomo(Update("minor", c.extra), dir.path());
+    INFO(r.err);
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.err, HasSubstr(c.message));
+  }
+  CHECK(RepositorySnapshot(dir.path()) == before);
 }
