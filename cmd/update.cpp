@@ -33,6 +33,11 @@ struct UpdateArgs {
   std::vector<std::string> data;
   std::string method, schedule, lr, warmup, cooldown, steps, samples, budget, replay, batch_size, seed,
       weight_decay, temperature, device, merge;
+  // Method options.
+  std::string rank, adapter_scale, targets, galore_rank, galore_gap, galore_scale, ewc_lambda, ewc_gamma,
+      fisher_samples, si_c, si_xi;
+  std::vector<std::string> freeze;
+  bool tune_temperature = false;
   std::string from, anchor, message, require;
   bool no_eval = false;
   bool resume = false;
@@ -42,14 +47,59 @@ struct UpdateArgs {
     return !data.empty() || !method.empty() || !schedule.empty() || !lr.empty() || !warmup.empty() ||
            !cooldown.empty() || !steps.empty() || !samples.empty() || !budget.empty() || !replay.empty() ||
            !batch_size.empty() || !seed.empty() || !weight_decay.empty() || !temperature.empty() ||
-           !device.empty() || !merge.empty() || !from.empty() || !anchor.empty();
+           !device.empty() || !merge.empty() || !from.empty() || !anchor.empty() || !rank.empty() ||
+           !adapter_scale.empty() || !targets.empty() || !galore_rank.empty() || !galore_gap.empty() ||
+           !galore_scale.empty() || !ewc_lambda.empty() || !ewc_gamma.empty() || !fisher_samples.empty() ||
+           !si_c.empty() || !si_xi.empty() || !freeze.empty() || tune_temperature;
   }
 };
+
+std::vector<std::string> CommaList(const std::string& text) {
+  std::vector<std::string> out;
+  std::string part;
+  for (char c : text + ",") {
+    if (c != ',') {
+      part += c;
+    } else if (!part.empty()) {
+      out.push_back(part);
+      part.clear();
+    }
+  }
+  return out;
+}
+
+void ApplyMethodArgs(const UpdateArgs& a, train::MethodOptions& m) {
+  if (!a.method.empty()) {
+    const train::Method chosen = train::ParseMethod(a.method);
+    // Another method than fomo.yaml's default starts from that method's defaults.
+    if (chosen != m.method) m = train::MethodOptions{};
+    m.method = chosen;
+  }
+  if (!a.rank.empty()) m.rank = ParseOptionCount("--rank", a.rank);
+  if (!a.adapter_scale.empty()) m.scale = ParseOptionNumber("--adapter-scale", a.adapter_scale);
+  if (!a.targets.empty()) m.targets = CommaList(a.targets);
+  if (!a.freeze.empty()) {
+    m.freeze.clear();
+    for (const auto& f : a.freeze) {
+      for (auto& p : CommaList(f)) m.freeze.push_back(p);
+    }
+  }
+  if (!a.galore_rank.empty()) m.galore_rank = ParseOptionCount("--galore-rank", a.galore_rank);
+  if (!a.galore_gap.empty()) m.galore_gap = ParseOptionCount("--galore-gap", a.galore_gap);
+  if (!a.galore_scale.empty()) m.galore_scale = ParseOptionNumber("--galore-scale", a.galore_scale);
+  if (!a.ewc_lambda.empty()) m.ewc_lambda = ParseOptionNumber("--ewc-lambda", a.ewc_lambda);
+  if (!a.ewc_gamma.empty()) m.ewc_gamma = ParseOptionNumber("--ewc-gamma", a.ewc_gamma);
+  if (!a.fisher_samples.empty()) m.fisher_samples = ParseOptionCount("--fisher-samples", a.fisher_samples);
+  if (!a.si_c.empty()) m.si_c = ParseOptionNumber("--si-c", a.si_c);
+  if (!a.si_xi.empty()) m.si_xi = ParseOptionNumber("--si-xi", a.si_xi);
+  if (a.tune_temperature) m.tune_temperature = true;
+  m.Validate();
+}
 
 train::UpdateOptions OptionsFor(const std::string& level, const UpdateArgs& a, const YAML::Node& document) {
   train::UpdateOptions o = train::UpdateOptions::Defaults(level, document, "fomo.yaml");
   if (!a.data.empty()) o.data = a.data;
-  if (!a.method.empty()) o.method = a.method;
+  ApplyMethodArgs(a, o.method);
   if (!a.schedule.empty()) o.schedule.kind = schedules::ParseScheduleKind(a.schedule);
   if (!a.lr.empty()) o.schedule.peak_lr = ParseOptionNumber("--lr", a.lr);
   if (!a.warmup.empty()) o.schedule.warmup = ParseOptionNumber("--warmup", a.warmup);
@@ -254,7 +304,9 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
                   {"from", parent.version.Tag()},
                   {"from_commit", from},
                   {"data", options.data},
-                  {"method", options.method},
+                  {"method", train::MethodName(options.method.method)},
+                  {"method_options", options.method.ToJson()},
+                  {"trained_parameters", trained.trained_parameters},
                   {"options", run["options"]},
                   {"task_index", job.task_index},
                   {"anchor", run["anchor"]},
@@ -273,7 +325,7 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   if (!require.empty()) draft.recipe["require"] = require;
   std::string message = run.value("message", "");
   if (message.empty()) {
-    message = fmt::format("{}: {} on {} ({} steps)", level_name, options.method, fmt::join(options.data, " "),
+    message = fmt::format("{}: {} on {} ({} steps)", level_name, train::MethodName(options.method.method), fmt::join(options.data, " "),
                           trained.steps);
   }
   draft.message = message;
@@ -315,7 +367,26 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
 Runner SetupUpdate(CommandLine& cli, BumpLevel level) {
   auto a = std::make_shared<UpdateArgs>();
   cli.Option("--data", &a->data, "training data selectors, train split unless named (e.g. fmnist:5-9)", "SEL");
-  cli.Option("--method", &a->method, "continual-learning method: full", "NAME");
+  cli.Option("--method", &a->method,
+             "continual-learning method: full, locked-image, locked-text, freeze, lora, dora, vera, ia3, bitfit, lnfit, "
+             "galore, ewc, si",
+             "NAME");
+  cli.Option("--rank", &a->rank, "lora, dora, vera: adapter rank (default 4)", "R");
+  cli.Option("--adapter-scale", &a->adapter_scale, "lora, dora, vera: scale s of the update s B A (default 1)", "S");
+  cli.Option("--targets", &a->targets, "lora, dora, vera: adapted maps among q,k,v,out,mlp-in,mlp-out (default all)", "LIST");
+  cli.Option("--freeze", &a->freeze,
+             "freeze: what stays fixed: vision, text, vision:0-5, text:3, attention, mlp, embeddings, norms, "
+             "projections, temperature, or a glob over tensor names",
+             "PATTERN");
+  cli.Option("--galore-rank", &a->galore_rank, "galore: rank of the gradient projection (default 128)", "R");
+  cli.Option("--galore-gap", &a->galore_gap, "galore: steps between projector refreshes (default 200)", "N");
+  cli.Option("--galore-scale", &a->galore_scale, "galore: scale of the projected update (default 0.25)", "S");
+  cli.Option("--ewc-lambda", &a->ewc_lambda, "ewc: penalty weight lambda (default 1)", "X");
+  cli.Option("--ewc-gamma", &a->ewc_gamma, "ewc: decay of the earlier Fisher, online EWC (default 1)", "X");
+  cli.Option("--fisher-samples", &a->fisher_samples, "ewc: samples of the Fisher pass at the update's end (default 50000)", "N");
+  cli.Option("--si-c", &a->si_c, "si: penalty weight c (default 0.5)", "X");
+  cli.Option("--si-xi", &a->si_xi, "si: damping xi (default 1)", "X");
+  cli.Flag("--tune-temperature", &a->tune_temperature, "train logit_scale with a PEFT or selective method");
   cli.Option("--schedule", &a->schedule,
              "learning-rate schedule: constant, cosine, rsqrt, autoregressive-cosine, continued-cosine, "
              "autoregressive-rsqrt, continued-rsqrt",

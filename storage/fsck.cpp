@@ -40,6 +40,7 @@ std::vector<ObjectId> ReachableObjects(const Repository& repo) {
   std::set<ObjectId> ids;
   for (const auto& commit : repo.graph().ReachableCommits()) {
     for (const auto& e : LoadManifest(repo.graph(), commit).tensors) ids.insert(e.id);
+    for (const auto& e : LoadMethodState(repo.graph(), commit).tensors) ids.insert(e.id);
   }
   AddBases(repo.objects(), &ids);
   return std::vector<ObjectId>(ids.begin(), ids.end());
@@ -64,7 +65,9 @@ FsckReport CheckRepository(const Repository& repo, bool verify_objects) {
       report.errors.push_back(e.what());
       continue;
     }
-    for (const auto& e : v.manifest.tensors) {
+    std::vector<ManifestEntry> entries = v.manifest.tensors;
+    entries.insert(entries.end(), v.method_state.tensors.begin(), v.method_state.tensors.end());
+    for (const auto& e : entries) {
       referenced.insert(e.id);
       first_user.emplace(e.id, fmt::format("'{}' of {}", e.name, v.version.Tag()));
       if (!store.Contains(e.id)) {

@@ -49,6 +49,10 @@ std::vector<uint8_t> SerializeHeader(const Header& h) {
   return out;
 }
 
+void StoreU64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
 uint64_t LoadU64(const uint8_t* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
@@ -135,13 +139,66 @@ ObjectInfo ObjectStore::Stat(const ObjectId& id) const {
   info.shape = h.shape;
   info.raw_size = h.raw_size;
   info.depth = h.depth;
-  if (h.encoding == Encoding::kDelta) info.base = h.base;
+  if (h.encoding != Encoding::kFull) info.base = h.base;
   info.stored_size = file.size();
   return info;
 }
 
-PutResult ObjectStore::Put(const ObjectId& id, const TensorView& tensor,
-                           const std::optional<ObjectId>& parent) const {
+// lowrank payload: u64 rank, u64 has_magnitude, u64 factor bytes, the byte
+// planes of the factors (a, b, magnitude as F32), then the byte planes of the
+// XOR residual against the weight they make.
+std::vector<uint8_t> ObjectStore::EncodeLowRank(uint8_t* base_then_residual, const TensorView& tensor,
+                                               const LowRankFactors& f) const {
+  const int64_t rows = tensor.shape[0], cols = tensor.shape[1];
+  f.Check(rows, cols);
+  float* made = reinterpret_cast<float*>(base_then_residual);
+  ApplyLowRank(made, rows, cols, f, made);
+  codec::XorBytes(tensor.data, base_then_residual, base_then_residual, tensor.size);
+  std::vector<float> floats(f.a);
+  floats.insert(floats.end(), f.b.begin(), f.b.end());
+  floats.insert(floats.end(), f.magnitude.begin(), f.magnitude.end());
+  auto factors = codec::EncodePlanes(reinterpret_cast<const uint8_t*>(floats.data()), floats.size() * 4, 4,
+                                     options_.zstd_level);
+  auto residual = codec::EncodePlanes(base_then_residual, tensor.size, 4, options_.zstd_level);
+  std::vector<uint8_t> out(24);
+  StoreU64(out.data(), static_cast<uint64_t>(f.rank));
+  StoreU64(out.data() + 8, f.magnitude.empty() ? 0 : 1);
+  StoreU64(out.data() + 16, factors.size());
+  out.insert(out.end(), factors.begin(), factors.end());
+  out.insert(out.end(), residual.begin(), residual.end());
+  return out;
+}
+
+void ObjectStore::DecodeLowRank(const uint8_t* payload, uint64_t payload_size, const Shape& shape, uint8_t* dst,
+                                uint64_t size) const {
+  if (payload_size < 24) throw CorruptError("truncated low-rank payload");
+  const int64_t rows = shape[0], cols = shape[1];
+  LowRankFactors f;
+  const uint64_t rank = LoadU64(payload), has_magnitude = LoadU64(payload + 8), factor_bytes = LoadU64(payload + 16);
+  if (rank == 0 || rank > static_cast<uint64_t>(std::max(rows, cols)) || has_magnitude > 1 ||
+      factor_bytes > payload_size - 24) {
+    throw CorruptError("bad low-rank header");
+  }
+  f.rank = static_cast<int64_t>(rank);
+  const uint64_t count = rank * static_cast<uint64_t>(cols + rows) + (has_magnitude ? static_cast<uint64_t>(rows) : 0);
+  std::vector<float> floats(count);
+  codec::DecodePlanes(payload + 24, factor_bytes, 4, reinterpret_cast<uint8_t*>(floats.data()), count * 4);
+  auto at = floats.begin();
+  f.a.assign(at, at + static_cast<int64_t>(rank) * cols);
+  at += static_cast<int64_t>(rank) * cols;
+  f.b.assign(at, at + rows * static_cast<int64_t>(rank));
+  at += rows * static_cast<int64_t>(rank);
+  f.magnitude.assign(at, floats.end());
+  float* made = reinterpret_cast<float*>(dst);
+  ApplyLowRank(made, rows, cols, f, made);
+  struct ResidualSlot;
+  uint8_t* residual = ThreadScratch<ResidualSlot>(size);
+  codec::DecodePlanes(payload + 24 + factor_bytes, payload_size - 24 - factor_bytes, 4, residual, size);
+  codec::XorBytes(dst, residual, dst, size);
+}
+
+PutResult ObjectStore::Put(const ObjectId& id, const TensorView& tensor, const std::optional<ObjectId>& parent,
+                           const LowRankFactors* low_rank) const {
   if (Contains(id)) {
     ObjectInfo info = Stat(id);
     return PutResult{info.encoding, info.stored_size, false};
@@ -152,14 +209,18 @@ PutResult ObjectStore::Put(const ObjectId& id, const TensorView& tensor,
 
   if (parent && *parent != id && Contains(*parent)) {
     ObjectInfo base = Stat(*parent);
-    if (base.dtype == tensor.dtype && base.shape == tensor.shape && base.depth < options_.max_chain &&
-        base.encoding != Encoding::kLowRank) {
+    if (base.dtype == tensor.dtype && base.shape == tensor.shape && base.depth < options_.max_chain) {
       struct ParentSlot;
       uint8_t* diff = ThreadScratch<ParentSlot>(tensor.size);
       ReadInto(*parent, diff, tensor.size);
-      codec::XorBytes(tensor.data, diff, diff, tensor.size);
-      payload = codec::EncodePlanes(diff, tensor.size, element, options_.zstd_level);
-      header.encoding = Encoding::kDelta;
+      if (low_rank && tensor.dtype == Dtype::kF32 && tensor.shape.size() == 2) {
+        payload = EncodeLowRank(diff, tensor, *low_rank);
+        header.encoding = Encoding::kLowRank;
+      } else {
+        codec::XorBytes(tensor.data, diff, diff, tensor.size);
+        payload = codec::EncodePlanes(diff, tensor.size, element, options_.zstd_level);
+        header.encoding = Encoding::kDelta;
+      }
       header.depth = base.depth + 1;
       header.base = *parent;
     }
@@ -208,8 +269,10 @@ void ObjectStore::ReadInto(const ObjectId& id, uint8_t* dst, uint64_t size) cons
       codec::DecodePlanes(payload, payload_size, element, diff, size);
       codec::XorBytes(dst, diff, dst, size);
     } else {
-      throw CorruptError(fmt::format("encoding '{}' is not supported by this fomo",
-                                     EncodingName(h.encoding)));
+      if (h.base == id) throw CorruptError("low-rank object refers to itself");
+      if (h.dtype != Dtype::kF32 || h.shape.size() != 2) throw CorruptError("low-rank object is not a 2-D F32 tensor");
+      ReadInto(h.base, dst, size);
+      DecodeLowRank(payload, payload_size, h.shape, dst, size);
     }
   } catch (const CorruptError& e) {
     if (std::string(e.what()).rfind("object ", 0) == 0) throw;

@@ -4,7 +4,10 @@
 //   full   - byte planes of the tensor, zstd per plane;
 //   delta  - byte planes of the XOR against a base object (the same tensor in the
 //            parent version), zstd per plane: lossless, unlike float subtraction;
-//   lowrank- reserved for factor-plus-residual updates (not written yet).
+//   lowrank- factors B, A (and DoRA's magnitude) against a base object plus the
+//            byte planes of the XOR between the tensor and the weight the
+//            factors make (storage/low_rank.hpp): an adapter update in its
+//            natural size, still lossless.
 // Delta chains are bounded: past max_chain links the writer stores a full frame.
 // Every read decodes the chain and verifies the hash of every link.
 #pragma once
@@ -15,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/low_rank.hpp"
 #include "storage/sha256.hpp"
 #include "storage/tensor.hpp"
 
@@ -62,8 +66,10 @@ class ObjectStore {
   // Stores tensor under id (its TensorId, computed by the caller), as a delta
   // against parent when that is smaller and the chain allows it. Safe to call
   // concurrently for different ids.
-  PutResult Put(const ObjectId& id, const TensorView& tensor,
-                const std::optional<ObjectId>& parent) const;
+  // With low_rank (a 2-D F32 tensor that is parent plus those factors), the
+  // factors are stored instead whenever that is smaller.
+  PutResult Put(const ObjectId& id, const TensorView& tensor, const std::optional<ObjectId>& parent,
+                const LowRankFactors* low_rank = nullptr) const;
 
   // Decodes the object into dst (exactly raw_size bytes), verifying every hash.
   void ReadInto(const ObjectId& id, uint8_t* dst, uint64_t size) const;
@@ -75,6 +81,11 @@ class ObjectStore {
   size_t RemoveTemporaryFiles() const;
 
  private:
+  std::vector<uint8_t> EncodeLowRank(uint8_t* base_then_residual, const TensorView& tensor,
+                                     const LowRankFactors& factors) const;
+  void DecodeLowRank(const uint8_t* payload, uint64_t payload_size, const Shape& shape, uint8_t* dst,
+                     uint64_t size) const;
+
   fs::path dir_;
   StoreOptions options_;
 };

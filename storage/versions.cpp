@@ -85,6 +85,16 @@ Manifest LoadManifest(const Graph& graph, const CommitId& commit) {
   }
 }
 
+Manifest LoadMethodState(const Graph& graph, const CommitId& commit) {
+  auto text = graph.ReadFile(commit, "method_state.json");
+  if (!text) return Manifest{};
+  try {
+    return Manifest::FromJson(*text);
+  } catch (const CorruptError& e) {
+    throw CorruptError(fmt::format("commit {}: method_state.json: {}", commit.substr(0, 12), e.what()));
+  }
+}
+
 StoredVersion LoadVersion(const Graph& graph, const CommitId& commit) {
   StoredVersion v;
   v.commit = graph.ReadCommit(commit);
@@ -97,6 +107,7 @@ StoredVersion LoadVersion(const Graph& graph, const CommitId& commit) {
   v.stored_bytes = info.value("stored_bytes", uint64_t{0});
   v.budget = BudgetFromJson(info.value("budget", json::object()));
   v.manifest = LoadManifest(graph, commit);
+  v.method_state = LoadMethodState(graph, commit);
   v.config_json = RequireFile(graph, commit, "config.json");
   v.recipe = ParseJsonFile(graph, commit, "recipe.json");
   v.metrics = ParseJsonFile(graph, commit, "metrics.json");
@@ -205,7 +216,8 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
       if (base) {
         if (const ManifestEntry* e = base->Find(t.name)) parent = e->id;
       }
-      PutResult result = store.Put(ids[order[k]], t.view, parent);
+      auto hint = draft.low_rank.find(t.name);
+      PutResult result = store.Put(ids[order[k]], t.view, parent, hint == draft.low_rank.end() ? nullptr : &hint->second);
       {
         std::lock_guard<std::mutex> lock(results_mutex);
         results[ids[order[k]]] = result;
@@ -233,6 +245,35 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
   for (const auto& p : parents) parent_manifests.push_back(&p.manifest);
   v.raw_bytes = v.manifest.RawBytes();
   v.stored_bytes = AddedBytes(v.manifest, parent_manifests);
+  // An online method's state, stored as deltas against the parent's.
+  std::vector<ObjectId> state_written;
+  try {
+    for (const auto& t : draft.method_state) {
+      const ObjectId id = TensorId(t.view);
+      std::optional<ObjectId> previous;
+      if (!parents.empty()) {
+        if (const ManifestEntry* e = parents.front().method_state.Find(t.name)) previous = e->id;
+      }
+      PutResult put = store.Put(id, t.view, previous);
+      if (put.written) state_written.push_back(id);
+      v.method_state.tensors.push_back(ManifestEntry{t.name, id, t.view.dtype, t.view.shape, put.encoding, put.stored_size});
+      if (put.written) v.stored_bytes += put.stored_size;
+    }
+  } catch (...) {
+    for (const auto& id : state_written) store.Remove(id);
+    remove_new_objects();
+    throw;
+  }
+  auto previous_cleanup = remove_new_objects;
+  remove_new_objects = [previous_cleanup, state_written, &store] {
+    previous_cleanup();
+    for (const auto& id : state_written) {
+      try {
+        store.Remove(id);
+      } catch (const Error&) {
+      }
+    }
+  };
   if (draft.version) {
     if (graph.TagTarget(draft.version->Tag())) {
       throw Error(fmt::format("version {} already exists", draft.version->Tag()));
@@ -257,6 +298,7 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
       {"metrics.json", draft.metrics.dump(2) + "\n"},
       {"version.json", record.dump(2) + "\n"},
   };
+  if (!v.method_state.tensors.empty()) files["method_state.json"] = v.method_state.ToJson();
   std::string message = draft.message.empty() ? fmt::format("version {}", v.version.ToString())
                                               : draft.message;
 

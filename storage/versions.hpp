@@ -8,16 +8,21 @@
 //   metrics.json   metrics summary (opaque to storage/)
 //   version.json   the semantic version, kind, sizes and budget: everything the
 //                  database row holds, so fsck can rebuild a lost row
+//   method_state.json  (optional) a manifest of what an online method carries to
+//                  the next update (EWC's Fisher, SI's importance): stored like
+//                  weights, never exported
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "storage/low_rank.hpp"
 #include "storage/manifest.hpp"
 #include "storage/repository.hpp"
 #include "storage/semver.hpp"
@@ -31,6 +36,10 @@ struct VersionDraft {
   // again if the commit fails.
   std::vector<ManifestEntry> stored;
   std::vector<ObjectId> written_objects;
+  // Tensors stored as low-rank factors against the first parent's (adapter
+  // updates), by name.
+  std::map<std::string, LowRankFactors> low_rank;
+  std::vector<NamedTensor> method_state;
   std::string config_json;
   nlohmann::json recipe = nlohmann::json::object();
   nlohmann::json metrics = nlohmann::json::object();
@@ -52,6 +61,7 @@ struct StoredVersion {
   SemVer version;
   std::string kind;
   Manifest manifest;
+  Manifest method_state;  // empty unless an online method left state
   std::string config_json;
   nlohmann::json recipe;
   nlohmann::json metrics;
@@ -70,6 +80,8 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
 
 StoredVersion LoadVersion(const Graph& graph, const CommitId& commit);
 Manifest LoadManifest(const Graph& graph, const CommitId& commit);
+// The commit's method_state.json, or an empty manifest.
+Manifest LoadMethodState(const Graph& graph, const CommitId& commit);
 
 // The database row a stored version should have.
 VersionRow VersionRowOf(const StoredVersion& version);

@@ -1,7 +1,9 @@
 #include "train/budget.hpp"
 
 #include <cmath>
+#include <algorithm>
 #include <cstdlib>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -11,66 +13,176 @@ namespace fomo::train {
 
 namespace {
 
-// One pre-norm transformer over `tokens` tokens: q/k/v and out projections, the
-// two attention products (scores and the weighted sum of values), the MLP.
-double TransformerMacs(const core::TowerConfig& tower, double tokens) {
-  const double w = tower.width;
-  const double per_layer = tokens * w * 3 * w        // in_proj
-                           + 2 * tokens * tokens * w  // q k^T and attn v
-                           + tokens * w * w           // out_proj
-                           + 2 * tokens * w * tower.mlp_dim;
-  return per_layer * tower.layers;
-}
+// What trains in one residual block: weight gradients per linear map (q, k and v
+// each a third of in_proj) and whether input gradients flow through the block.
+struct BlockPlan {
+  double qkv = 0;  // share of in_proj's rows with a weight gradient
+  bool out = false, fc = false, proj = false;
+  bool flows = false;
+};
 
-// Bytes a training step holds at once: fp32 weights, and for trained towers their
-// gradients, AdamW's two moments and the activations kept for backward (about a
-// dozen width-sized values per token and layer plus the attention matrix per head).
-double TowerMemory(const core::TowerConfig& tower, double tokens, double params, double batch, bool trained) {
-  double bytes = 4 * params;
-  if (trained) {
-    bytes += 12 * params;
-    const double per_layer = 12 * tokens * tower.width + 2.0 * tower.heads * tokens * tokens +
-                             2 * tokens * tower.mlp_dim;
-    bytes += 4 * batch * per_layer * tower.layers;
+struct TowerPlan {
+  std::vector<BlockPlan> blocks;
+  bool conv = false;        // the patch embedding's weight trains
+  bool projection = false;  // the output projection trains
+  bool top_flows = false;   // gradients flow into the output projection's input
+};
+
+TowerPlan PlanTower(const core::ClipConfig& config, const MethodOptions& method, bool vision) {
+  const core::TowerConfig& tower = vision ? config.vision : config.text;
+  const std::string blocks = vision ? "visual.transformer.resblocks." : "transformer.resblocks.";
+  TowerPlan plan;
+  plan.blocks.resize(static_cast<size_t>(tower.layers));
+  // The lowest place anything trains: -1 for the embeddings below the blocks.
+  int lowest = tower.layers + 1;
+  for (const auto& [name, shape] : config.ExpectedTensors()) {
+    if ((name.rfind("visual.", 0) == 0) != vision || name == "logit_scale" || !TrainsTensor(method, name)) continue;
+    if (name.rfind(blocks, 0) == 0) {
+      const int b = std::atoi(name.c_str() + blocks.size());
+      BlockPlan& block = plan.blocks[static_cast<size_t>(b)];
+      if (name.find("in_proj_weight") != std::string::npos) block.qkv = 1;
+      if (name.find("out_proj.weight") != std::string::npos) block.out = true;
+      if (name.find("c_fc.weight") != std::string::npos) block.fc = true;
+      if (name.find("c_proj.weight") != std::string::npos) block.proj = true;
+      lowest = std::min(lowest, b);
+    } else if (name == "visual.proj" || name == "text_projection") {
+      plan.projection = true;
+      lowest = std::min(lowest, tower.layers);
+    } else if (name.find("ln_post") != std::string::npos || name.find("ln_final") != std::string::npos) {
+      lowest = std::min(lowest, tower.layers);
+    } else {
+      if (name == "visual.conv1.weight") plan.conv = true;
+      lowest = -1;
+    }
   }
-  return bytes;
+  for (const auto& site : AdapterSites(config, method)) {
+    if (site.weight.rfind(blocks, 0) != 0) continue;
+    const int b = std::atoi(site.weight.c_str() + blocks.size());
+    BlockPlan& block = plan.blocks[static_cast<size_t>(b)];
+    if (site.target == "q" || site.target == "k" || site.target == "v") block.qkv += 1.0 / 3;
+    if (site.target == "out") block.out = true;
+    if (site.target == "mlp-in") block.fc = true;
+    if (site.target == "mlp-out" || site.target == "mlp-inner") block.proj = true;
+    lowest = std::min(lowest, b);
+  }
+  for (int b = 0; b < tower.layers; ++b) plan.blocks[static_cast<size_t>(b)].flows = lowest <= b;
+  plan.top_flows = lowest <= tower.layers;
+  return plan;
 }
 
-double TowerParams(const core::TowerConfig& tower) {
-  const double w = tower.width;
-  return tower.layers * (4 * w * w + 2 * w * tower.mlp_dim + 9 * w + tower.mlp_dim);
+// One tower's FLOPs per sample.
+double TowerFlops(const core::ClipConfig& config, const TowerPlan& plan, bool vision) {
+  const core::TowerConfig& t = vision ? config.vision : config.text;
+  const double tokens = vision ? static_cast<double>(config.grid_size()) * config.grid_size() + 1 : config.context_length;
+  const double w = t.width, m = t.mlp_dim;
+  double flops = 0;
+  if (vision) {
+    const double patches = static_cast<double>(config.grid_size()) * config.grid_size();
+    const double conv = patches * 3.0 * config.patch_size * config.patch_size * w;
+    flops += conv * (plan.conv ? 4 : 2);  // no gradient for the image itself
+  }
+  for (const BlockPlan& b : plan.blocks) {
+    const double in_proj = tokens * w * 3 * w, out = tokens * w * w, fc = tokens * w * m, proj = tokens * m * w;
+    const double attention = 2 * tokens * tokens * w;
+    const double input_grad = b.flows ? 2 : 0;
+    flops += in_proj * (2 + input_grad + 2 * b.qkv) + out * (2 + input_grad + (b.out ? 2 : 0)) +
+             fc * (2 + input_grad + (b.fc ? 2 : 0)) + proj * (2 + input_grad + (b.proj ? 2 : 0)) +
+             attention * (b.flows ? 6 : 2);
+  }
+  const double projection = w * config.embed_dim;
+  flops += projection * (2 + (plan.top_flows ? 2 : 0) + (plan.projection ? 2 : 0));
+  return flops;
+}
+
+// Elements one sample keeps for backward in one tower.
+double TowerActivations(const core::ClipConfig& config, const TowerPlan& plan, bool vision) {
+  const core::TowerConfig& t = vision ? config.vision : config.text;
+  const double tokens = vision ? static_cast<double>(config.grid_size()) * config.grid_size() + 1 : config.context_length;
+  const double w = t.width, m = t.mlp_dim;
+  double per_token = 0;
+  for (const BlockPlan& b : plan.blocks) {
+    if (b.flows) per_token += w + 3 * w + static_cast<double>(t.heads) * tokens + w + m;
+    if (b.qkv > 0) per_token += w;
+    if (b.out) per_token += w;
+    if (b.fc) per_token += w;
+    if (b.proj) per_token += m;
+  }
+  return per_token * tokens;
+}
+
+struct Estimate {
+  double flops = 0;
+  double bytes = 0;
+};
+
+Estimate EstimateFor(const core::ClipConfig& config, double batch, const MethodOptions& method) {
+  const TowerPlan vision = PlanTower(config, method, true), text = PlanTower(config, method, false);
+  Estimate e;
+  e.flops = batch * (TowerFlops(config, vision, true) + TowerFlops(config, text, false)) +
+            6.0 * batch * batch * config.embed_dim;  // the logits, both directions
+
+  double all = 0, trained = 0;
+  for (const auto& [name, shape] : config.ExpectedTensors()) {
+    const double n = static_cast<double>(NumElements(shape));
+    all += n;
+    if (TrainsTensor(method, name)) trained += n;
+  }
+  const double adapters = static_cast<double>(TrainedParameterCount(config, method)) - trained;
+  e.bytes = 4 * all + 12 * trained + 16 * adapters;
+  for (const auto& site : AdapterSites(config, method)) {
+    const double dw = static_cast<double>(site.row_end - site.row_begin) * site.in_features;
+    e.bytes += 2 * 4 * dw;  // the merged weight and its gradient
+    if (method.method != Method::kIa3) e.flops += 6 * dw * method.rank;
+  }
+  switch (method.method) {
+    case Method::kEwc:
+      e.bytes += 8 * all;  // Fisher and anchor
+      e.flops *= 1 + std::ceil(static_cast<double>(method.fisher_samples) / batch);
+      break;
+    case Method::kSi:
+      e.bytes += 12 * all;  // running importance, accumulated importance, start
+      e.flops += 8 * all;
+      break;
+    case Method::kGalore:
+      for (const auto& [name, shape] : config.ExpectedTensors()) {
+        if (shape.size() != 2 || name.find("resblocks") == std::string::npos) continue;
+        const double rows = static_cast<double>(shape[0]), cols = static_cast<double>(shape[1]);
+        const double r = std::min<double>(static_cast<double>(method.galore_rank), std::min(rows, cols));
+        e.bytes -= 8 * rows * cols - 8 * r * std::max(rows, cols) - 4 * r * std::min(rows, cols);
+        e.flops += 4 * rows * cols * r + 4 * rows * cols * std::min(rows, cols) / static_cast<double>(method.galore_gap);
+      }
+      break;
+    default:
+      break;
+  }
+  e.bytes += 4 * batch * (TowerActivations(config, vision, true) + TowerActivations(config, text, false));
+  return e;
 }
 
 }  // namespace
 
 double ImageTowerMacs(const core::ClipConfig& config) {
-  const double patches = static_cast<double>(config.grid_size()) * config.grid_size();
-  const double patch_embed = patches * 3.0 * config.patch_size * config.patch_size * config.vision.width;
-  const double projection = static_cast<double>(config.vision.width) * config.embed_dim;
-  return patch_embed + TransformerMacs(config.vision, patches + 1) + projection;
+  MethodOptions frozen;
+  frozen.method = Method::kLockedImage;
+  const TowerPlan none = PlanTower(config, frozen, true);
+  return TowerFlops(config, none, true) / 2;
 }
 
 double TextTowerMacs(const core::ClipConfig& config) {
-  const double projection = static_cast<double>(config.text.width) * config.embed_dim;
-  return TransformerMacs(config.text, config.context_length) + projection;
+  MethodOptions frozen;
+  frozen.method = Method::kLockedText;
+  const TowerPlan none = PlanTower(config, frozen, false);
+  return TowerFlops(config, none, false) / 2;
 }
 
-StepCost EstimateStepCost(const core::ClipConfig& config, int64_t batch_size, const TrainableSet& trainable) {
+StepCost EstimateStepCost(const core::ClipConfig& config, int64_t batch_size, const MethodOptions& method) {
   const double batch = static_cast<double>(batch_size);
-  auto tower_flops = [&](double macs, bool trained) { return batch * macs * (trained ? 6.0 : 2.0); };
+  const Estimate mine = EstimateFor(config, batch, method);
+  const Estimate full = EstimateFor(config, batch, MethodOptions{});
   StepCost cost;
-  cost.flops = tower_flops(ImageTowerMacs(config), trainable.image_tower) +
-               tower_flops(TextTowerMacs(config), trainable.text_tower) +
-               6.0 * batch * batch * config.embed_dim;  // the logits, both directions
-  const double image_tokens = static_cast<double>(config.grid_size()) * config.grid_size() + 1;
-  const double image_params = TowerParams(config.vision);
-  const double text_params = TowerParams(config.text) + static_cast<double>(config.vocab_size) * config.text.width;
-  auto memory = [&](const TrainableSet& t) {
-    return TowerMemory(config.vision, image_tokens, image_params, batch, t.image_tower) +
-           TowerMemory(config.text, config.context_length, text_params, batch, t.text_tower);
-  };
-  cost.memory_bytes = memory(trainable);
-  cost.memory_multiplier = cost.memory_bytes / memory(TrainableSet{});
+  cost.flops = mine.flops;
+  cost.memory_bytes = mine.bytes;
+  cost.memory_multiplier = mine.bytes / full.bytes;
   return cost;
 }
 

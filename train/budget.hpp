@@ -8,14 +8,9 @@
 #include <string>
 
 #include "core/clip_config.hpp"
+#include "train/method.hpp"
 
 namespace fomo::train {
-
-// Which parts of the model receive gradients.
-struct TrainableSet {
-  bool image_tower = true;
-  bool text_tower = true;
-};
 
 struct StepCost {
   double flops = 0;              // forward + backward matrix products of one step
@@ -29,12 +24,26 @@ struct StepCost {
 double ImageTowerMacs(const core::ClipConfig& config);
 double TextTowerMacs(const core::ClipConfig& config);
 
-// FLOPs of one step at a batch size: 2 per MAC forward; backward 2 per MAC for
-// activation gradients and 2 per MAC for weight gradients in the towers that train
-// (a frozen tower runs forward only). The memory multiplier is the documented CPU
-// estimate (weights, gradients, AdamW moments and saved activations), relative to
-// full finetuning.
-StepCost EstimateStepCost(const core::ClipConfig& config, int64_t batch_size, const TrainableSet& trainable);
+// The cost of one optimizer step of a method at a batch size.
+//
+// FLOPs: 2 per MAC forward. Backward, per linear map: 2 per MAC for the gradient
+// of its input wherever something below it trains, and 2 per MAC for the gradient
+// of its weight when the weight trains or an adapter reparametrises it (adapters
+// form W0 + dW and backpropagate through it, so dW costs a weight gradient; the
+// study counts LoRA that way). The attention products take 4 per MAC backward.
+// Adapters add the products that form dW once per step; SI its per-element
+// bookkeeping; GaLore its projections and an SVD every gap steps. EWC's Fisher
+// pass (fisher_samples forward and backward) is folded into every step, as the
+// study charges it ("99x a step").
+//
+// Memory: the documented CPU estimate (on the study's GPU it is measured): fp32
+// weights; gradients and AdamW moments of what trains (GaLore's moments in the
+// projected space); EWC's Fisher and anchor, SI's three tensors; the adapters and
+// their merged weights; and the activations a step keeps for backward, per token
+// and block: the LayerNorm inputs, q k v, the attention probabilities and the GELU
+// input wherever gradients flow, plus the input of every linear map whose weight
+// gets a gradient.
+StepCost EstimateStepCost(const core::ClipConfig& config, int64_t batch_size, const MethodOptions& method);
 
 // A budget as the user gives it: exactly one of the three.
 struct BudgetRequest {

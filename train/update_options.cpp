@@ -31,7 +31,9 @@ UpdateOptions BuiltinDefaults(const std::string& level) {
 
 void ApplyKey(UpdateOptions& o, const std::string& key, const YAML::Node& value) {
   if (key == "method") {
-    o.method = value.as<std::string>();
+    o.method.method = ParseMethod(value.as<std::string>());
+  } else if (o.method.ApplyYaml(key, value)) {
+    // a method option: rank, targets, freeze, ...
   } else if (key == "schedule") {
     o.schedule.kind = schedules::ParseScheduleKind(value.as<std::string>());
   } else if (key == "lr") {
@@ -107,7 +109,7 @@ UpdateOptions UpdateOptions::Defaults(const std::string& level, const YAML::Node
 nlohmann::json UpdateOptions::ToJson() const {
   nlohmann::json j;
   j["data"] = data;
-  j["method"] = method;
+  j["method"] = method.ToJson();
   j["schedule"] = {{"name", schedules::ScheduleName(schedule.kind)},
                    {"lr", schedule.peak_lr},
                    {"warmup", schedule.warmup},
@@ -133,7 +135,7 @@ UpdateOptions UpdateOptions::FromJson(const nlohmann::json& j) {
   UpdateOptions o;
   try {
     o.data = j.at("data").get<std::vector<std::string>>();
-    o.method = j.at("method").get<std::string>();
+    o.method = MethodOptions::FromJson(j.at("method"));
     const auto& s = j.at("schedule");
     o.schedule.kind = schedules::ParseScheduleKind(s.at("name").get<std::string>());
     o.schedule.peak_lr = s.at("lr").get<double>();

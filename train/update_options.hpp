@@ -14,13 +14,14 @@
 #include "schedules/schedule.hpp"
 #include "train/budget.hpp"
 #include "train/merge_update.hpp"
+#include "train/method.hpp"
 #include "train/mixture.hpp"
 
 namespace fomo::train {
 
 struct UpdateOptions {
   std::vector<std::string> data;  // selectors (train split unless one is named)
-  std::string method = "full";
+  MethodOptions method;
   schedules::ScheduleSpec schedule;
   BudgetRequest budget;
   MixtureShares replay;
