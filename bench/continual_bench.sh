@@ -30,7 +30,7 @@ summary() { # REPO REV -> "A_KA A_ZS stored_bytes"
 import json, sys
 j = json.load(sys.stdin)
 s = j["summary"]
-print(f"{s[\"adaptation\"]:.1f} {s[\"retention\"]:.1f} {j[\"storage\"][\"stored_bytes\"]}")'
+print("%.1f %.1f %d" % (s["adaptation"], s["retention"], j["storage"]["stored_bytes"]))'
 }
 
 # The base, once.

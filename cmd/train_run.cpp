@@ -116,9 +116,8 @@ std::string TrainingSelector(const std::string& text) {
 
 TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const TrainingJob& job) {
   const train::UpdateOptions& o = job.options;
-  if (o.method != "full") {
-    throw UsageError(fmt::format("unknown --method '{}' (this build trains: full)", o.method));
-  }
+  o.method.Validate();
+  train::CheckFreezePatterns(job.config, o.method);
   if (o.data.empty()) throw UsageError("no training data: give --data SELECTOR (e.g. --data fmnist:5-9)");
   // Captions are CLIP token ids up to 49407: a smaller vocabulary cannot read them.
   const auto clip_vocab = static_cast<int64_t>(core::ClipTokenizer::Default().vocab_size());
@@ -137,13 +136,14 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
   for (int s = 0; s < train::kSourceCount; ++s) available[s] = !corpus.sources[s].empty();
   const train::MixtureShares shares = o.replay.Resolved(available);
 
-  const train::StepCost cost = train::EstimateStepCost(job.config, o.batch_size, train::TrainableSet{});
+  const train::StepCost cost = train::EstimateStepCost(job.config, o.batch_size, o.method);
   const int64_t steps = train::StepsFor(o.budget, o.batch_size, cost);
 
   TrainingResult result;
   result.steps = steps;
   result.estimated_memory_bytes = cost.memory_bytes;
   result.memory_multiplier = cost.memory_multiplier;
+  result.trained_parameters = train::TrainedParameterCount(job.config, o.method);
   result.data = nlohmann::json::object();
   const auto slots = shares.Slots(o.batch_size);
   for (int s = 0; s < train::kSourceCount; ++s) {
@@ -158,6 +158,9 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
     std::cerr << fmt::format("{}: {} steps of batch {} ({}), {} schedule, peak lr {:.3g}, task {}\n", job.label, steps,
                              o.batch_size, o.budget.Describe(), schedules::ScheduleName(o.schedule.kind),
                              o.schedule.peak_lr, job.task_index);
+    std::cerr << fmt::format("  method   {}: trains {} values, {} per step x memory {:.3f}\n",
+                             train::MethodName(o.method.method), result.trained_parameters,
+                             train::FormatFlops(cost.flops) + "FLOP", cost.memory_multiplier);
     for (int s = 0; s < train::kSourceCount; ++s) {
       if (slots[s] == 0) continue;
       std::cerr << fmt::format("  {:<8} {:>3} of {} per batch from {} images: {}\n", train::SourceName(s), slots[s],
@@ -184,6 +187,8 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
   request.temperature = o.temperature;
   request.seed = o.seed;
   request.device = o.device;
+  request.method = o.method;
+  request.method_state = job.method_state;
   request.state_path = job.state_path;
   // How often a resumable state is saved (SIGKILL loses at most this much work).
   if (const char* every = std::getenv("FOMO_CHECKPOINT_SECONDS")) request.checkpoint_seconds = std::atof(every);

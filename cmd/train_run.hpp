@@ -22,6 +22,7 @@ struct TrainingJob {
   std::string label;  // "training v1.1.0", for progress lines
   core::ClipConfig config;
   std::vector<NamedTensor> weights;
+  std::vector<NamedTensor> method_state;  // what the source version's online method left
   train::UpdateOptions options;
   int64_t task_index = 0;
   std::vector<std::string> pretrain;  // replay selectors
@@ -42,6 +43,7 @@ struct TrainingResult {
   std::optional<int64_t> run_id;
   double estimated_memory_bytes = 0;  // train/budget.cpp's estimate for this step
   double memory_multiplier = 1;       // against full finetuning: the MAF factor
+  int64_t trained_parameters = 0;     // values the method trained (adapters included)
 };
 
 // Option values given as text: a finite number, or a positive whole number; a

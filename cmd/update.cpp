@@ -161,6 +161,7 @@ void MergeFinetuned(Context& ctx, const train::MergeUpdate& merge, const StoredV
       [&](const std::string&) -> const merge::MergeParams& { return params; }, progress);
 
   draft.tensors.clear();
+  draft.low_rank.clear();  // the merged weights are no low-rank update of the current version
   draft.stored = merged.entries;
   draft.written_objects = merged.written;
   draft.parents = {current, tuned.commit.id};
@@ -257,11 +258,13 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   const core::ClipConfig config = core::ClipConfig::FromJsonText(parent.config_json, "repository config");
   const SemVer next = NextFreeVersion(repo.graph(), parent.version, level);
   core::StoredWeights weights = core::ReadWeights(repo.objects(), source.manifest, repo.config().storage.threads);
+  core::StoredWeights carried = core::ReadWeights(repo.objects(), source.method_state, repo.config().storage.threads);
 
   TrainingJob job;
   job.label = "training " + next.Tag();
   job.config = config;
   job.weights = weights.named;
+  job.method_state = carried.named;
   job.options = options;
   job.task_index = run["task_index"].get<int64_t>();
   job.pretrain = run["pretrain"].get<std::vector<std::string>>();
@@ -299,6 +302,8 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   auto expected = config.ExpectedTensors();
   for (size_t i = 0; i < expected.size(); ++i) draft.tensors.push_back({expected[i].first, trained.outcome.weights[i].view()});
   draft.config_json = parent.config_json;
+  draft.low_rank = trained.outcome.low_rank;
+  for (const auto& [name, t] : trained.outcome.method_state) draft.method_state.push_back({name, t.view()});
   draft.recipe = {{"command", "fomo " + level_name},
                   {"level", level_name},
                   {"from", parent.version.Tag()},

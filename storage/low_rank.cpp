@@ -29,7 +29,7 @@ void ApplyLowRank(const float* base, int64_t rows, int64_t cols, const LowRankFa
       for (int64_t i = 0; i < cols; ++i) row[i] += bk * ak[i];
     }
     double factor = 1;
-    if (!f.magnitude.empty()) {
+    if (!f.magnitude.empty() && !std::isnan(f.magnitude[o])) {
       double norm = 0;
       for (int64_t i = 0; i < cols; ++i) norm += row[i] * row[i];
       norm = std::sqrt(norm);

@@ -14,7 +14,7 @@ struct LowRankFactors {
   int64_t rank = 0;
   std::vector<float> a;          // rank x cols
   std::vector<float> b;          // rows x rank, any scale folded in
-  std::vector<float> magnitude;  // DoRA: rows values; empty otherwise
+  std::vector<float> magnitude;  // DoRA: rows values (NaN: the row stays V); empty otherwise
 
   // Throws fomo::Error unless the sizes fit a rows x cols weight.
   void Check(int64_t rows, int64_t cols) const;

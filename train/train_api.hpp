@@ -6,13 +6,16 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/clip_config.hpp"
 #include "schedules/schedule.hpp"
+#include "storage/low_rank.hpp"
 #include "storage/tensor.hpp"
+#include "train/method.hpp"
 #include "train/mixture.hpp"
 
 namespace fomo::train {
@@ -45,6 +48,9 @@ struct TrainRequest {
   std::optional<double> temperature;  // fixed; unset: logit_scale learns
   uint64_t seed = 0;
   std::string device = "auto";  // auto, cpu, cuda
+  MethodOptions method;
+  // What the parent version's online method left (EWC's Fisher, SI's importance).
+  std::vector<NamedTensor> method_state;
 
   // The resumable state (weights, optimizer moments, step) is written here every
   // checkpoint_seconds and when should_stop() turns true; resume reads it.
@@ -64,6 +70,10 @@ struct TrainOutcome {
   double seconds = 0;           // wall time of the whole run, earlier sessions included
   std::string device;
   double peak_memory_bytes = 0;  // measured on CUDA (the allocator's peak); 0 on the CPU
+  // Adapter methods: the factors of each LoRA, DoRA or VeRA weight, for the store.
+  std::map<std::string, LowRankFactors> low_rank;
+  // Online methods: what the new version carries to the next update.
+  std::vector<std::pair<std::string, Tensor>> method_state;
 };
 
 struct TrainApi {
@@ -71,7 +81,7 @@ struct TrainApi {
   TrainOutcome (*train)(const TrainRequest& request);
 };
 
-inline constexpr int kTrainApiVersion = 2;
+inline constexpr int kTrainApiVersion = 3;
 
 const TrainApi& TrainModule();
 

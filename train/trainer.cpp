@@ -19,6 +19,9 @@
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
 #include "train/adamw.hpp"
+#include "train/adapters.hpp"
+#include "train/galore.hpp"
+#include "train/regularizers.hpp"
 #include "train/batch_loader.hpp"
 #include "train/contrastive_loss.hpp"
 
@@ -83,14 +86,15 @@ Tensor ToStored(const torch::Tensor& t) {
   return out;
 }
 
-// The resumable state: parameters, AdamW moments, the step reached and the time
-// spent. Data order and augmentation are functions of (seed, step), so no random
-// generator state needs saving.
-void SaveState(const fs::path& path, const core::ClipModel& model, const AdamW& optimizer, int64_t step,
-               double seconds) {
+// The resumable state: parameters, the method's trainable extras (adapters),
+// optimizer moments (AdamW, GaLore), SI's running importance, the step reached and
+// the time spent. Data order and augmentation are functions of (seed, step), so no
+// random generator state needs saving.
+void SaveState(const fs::path& path, const core::ClipModel& model,
+               const std::vector<std::pair<std::string, torch::Tensor>>& extra, int64_t step, double seconds) {
   std::vector<std::pair<std::string, torch::Tensor>> named;
   for (const auto& item : model->named_parameters()) named.emplace_back("param." + item.key(), item.value());
-  for (auto& entry : optimizer.State()) named.push_back(std::move(entry));
+  named.insert(named.end(), extra.begin(), extra.end());
   std::vector<Tensor> stored;
   stored.reserve(named.size());
   for (const auto& [name, t] : named) stored.push_back(ToStored(t));
@@ -100,37 +104,53 @@ void SaveState(const fs::path& path, const core::ClipModel& model, const AdamW& 
                          {{"format", kStateFormat}, {"step", std::to_string(step)}, {"seconds", fmt::format("{}", seconds)}});
 }
 
-struct SavedProgress {
+struct SavedState {
   int64_t step = 0;
   double seconds = 0;
+  std::vector<std::pair<std::string, torch::Tensor>> extra;  // everything but the model's parameters
 };
 
-SavedProgress LoadState(const fs::path& path, core::ClipModel& model, AdamW& optimizer) {
+SavedState LoadState(const fs::path& path, core::ClipModel& model) {
   auto file = core::SafetensorsFile::Open(path);
   const auto& meta = file.metadata();
   auto format = meta.find("format");
   if (format == meta.end() || format->second != kStateFormat) {
     throw Error(fmt::format("'{}' is not a fomo training state", path.string()));
   }
-  SavedProgress progress;
+  SavedState saved;
   try {
-    progress.step = std::stoll(meta.at("step"));
-    progress.seconds = std::stod(meta.at("seconds"));
+    saved.step = std::stoll(meta.at("step"));
+    saved.seconds = std::stod(meta.at("seconds"));
   } catch (const std::exception&) {
     throw Error(fmt::format("'{}': unreadable step or time in the training state", path.string()));
   }
   std::vector<NamedTensor> params;
-  std::vector<std::pair<std::string, torch::Tensor>> moments;
   for (const auto& t : file.tensors()) {
     if (t.name.rfind("param.", 0) == 0) {
       params.push_back({t.name.substr(6), t.view});
     } else {
-      moments.emplace_back(t.name, core::ToTorch(t.view).clone());
+      saved.extra.emplace_back(t.name, core::ToTorch(t.view).clone());
     }
   }
   core::LoadWeights(model, params);
-  optimizer.Restore(moments, progress.step);
-  return progress;
+  return saved;
+}
+
+void RestoreAdapters(const std::vector<std::pair<std::string, torch::Tensor>>& saved, const Adapters& adapters) {
+  torch::NoGradGuard no_grad;
+  std::map<std::string, torch::Tensor> by_name(saved.begin(), saved.end());
+  for (const auto& [name, p] : adapters.parameters()) {
+    auto it = by_name.find(name);
+    if (it == by_name.end() || !it->second.sizes().equals(p.sizes())) {
+      throw Error(fmt::format("the saved training state lacks adapter '{}' or has another shape", name));
+    }
+    p.copy_(it->second);
+  }
+}
+
+// GaLore takes the residual blocks' weight matrices; AdamW the rest.
+bool GaloreTakes(const std::string& name, const torch::Tensor& p) {
+  return p.dim() == 2 && name.find("resblocks.") != std::string::npos;
 }
 
 }  // namespace
@@ -142,27 +162,74 @@ TrainOutcome Train(const TrainRequest& r) {
   const torch::Device device = PickDevice(r.device);
   const bool cuda = device.is_cuda();
 
+  const MethodOptions& method = r.method;
   core::ClipModel model(r.config);
   core::LoadWeights(model, r.weights);
   model->to(device);
   model->train();
+  for (auto& item : model->named_parameters()) item.value().set_requires_grad(TrainsTensor(method, item.key()));
+  const bool learn_temperature = !r.temperature && method.TrainsTemperature();
   if (r.temperature) {
     torch::NoGradGuard no_grad;
     model->logit_scale.fill_(-std::log(*r.temperature));
-    model->logit_scale.set_requires_grad(false);
   }
-  std::vector<std::pair<std::string, torch::Tensor>> trainable;
-  for (const auto& item : model->named_parameters()) {
-    if (item.value().requires_grad()) trainable.emplace_back(item.key(), item.value());
-  }
-  AdamW optimizer(DecayGroups(trainable, r.weight_decay), r.beta1, r.beta2, r.eps);
-  std::vector<torch::Tensor> trainable_params;
-  for (const auto& entry : trainable) trainable_params.push_back(entry.second);
+  model->logit_scale.set_requires_grad(learn_temperature);
 
-  SavedProgress start;
+  Adapters adapters(model, method, r.seed);
+  std::vector<std::pair<std::string, torch::Tensor>> model_trainable, adam_params, galore_params;
+  for (const auto& item : model->named_parameters()) {
+    if (item.value().requires_grad()) model_trainable.emplace_back(item.key(), item.value());
+  }
+  for (const auto& entry : model_trainable) {
+    (method.method == Method::kGalore && GaloreTakes(entry.first, entry.second) ? galore_params : adam_params)
+        .push_back(entry);
+  }
+  adam_params.insert(adam_params.end(), adapters.parameters().begin(), adapters.parameters().end());
+  AdamW optimizer(DecayGroups(adam_params, r.weight_decay), r.beta1, r.beta2, r.eps);
+  Galore galore(galore_params, method.galore_rank, method.galore_gap, method.galore_scale, r.weight_decay, r.beta1,
+                r.beta2, r.eps);
+  Regularizer regularizer(method, model_trainable, r.method_state);
+  std::vector<torch::Tensor> trainable_params;
+  for (const auto& entry : adam_params) trainable_params.push_back(entry.second);
+  for (const auto& entry : galore_params) trainable_params.push_back(entry.second);
+  if (trainable_params.empty()) throw UsageError(fmt::format("--method {} trains nothing of this model", MethodName(method.method)));
+
+  auto extra_state = [&] {
+    std::vector<std::pair<std::string, torch::Tensor>> extra(adapters.parameters());
+    for (auto& entry : optimizer.State()) extra.push_back(std::move(entry));
+    for (auto& entry : galore.State()) extra.push_back(std::move(entry));
+    for (auto& entry : regularizer.RunningState()) extra.push_back(std::move(entry));
+    return extra;
+  };
+  auto save = [&](int64_t step, double seconds) { SaveState(r.state_path, model, extra_state(), step, seconds); };
+  auto zero_grads = [&] {
+    optimizer.ZeroGrad();
+    galore.ZeroGrad();
+  };
+  // One forward pass and its loss on a batch (adapters re-formed first).
+  auto batch_loss = [&](const Batch& batch) {
+    CudaAutocast autocast(cuda);
+    if (!adapters.empty()) adapters.Apply();
+    auto images = batch.images.to(device, /*non_blocking=*/true);
+    auto tokens = batch.tokens.to(device, true);
+    auto image_features = model->EncodeImage(images);
+    auto text_features = model->EncodeText(tokens);
+    return ContrastiveLoss(image_features, text_features, model->logit_scale, batch.caption_ids.to(device, true));
+  };
+
+  struct {
+    int64_t step = 0;
+    double seconds = 0;
+  } start;
   if (r.resume) {
-    start = LoadState(r.state_path, model, optimizer);
+    SavedState saved = LoadState(r.state_path, model);
+    start.step = saved.step;
+    start.seconds = saved.seconds;
     if (start.step > r.steps) throw Error("the saved training state is past the end of this run");
+    RestoreAdapters(saved.extra, adapters);
+    optimizer.Restore(saved.extra, start.step);
+    galore.Restore(saved.extra, start.step);
+    regularizer.RestoreRunning(saved.extra);
   }
 
   const schedules::TaskSchedule schedule(r.schedule, r.steps, r.task_index);
@@ -183,31 +250,26 @@ TrainOutcome Train(const TrainRequest& r) {
   int64_t step = start.step;
   for (; step < r.steps; ++step) {
     if (r.should_stop && r.should_stop()) {
-      SaveState(r.state_path, model, optimizer, step, start.seconds + elapsed());
+      save(step, start.seconds + elapsed());
       outcome.interrupted = true;
       break;
     }
     Batch batch = loader.Next();
     const double lr = schedule.LearningRate(step);
-    torch::Tensor loss;
-    {
-      CudaAutocast autocast(cuda);
-      auto images = batch.images.to(device, /*non_blocking=*/true);
-      auto tokens = batch.tokens.to(device, true);
-      auto image_features = model->EncodeImage(images);
-      auto text_features = model->EncodeText(tokens);
-      loss = ContrastiveLoss(image_features, text_features, model->logit_scale, batch.caption_ids.to(device, true));
-    }
+    torch::Tensor loss = batch_loss(batch);
+    if (torch::Tensor penalty = regularizer.Penalty(); penalty.defined()) loss = loss + penalty;
     const double loss_value = loss.item<double>();
     if (!std::isfinite(loss_value)) {
       throw Error(fmt::format("the loss became {} at step {} (lr {:.3g}); nothing was committed",
                               std::isnan(loss_value) ? "NaN" : "infinite", step + 1, lr));
     }
-    optimizer.ZeroGrad();
+    zero_grads();
     loss.backward();
     if (r.clip_norm > 0) torch::nn::utils::clip_grad_norm_(trainable_params, r.clip_norm);
+    regularizer.AfterBackward(lr);
     optimizer.Step(lr);
-    if (!r.temperature) {
+    if (!galore_params.empty()) galore.Step(lr);
+    if (learn_temperature) {
       torch::NoGradGuard no_grad;
       model->logit_scale.clamp_(0, max_logit_scale);
     }
@@ -222,7 +284,7 @@ TrainOutcome Train(const TrainRequest& r) {
     if (r.on_step) r.on_step(report);
     if (!r.state_path.empty() && r.checkpoint_seconds > 0 && report.seconds - last_checkpoint >= r.checkpoint_seconds &&
         step + 1 < r.steps) {
-      SaveState(r.state_path, model, optimizer, step + 1, start.seconds + report.seconds);
+      save(step + 1, start.seconds + report.seconds);
       last_checkpoint = report.seconds;
       CrashPoint("training-checkpoint");
     }
@@ -237,6 +299,22 @@ TrainOutcome Train(const TrainRequest& r) {
 #endif
   outcome.seconds = start.seconds + elapsed();
   if (!outcome.interrupted) {
+    if (regularizer.needs_fisher()) {
+      // EWC's Fisher pass: squared gradients on batches of the update's own data.
+      const int64_t batches = std::max<int64_t>(1, (method.fisher_samples + r.batch_size - 1) / r.batch_size);
+      MixturePlanner fisher_planner(*r.corpus, MixtureShares{0, 1, 0}, r.batch_size, r.seed + 1);
+      BatchLoader fisher_loader(*r.corpus, fisher_planner, CaptionTokens(*r.corpus, r.config.context_length),
+                                r.config.image_size, 0, batches, static_cast<int>(r.loader_threads),
+                                static_cast<int>(r.loader_threads) + 2);
+      for (int64_t b = 0; b < batches; ++b) {
+        zero_grads();
+        batch_loss(fisher_loader.Next()).backward();
+        regularizer.AddFisherBatch();
+      }
+      zero_grads();
+    }
+    outcome.method_state = regularizer.Finish();
+    if (!adapters.empty()) outcome.low_rank = adapters.Merge();
     auto params = model->named_parameters();
     for (const auto& [name, shape] : r.config.ExpectedTensors()) outcome.weights.push_back(ToStored(params[name]));
   }
