@@ -41,6 +41,16 @@ int RunShow(Context& ctx, const ShowOptions& o) {
   std::cout << "author   " << v.commit.author << "\n";
   std::cout << "date     " << FormatTime(v.commit.time) << "\n";
   std::cout << "kind     " << v.kind << "\n";
+  if (v.recipe.contains("method_options")) {
+    const auto& m = v.recipe["method_options"];
+    std::vector<std::string> options;
+    for (const auto& [key, value] : m.items()) {
+      if (key != "name" && !(key == "tune_temperature" && !value.get<bool>())) options.push_back(key + " " + value.dump());
+    }
+    std::cout << fmt::format("method   {}{}, trained {} values\n", m.value("name", "?"),
+                             options.empty() ? "" : fmt::format(" ({})", fmt::join(options, ", ")),
+                             v.recipe.value("trained_parameters", int64_t{0}));
+  }
   std::cout << "\n    " << v.commit.message << "\n\n";
   std::cout << "recipe\n";
   for (const auto& [key, value] : v.recipe.items()) {

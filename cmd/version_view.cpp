@@ -63,7 +63,8 @@ json VersionJson(const StoredVersion& v, const RefNames& refs, const json& measu
        {{"raw_bytes", v.raw_bytes},
         {"stored_bytes", v.stored_bytes},
         {"tensors", v.manifest.tensors.size()},
-        {"encodings", encodings}}},
+        {"encodings", encodings},
+        {"method_state", nlohmann::json::parse(v.method_state.ToJson())["tensors"]}}},
   };
 }
 
