@@ -128,7 +128,7 @@ Method ParseMethod(const std::string& name) {
   }
   std::vector<std::string> names;
   for (const auto& m : kMethods) names.push_back(m.name);
-  throw UsageError(fmt::format("unknown method '{}' ({})", name, fmt::join(names, ", ")));
+  throw UsageError(fmt::format("unknown --method '{}' ({})", name, fmt::join(names, ", ")));
 }
 
 std::string MethodName(Method method) {

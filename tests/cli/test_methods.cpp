@@ -248,7 +248,7 @@ TEST_CASE("bad method options are refused and change nothing", "[cli][methods]")
     std::vector<std::string> args;
     const char* message;
   };
-  for (const Case& c : std::vector<Case>{{{"--method", "adapters"}, "unknown method"},
+  for (const Case& c : std::vector<Case>{{{"--method", "adapters"}, "unknown --method"},
                                          {{"--method", "lora", "--rank", "0"}, "--rank"},
                                          {{"--method", "lora", "--targets", "q,gate"}, "unknown adapter target"},
                                          {{"--method", "freeze"}, "--freeze"},
