@@ -263,3 +263,43 @@ TEST_CASE("bad method options are refused and change nothing", "[cli][methods]")
   }
   CHECK(RepositorySnapshot(dir.path()) == before);
 }
+
+TEST_CASE("fomo.yaml's level defaults choose the method and its options", "[cli][methods]") {
+  if (!HaveFashionMnist()) return;
+  TempDir dir;
+  InitPretrained(dir.path());
+  WriteFile(dir / "fomo.yaml", ReadFile(dir / "fomo.yaml") + "defaults:\n  minor:\n    method: lora\n    rank: 2\n    targets: [q, v]\n");
+  json made = Update(dir.path(), {});
+  CHECK(made["recipe"]["method"] == "lora");
+  CHECK(made["recipe"]["method_options"]["rank"] == 2);
+  CHECK(made["recipe"]["method_options"]["targets"] == json::array({"q", "v"}));
+  // The command line picks another method, with that method's own defaults.
+  json bitfit = Update(dir.path(), {"--method", "bitfit"});
+  CHECK(bitfit["recipe"]["method_options"]["name"] == "bitfit");
+  WriteFile(dir / "fomo.yaml", ReadFile(dir / "fomo.yaml") + "    galore_gap: many\n");
+  RunResult bad = RunFomo({"minor", "--data", "fmnist:5-9#200", "--steps", "2"}, dir.path());
+  CHECK(bad.exit_code != 0);
+  CHECK_THAT(bad.err, HasSubstr("galore_gap"));
+}
+
+TEST_CASE("a version stored as low-rank factors merges like any other", "[cli][methods][merge]") {
+  if (!HaveFashionMnist()) return;
+  TempDir dir;
+  InitPretrained(dir.path());
+  const std::string lora = Update(dir.path(), {"--method", "lora"})["commit"];
+  const std::string full = Update(dir.path(), {})["commit"];
+  RunResult r = RunFomo({"merge", lora, full, "--no-eval", "--json"}, dir.path());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string merged = json::parse(r.out)["commit"];
+  auto a = Exported(dir.path(), lora), b = Exported(dir.path(), full), m = Exported(dir.path(), merged);
+  for (const auto& [name, bytes] : m) {
+    const float* x = reinterpret_cast<const float*>(a.at(name).data());
+    const float* y = reinterpret_cast<const float*>(b.at(name).data());
+    const float* z = reinterpret_cast<const float*>(bytes.data());
+    for (size_t i = 0; i < bytes.size() / 4; ++i) {
+      INFO(name << "[" << i << "]");
+      REQUIRE(z[i] == static_cast<float>(0.5 * x[i] + 0.5 * y[i]));
+    }
+  }
+}
