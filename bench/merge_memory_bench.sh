@@ -9,8 +9,8 @@
 # usage: bench/merge_memory_bench.sh [WORKDIR]   (needs about 12 GB of disk)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-fomo=$top/build/fomo
-gen=$top/build/fomo-gen
+fomo=${FOMO:-$top/build/fomo}
+gen=${FOMO_GEN:-$top/build/fomo-gen}
 work=${1:-$(mktemp -d /tmp/fomo-merge-memory.XXXXXX)}
 limit=$((8 * 1024 * 1024 * 1024))
 [[ -x $fomo && -x $gen ]] || { echo "build fomo first (scripts/setup.sh)" >&2; exit 1; }
