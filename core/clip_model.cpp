@@ -1,5 +1,7 @@
 #include "core/clip_model.hpp"
 
+#include <cstring>
+
 #include <torch/version.h>
 
 #include <cmath>
@@ -153,6 +155,13 @@ torch::Tensor ClipModelImpl::LogitsPerImage(const torch::Tensor& image_features,
   auto image = image_features / image_features.norm(2, -1, true);
   auto text = text_features / text_features.norm(2, -1, true);
   return logit_scale.exp() * torch::matmul(image, text.t());
+}
+
+Tensor ToStoredF32(const torch::Tensor& tensor) {
+  torch::Tensor cpu = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  Tensor out{Dtype::kF32, Shape(cpu.sizes().vec()), ByteBuffer(static_cast<size_t>(cpu.numel()) * 4)};
+  std::memcpy(out.bytes.data(), cpu.data_ptr(), out.bytes.size());
+  return out;
 }
 
 torch::Tensor ToTorch(const TensorView& view) {

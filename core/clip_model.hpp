@@ -100,6 +100,8 @@ TORCH_MODULE(ClipModel);
 
 // A CPU tensor viewing (not owning) raw bytes; float types only.
 torch::Tensor ToTorch(const TensorView& view);
+// A copy of a tensor's values as stored F32 bytes (from any device and float type).
+Tensor ToStoredF32(const torch::Tensor& tensor);
 // Copies named canonical tensors into the model's parameters; throws when a name or
 // shape does not match.
 void LoadWeights(ClipModel& model, const std::vector<NamedTensor>& tensors);

@@ -16,13 +16,6 @@ std::string CarriedName(Method method, const std::string& param) {
   return (method == Method::kEwc ? "ewc.fisher." : "si.omega.") + param;
 }
 
-Tensor ToStored(const torch::Tensor& t) {
-  torch::Tensor cpu = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  Tensor out{Dtype::kF32, Shape(cpu.sizes().vec()), ByteBuffer(static_cast<size_t>(cpu.numel()) * 4)};
-  std::memcpy(out.bytes.data(), cpu.data_ptr(), out.bytes.size());
-  return out;
-}
-
 }  // namespace
 
 Regularizer::Regularizer(const MethodOptions& options, std::vector<std::pair<std::string, torch::Tensor>> params,
@@ -94,7 +87,7 @@ std::vector<std::pair<std::string, Tensor>> Regularizer::Finish() {
       const torch::Tensor moved = (params_[i].second.detach() - start_[i]).pow(2);
       next = importance_[i] + running_[i] / (moved + xi_);
     }
-    out.emplace_back(CarriedName(method_, params_[i].first), ToStored(next));
+    out.emplace_back(CarriedName(method_, params_[i].first), core::ToStoredF32(next));
   }
   return out;
 }

@@ -79,13 +79,6 @@ torch::Tensor CaptionTokens(const TrainCorpus& corpus, int context) {
   return tokens;
 }
 
-Tensor ToStored(const torch::Tensor& t) {
-  torch::Tensor cpu = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  Tensor out{Dtype::kF32, Shape(cpu.sizes().vec()), ByteBuffer(static_cast<size_t>(cpu.numel()) * 4)};
-  std::memcpy(out.bytes.data(), cpu.data_ptr(), out.bytes.size());
-  return out;
-}
-
 // The resumable state: parameters, the method's trainable extras (adapters),
 // optimizer moments (AdamW, GaLore), SI's running importance, the step reached and
 // the time spent. Data order and augmentation are functions of (seed, step), so no
@@ -97,7 +90,7 @@ void SaveState(const fs::path& path, const core::ClipModel& model,
   named.insert(named.end(), extra.begin(), extra.end());
   std::vector<Tensor> stored;
   stored.reserve(named.size());
-  for (const auto& [name, t] : named) stored.push_back(ToStored(t));
+  for (const auto& [name, t] : named) stored.push_back(core::ToStoredF32(t));
   std::vector<NamedTensor> views;
   for (size_t i = 0; i < named.size(); ++i) views.push_back({named[i].first, stored[i].view()});
   core::WriteSafetensors(path, views,
@@ -316,7 +309,7 @@ TrainOutcome Train(const TrainRequest& r) {
     outcome.method_state = regularizer.Finish();
     if (!adapters.empty()) outcome.low_rank = adapters.Merge();
     auto params = model->named_parameters();
-    for (const auto& [name, shape] : r.config.ExpectedTensors()) outcome.weights.push_back(ToStored(params[name]));
+    for (const auto& [name, shape] : r.config.ExpectedTensors()) outcome.weights.push_back(core::ToStoredF32(params[name]));
   }
   return outcome;
 }
