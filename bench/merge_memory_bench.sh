@@ -22,7 +22,7 @@ if [[ ! -f repo/.fomo/done ]]; then
   "$fomo" init repo --from base.safetensors --no-eval -q
   for i in 1 2 3 4; do
     "$gen" update base.safetensors -o update.safetensors --kind dense --seed $((i + 1))
-    "$fomo" -C repo commit update.safetensors --no-eval -q
+    "$fomo" -C repo commit "$PWD/update.safetensors" --no-eval -q
     rm update.safetensors
   done
   rm base.safetensors
