@@ -75,8 +75,10 @@ FsckReport CheckRepository(const Repository& repo, bool verify_objects) {
                                             v.version.Tag()));
       }
     }
+    // A merge-based update's finetuned weights never carry the tag: the merged
+    // version that names them as a parent does.
     auto tag = tags.find(v.version.Tag());
-    if (tag == tags.end() && !OnRejectedBranch(graph, commit)) {
+    if (tag == tags.end() && !OnRejectedBranch(graph, commit) && v.kind != "finetuned") {
       report.missing_tags.emplace_back(commit, v.version);
       report.notices.push_back(fmt::format("version {} ({}) has no tag", v.version.ToString(), Short(commit)));
     }

@@ -372,3 +372,20 @@ TEST_CASE("finetune-merge merges with the anchor, zeroshot-merge trains from it"
   }
   CHECK(RepositorySnapshot(dir.path()) == before);
 }
+
+TEST_CASE("a merge update that fails its gate keeps both commits on rejected/", "[cli][train][merge]") {
+  if (!HaveFashionMnist()) return;
+  TempDir dir;
+  InitPretrained(dir.path());
+  std::vector<std::string> args = Update("minor", {"--merge", "ema:0.9", "--require", "adaptation > 1000"});
+  args.erase(std::find(args.begin(), args.end(), "--no-eval"));
+  RunResult r = RunFomo(args, dir.path());
+  CHECK(r.exit_code == 3);
+  CHECK(Show(dir.path(), "HEAD")["version"] == "1.0.0");
+  auto rejected = Show(dir.path(), "rejected/v1.1.0");
+  CHECK(rejected["recipe"]["merge"]["strategy"] == "ema");
+  CHECK(Show(dir.path(), "rejected/v1.1.0^2")["kind"] == "finetuned");
+  RunResult fsck = RunFomo({"fsck"}, dir.path());
+  CHECK(fsck.exit_code == 0);
+  CHECK_THAT(fsck.out + fsck.err, !HasSubstr("has no tag"));
+}
