@@ -100,7 +100,7 @@ MergeRecipe MergeRecipe::Parse(const std::string& text, const std::string& origi
   }
   if (recipe.models.empty()) throw Error(fmt::format("{}: the recipe names no models", origin));
   if (!any_weight) recipe.params.weights.clear();
-  if (overrides) {
+  if (overrides && !overrides.IsNull()) {
     if (!overrides.IsSequence()) Fail(origin, overrides, "'overrides' must be a list");
     for (const auto& entry : overrides) {
       if (!entry.IsMap() || !entry["pattern"]) Fail(origin, entry, "each override needs a 'pattern'");

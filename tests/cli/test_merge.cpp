@@ -220,6 +220,15 @@ TEST_CASE("a recipe weights tensor groups differently", "[cli][merge]") {
   check("visual.proj", 0.5);      // the override
   check("text_projection", 0.75);  // the recipe's weights
 
+  // A recipe without overrides.
+  WriteFile(dir / "plain.yaml", "method: linear\nmodels:\n  - model: v1.0.2\n    weight: 3\n  - model: v1.0.1\n    weight: 1\n");
+  json plain = Json(RunFomo({"merge", "--recipe", (dir / "plain.yaml").string(), "--no-eval", "--json"}, dir.path()));
+  auto p = Exported(dir.path(), plain["version"].get<std::string>());
+  {
+    auto x = Floats(a["visual.proj"]), y = Floats(b["visual.proj"]), z = Floats(p["visual.proj"]);
+    for (size_t i = 0; i < z.size(); ++i) REQUIRE(z[i] == static_cast<float>(0.75 * x[i] + 0.25 * y[i]));
+  }
+
   auto before = RepositorySnapshot(dir.path());
   WriteFile(dir / "bad.yaml", "method: linear\nmodels: [v1.0.1, v1.0.2]\nweigths: [1, 2]\n");
   RunResult bad = RunFomo({"merge", "--recipe", (dir / "bad.yaml").string()}, dir.path());
