@@ -223,6 +223,14 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
     if (job.state_path.empty()) return false;
     return signals.requested() || (stop_at > 0 && last && last->step >= stop_at);
   };
+  std::optional<ProgressMeter> fisher_meter;
+  request.on_fisher_batch = [&](int64_t done, int64_t total) {
+    if (!fisher_meter) {
+      meter.Finish();
+      fisher_meter.emplace("ewc: Fisher pass", chatty, "batches");
+    }
+    fisher_meter->Update(static_cast<uint64_t>(done), static_cast<uint64_t>(total));
+  };
   try {
     result.outcome = train::TrainModule().train(request);
   } catch (...) {

@@ -60,6 +60,8 @@ struct TrainRequest {
   int64_t loader_threads = 2;
 
   std::function<void(const StepReport&)> on_step;
+  // EWC's Fisher pass after the last step: batches done of total.
+  std::function<void(int64_t done, int64_t total)> on_fisher_batch;
   std::function<bool()> should_stop;
 };
 

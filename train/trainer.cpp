@@ -303,6 +303,7 @@ TrainOutcome Train(const TrainRequest& r) {
         zero_grads();
         batch_loss(fisher_loader.Next()).backward();
         regularizer.AddFisherBatch();
+        if (r.on_fisher_batch) r.on_fisher_batch(b + 1, batches);
       }
       zero_grads();
     }
