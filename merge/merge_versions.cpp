@@ -14,13 +14,6 @@ namespace fomo::merge {
 
 namespace {
 
-// FNV-1a of the name: DARE's mask differs per tensor and never depends on order.
-uint64_t NameSeed(const std::string& name) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : name) h = (h ^ c) * 1099511628211ULL;
-  return h;
-}
-
 bool Mergeable(Dtype dtype) { return dtype == Dtype::kF32 || dtype == Dtype::kF16 || dtype == Dtype::kBF16; }
 
 const ManifestEntry& Require(const Manifest& manifest, const ManifestEntry& like, const char* what) {

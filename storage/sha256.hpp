@@ -43,6 +43,14 @@ class Sha256 {
 // name or version.
 ObjectId TensorId(const TensorView& tensor);
 
+// FNV-1a of a name: a cheap, stable seed per tensor name (DARE's masks, adapters'
+// initial values), independent of the order tensors are visited in.
+inline uint64_t NameSeed(const std::string& name) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : name) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
 }  // namespace fomo
 
 template <>

@@ -8,21 +8,16 @@
 #include <fmt/format.h>
 
 #include "storage/error.hpp"
+#include "storage/sha256.hpp"
 
 namespace fomo::train {
 
 namespace {
 
-uint64_t NameHash(const std::string& name) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : name) h = (h ^ c) * 1099511628211ULL;
-  return h;
-}
-
 // Uniform(-bound, bound) from a generator seeded by (seed, name): the same
 // adapters on every run and every resume.
 torch::Tensor SeededUniform(std::vector<int64_t> shape, double bound, uint64_t seed, const std::string& name) {
-  auto generator = at::detail::createCPUGenerator(seed ^ NameHash(name));
+  auto generator = at::detail::createCPUGenerator(seed ^ NameSeed(name));
   return torch::empty(shape, torch::kFloat32).uniform_(-bound, bound, generator);
 }
 

@@ -162,16 +162,12 @@ Estimate EstimateFor(const core::ClipConfig& config, double batch, const MethodO
 }  // namespace
 
 double ImageTowerMacs(const core::ClipConfig& config) {
-  MethodOptions frozen;
-  frozen.method = Method::kLockedImage;
-  const TowerPlan none = PlanTower(config, frozen, true);
+  const TowerPlan none = PlanTower(config, MethodOptions::Named("locked-image"), true);
   return TowerFlops(config, none, true) / 2;
 }
 
 double TextTowerMacs(const core::ClipConfig& config) {
-  MethodOptions frozen;
-  frozen.method = Method::kLockedText;
-  const TowerPlan none = PlanTower(config, frozen, false);
+  const TowerPlan none = PlanTower(config, MethodOptions::Named("locked-text"), false);
   return TowerFlops(config, none, false) / 2;
 }
 

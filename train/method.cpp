@@ -143,6 +143,12 @@ const std::vector<std::string>& AdapterTargetNames() {
   return names;
 }
 
+MethodOptions MethodOptions::Named(const std::string& name) {
+  MethodOptions o;
+  o.method = ParseMethod(name);
+  return o;
+}
+
 bool MethodOptions::IsAdapter() const {
   return method == Method::kLora || method == Method::kDora || method == Method::kVera || method == Method::kIa3;
 }

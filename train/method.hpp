@@ -57,6 +57,9 @@ struct MethodOptions {
   // PEFT and selective methods keep logit_scale fixed unless asked.
   bool tune_temperature = false;
 
+  // The defaults of the method of that name; throws fomo::UsageError.
+  static MethodOptions Named(const std::string& name);
+
   bool IsAdapter() const;    // lora, dora, vera, ia3: only the adapters train
   bool TrainsTemperature() const;
   // Throws fomo::UsageError naming a bad value (rank, target, pattern, ...).

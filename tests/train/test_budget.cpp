@@ -8,19 +8,9 @@
 using namespace fomo;
 using namespace fomo::train;
 
-namespace {
-
-MethodOptions Options(const std::string& name) {
-  MethodOptions o;
-  o.method = ParseMethod(name);
-  return o;
-}
-
-}  // namespace
-
 TEST_CASE("full finetuning of ViT-B/16 at batch 512 costs 63,395 GFLOPs a step", "[train][budget]") {
   auto config = *core::BuiltinArch("vit-b-16");
-  StepCost full = EstimateStepCost(config, 512, Options("full"));
+  StepCost full = EstimateStepCost(config, 512, MethodOptions::Named("full"));
   CHECK(full.flops / 1e9 == Approx(63395).epsilon(0.02));
   CHECK(full.memory_multiplier == Approx(1.0));
 }
@@ -42,11 +32,11 @@ TEST_CASE("each method's MAF steps match the study's ViT-B/16 table", "[train][b
       {"si", 0, 1, 1418},
   };
   auto config = *core::BuiltinArch("vit-b-16");
-  const StepCost full = EstimateStepCost(config, 512, Options("full"));
+  const StepCost full = EstimateStepCost(config, 512, MethodOptions::Named("full"));
   const double budget = full.maf() * 1420;
   for (const Row& row : table) {
     INFO(row.method);
-    MethodOptions o = Options(row.method);
+    MethodOptions o = MethodOptions::Named(row.method);
     // The study's adapters sat on q, k, v and the MLP's output projection.
     if (o.IsAdapter()) o.targets = {"q", "k", "v", "mlp-out"};
     StepCost cost = EstimateStepCost(config, 512, o);
@@ -60,7 +50,7 @@ TEST_CASE("each method's MAF steps match the study's ViT-B/16 table", "[train][b
 TEST_CASE("the CPU memory estimate ranks the methods as the study measured them", "[train][budget]") {
   auto config = *core::BuiltinArch("vit-b-16");
   auto multiplier = [&](const char* name) {
-    MethodOptions o = Options(name);
+    MethodOptions o = MethodOptions::Named(name);
     if (o.IsAdapter()) o.targets = {"q", "k", "v", "mlp-out"};
     return EstimateStepCost(config, 512, o).memory_multiplier;
   };
@@ -73,14 +63,14 @@ TEST_CASE("the CPU memory estimate ranks the methods as the study measured them"
   CHECK(multiplier("lora") == Approx(0.870).epsilon(0.05));
   CHECK(multiplier("si") > 1.0);  // three more tensors per parameter
   // A cheaper method gets more steps from the same MAF budget.
-  const StepCost full = EstimateStepCost(config, 512, Options("full"));
-  const StepCost bitfit = EstimateStepCost(config, 512, Options("bitfit"));
+  const StepCost full = EstimateStepCost(config, 512, MethodOptions::Named("full"));
+  const StepCost bitfit = EstimateStepCost(config, 512, MethodOptions::Named("bitfit"));
   CHECK(StepsFor({std::nullopt, std::nullopt, full.maf() * 100}, 512, bitfit) > 100);
 }
 
 TEST_CASE("a budget buys steps in steps, samples or MAF", "[train][budget]") {
   auto config = *core::BuiltinArch("vit-b-16");
-  StepCost cost = EstimateStepCost(config, 512, Options("full"));
+  StepCost cost = EstimateStepCost(config, 512, MethodOptions::Named("full"));
   CHECK(StepsFor({1420, std::nullopt, std::nullopt}, 512, cost) == 1420);
   CHECK(StepsFor({std::nullopt, 1000, std::nullopt}, 512, cost) == 2);  // rounded up
   CHECK(StepsFor({std::nullopt, 1024, std::nullopt}, 512, cost) == 2);

@@ -10,12 +10,6 @@ using namespace fomo::train;
 
 namespace {
 
-MethodOptions Options(const std::string& name) {
-  MethodOptions o;
-  o.method = ParseMethod(name);
-  return o;
-}
-
 std::vector<std::string> Trained(const MethodOptions& o) {
   std::vector<std::string> names;
   for (const auto& [name, shape] : core::BuiltinArch("tiny")->ExpectedTensors()) {
@@ -32,22 +26,22 @@ bool Contains(const std::vector<std::string>& names, const std::string& name) {
 
 TEST_CASE("each method trains the tensors it names", "[train][method]") {
   const auto all = core::BuiltinArch("tiny")->ExpectedTensors();
-  CHECK(Trained(Options("full")).size() == all.size());
-  for (const auto& n : Trained(Options("locked-image"))) CHECK(n.rfind("visual.", 0) != 0);
-  CHECK(Contains(Trained(Options("locked-image")), "logit_scale"));
-  for (const auto& n : Trained(Options("locked-text"))) CHECK(n.rfind("visual.", 0) == 0);
-  for (const auto& n : Trained(Options("bitfit"))) CHECK(n.find("bias") != std::string::npos);
-  CHECK(Contains(Trained(Options("bitfit")), "visual.transformer.resblocks.0.attn.in_proj_bias"));
-  for (const auto& n : Trained(Options("lnfit"))) CHECK(n.find("ln_") != std::string::npos);
-  CHECK(Contains(Trained(Options("lnfit")), "ln_final.weight"));
-  for (const char* adapter : {"lora", "dora", "vera", "ia3"}) CHECK(Trained(Options(adapter)).empty());
-  for (const char* full : {"galore", "ewc", "si"}) CHECK(Trained(Options(full)).size() == all.size());
+  CHECK(Trained(MethodOptions::Named("full")).size() == all.size());
+  for (const auto& n : Trained(MethodOptions::Named("locked-image"))) CHECK(n.rfind("visual.", 0) != 0);
+  CHECK(Contains(Trained(MethodOptions::Named("locked-image")), "logit_scale"));
+  for (const auto& n : Trained(MethodOptions::Named("locked-text"))) CHECK(n.rfind("visual.", 0) == 0);
+  for (const auto& n : Trained(MethodOptions::Named("bitfit"))) CHECK(n.find("bias") != std::string::npos);
+  CHECK(Contains(Trained(MethodOptions::Named("bitfit")), "visual.transformer.resblocks.0.attn.in_proj_bias"));
+  for (const auto& n : Trained(MethodOptions::Named("lnfit"))) CHECK(n.find("ln_") != std::string::npos);
+  CHECK(Contains(Trained(MethodOptions::Named("lnfit")), "ln_final.weight"));
+  for (const char* adapter : {"lora", "dora", "vera", "ia3"}) CHECK(Trained(MethodOptions::Named(adapter)).empty());
+  for (const char* full : {"galore", "ewc", "si"}) CHECK(Trained(MethodOptions::Named(full)).size() == all.size());
   // The temperature: frozen for PEFT and selective methods unless asked.
-  MethodOptions lora = Options("lora");
+  MethodOptions lora = MethodOptions::Named("lora");
   CHECK_FALSE(lora.TrainsTemperature());
   lora.tune_temperature = true;
   CHECK(Contains(Trained(lora), "logit_scale"));
-  CHECK_FALSE(Contains(Trained(Options("locked-text")), "logit_scale"));
+  CHECK_FALSE(Contains(Trained(MethodOptions::Named("locked-text")), "logit_scale"));
 }
 
 TEST_CASE("freeze patterns pick blocks by range, modules by kind, or names by glob", "[train][method]") {
@@ -66,7 +60,7 @@ TEST_CASE("freeze patterns pick blocks by range, modules by kind, or names by gl
   CHECK(FreezeMatches("visual.transformer.resblocks.*.mlp.*", "visual.transformer.resblocks.1.mlp.c_fc.bias"));
   CHECK(FreezeMatches("text", "ln_final.weight"));
 
-  MethodOptions o = Options("freeze");
+  MethodOptions o = MethodOptions::Named("freeze");
   o.freeze = {"vision", "attention"};
   for (const auto& n : Trained(o)) {
     CHECK(n.rfind("visual.", 0) != 0);
@@ -80,7 +74,7 @@ TEST_CASE("freeze patterns pick blocks by range, modules by kind, or names by gl
 TEST_CASE("adapter sites cover the chosen targets of every block", "[train][method]") {
   const auto config = *core::BuiltinArch("tiny");
   const int blocks = config.vision.layers + config.text.layers;
-  MethodOptions lora = Options("lora");
+  MethodOptions lora = MethodOptions::Named("lora");
   CHECK(AdapterSites(config, lora).size() == static_cast<size_t>(6 * blocks));
   lora.targets = {"q", "v"};
   auto sites = AdapterSites(config, lora);
@@ -89,10 +83,10 @@ TEST_CASE("adapter sites cover the chosen targets of every block", "[train][meth
   CHECK(sites[1].row_begin == 2 * config.vision.width);
   CHECK(sites[1].row_end == 3 * config.vision.width);
   // IA3: keys, values and the MLP's inner activations.
-  auto ia3 = AdapterSites(config, Options("ia3"));
+  auto ia3 = AdapterSites(config, MethodOptions::Named("ia3"));
   CHECK(ia3.size() == static_cast<size_t>(3 * blocks));
   CHECK(ia3[2].target == "mlp-inner");
-  CHECK(TrainedParameterCount(config, Options("ia3")) ==
+  CHECK(TrainedParameterCount(config, MethodOptions::Named("ia3")) ==
         static_cast<int64_t>(config.vision.layers) * (2 * config.vision.width + config.vision.mlp_dim) +
             static_cast<int64_t>(config.text.layers) * (2 * config.text.width + config.text.mlp_dim));
   // LoRA: r (in + out) per adapted map.
@@ -104,14 +98,14 @@ TEST_CASE("adapter sites cover the chosen targets of every block", "[train][meth
 
 TEST_CASE("method options are checked and round-trip through the recipe", "[train][method]") {
   CHECK_THROWS_AS(ParseMethod("adapter"), UsageError);
-  MethodOptions o = Options("lora");
+  MethodOptions o = MethodOptions::Named("lora");
   o.rank = 0;
   CHECK_THROWS_AS(o.Validate(), UsageError);
-  o = Options("lora");
+  o = MethodOptions::Named("lora");
   o.targets = {"q", "gate"};
   CHECK_THROWS_AS(o.Validate(), UsageError);
-  CHECK_THROWS_AS(Options("freeze").Validate(), UsageError);  // nothing to freeze
-  o = Options("galore");
+  CHECK_THROWS_AS(MethodOptions::Named("freeze").Validate(), UsageError);  // nothing to freeze
+  o = MethodOptions::Named("galore");
   o.galore_rank = 16;
   o.galore_gap = 50;
   MethodOptions back = MethodOptions::FromJson(o.ToJson());

@@ -17,12 +17,6 @@ using namespace fomo::train;
 
 namespace {
 
-MethodOptions Options(const std::string& name) {
-  MethodOptions o;
-  o.method = ParseMethod(name);
-  return o;
-}
-
 // The weights the model's forward pass currently reads, by canonical name.
 torch::Tensor InProj(core::ClipModel& model, int block) { return model->visual->transformer->blocks[block]->attn->in_proj_weight; }
 torch::Tensor CProj(core::ClipModel& model, int block) { return model->visual->transformer->blocks[block]->mlp->c_proj->weight; }
@@ -39,7 +33,7 @@ TEST_CASE("LoRA and VeRA start as exact no-ops, IA3 at one", "[train][methods]")
     INFO(name);
     core::ClipModel model = TinyModel();
     const torch::Tensor w0 = InProj(model, 0).clone(), c0 = CProj(model, 1).clone();
-    Adapters adapters(model, Options(name), 1);
+    Adapters adapters(model, MethodOptions::Named(name), 1);
     REQUIRE(!adapters.parameters().empty());
     adapters.Apply();
     CHECK(torch::equal(InProj(model, 0), w0));
@@ -53,7 +47,7 @@ TEST_CASE("LoRA and VeRA start as exact no-ops, IA3 at one", "[train][methods]")
 TEST_CASE("DoRA's magnitude starts at the row norms, so it starts at W0", "[train][methods]") {
   core::ClipModel model = TinyModel();
   const torch::Tensor w0 = InProj(model, 0).clone();
-  Adapters adapters(model, Options("dora"), 1);
+  Adapters adapters(model, MethodOptions::Named("dora"), 1);
   bool saw_magnitude = false;
   for (const auto& [name, p] : adapters.parameters()) {
     if (name == "adapter.visual.transformer.resblocks.0.attn.in_proj_weight.q.m") {
@@ -71,7 +65,7 @@ TEST_CASE("trained adapters merge into exactly what the store rebuilds from thei
     INFO(name);
     core::ClipModel model = TinyModel();
     const torch::Tensor w0 = InProj(model, 0).clone();
-    Adapters adapters(model, Options(name), 1);
+    Adapters adapters(model, MethodOptions::Named(name), 1);
     {
       torch::NoGradGuard no_grad;
       for (const auto& [n, p] : adapters.parameters()) p.add_(torch::randn_like(p) * 0.01);
@@ -119,7 +113,7 @@ TEST_CASE("the EWC penalty is zero at the anchor and grows away from it", "[trai
   auto p = torch::randn({4, 3}).set_requires_grad(true);
   Tensor fisher{Dtype::kF32, {4, 3}, ByteBuffer(48)};
   for (int i = 0; i < 12; ++i) reinterpret_cast<float*>(fisher.bytes.data())[i] = 0.5f + i;
-  MethodOptions ewc = Options("ewc");
+  MethodOptions ewc = MethodOptions::Named("ewc");
   ewc.ewc_lambda = 2;
   Regularizer regularizer(ewc, {{"w", p}}, {{"ewc.fisher.w", fisher.view()}});
   CHECK(regularizer.Penalty().item<double>() == 0.0);
@@ -142,7 +136,7 @@ TEST_CASE("the EWC penalty is zero at the anchor and grows away from it", "[trai
 
 TEST_CASE("SI's importance accumulates over steps and tasks", "[train][methods]") {
   auto p = torch::zeros({5}).set_requires_grad(true);
-  MethodOptions si = Options("si");
+  MethodOptions si = MethodOptions::Named("si");
   Regularizer task1(si, {{"w", p}}, {});
   for (int step = 0; step < 3; ++step) {
     p.mutable_grad() = torch::full({5}, 2.0);
