@@ -389,3 +389,19 @@ TEST_CASE("a merge update that fails its gate keeps both commits on rejected/", 
   CHECK(fsck.exit_code == 0);
   CHECK_THAT(fsck.out + fsck.err, !HasSubstr("has no tag"));
 }
+
+TEST_CASE("fomo.yaml's level defaults can make every update a merge update", "[cli][train][merge]") {
+  if (!HaveFashionMnist()) return;
+  TempDir dir;
+  InitPretrained(dir.path());
+  WriteFile(dir / "fomo.yaml", ReadFile(dir / "fomo.yaml") + "defaults:\n  patch:\n    merge: zeroshot:0.8\n");
+  REQUIRE(RunFomo(Update("patch", {}), dir.path()).exit_code == 0);
+  auto made = Show(dir.path(), "v1.0.1");
+  CHECK(made["recipe"]["merge"]["strategy"] == "zeroshot");
+  CHECK(made["recipe"]["merge"]["w"] == 0.8);
+  RequireWeightedMean(dir.path(), "v1.0.1", "v1.0.1^2", "v1.0.0", 0.8);
+  WriteFile(dir / "fomo.yaml", ReadFile(dir / "fomo.yaml") + "  minor:\n    merge: mean:0.8\n");
+  RunResult bad = RunFomo(Update("minor", {}), dir.path());
+  CHECK(bad.exit_code != 0);
+  CHECK_THAT(bad.err, HasSubstr("defaults.minor.merge"));
+}
