@@ -9,6 +9,9 @@
 #           classes 5-9 with the whole budget, 200 steps); a point is "above" when
 #           its A_ZS beats the line's at its A_KA
 #
+# REPLAY=P/D/B sets every update's --replay (default: fomo.yaml's, 0.33/0.34/0.33);
+# REPLAY=0/0.5/0.5 runs the stream without pretraining replay.
+#
 # usage: bench/continual_bench.sh merges [WORKDIR]
 #        bench/continual_bench.sh methods [WORKDIR]
 #   merges:  naive finetuning vs --merge ema|finetune|zeroshot at W 0.85, 0.9, 0.95
@@ -24,6 +27,7 @@ work=${2:-$(mktemp -d /tmp/fomo-continual-bench.XXXXXX)}
 mkdir -p "$work"
 tasks=("fmnist:5-7" "fmnist:8-9")
 steps=100
+replay=(${REPLAY:+--replay "$REPLAY"})
 
 summary() { # REPO REV -> "A_KA A_ZS stored_bytes"
   "$fomo" -C "$1" show "$2" --json | python3 -c '
@@ -53,7 +57,7 @@ run_stream() { # NAME ARGS...
   cp -r "$base" "$repo"
   local out="" bytes=0
   for task in "${tasks[@]}"; do
-    (cd "$repo" && "$fomo" minor --data "$task" "$@" -q) >&2
+    (cd "$repo" && "$fomo" minor --data "$task" "${replay[@]}" "$@" -q) >&2
     read -r ka zs b < <(summary "$repo" HEAD)
     out+="$ka $zs "
     bytes=$((bytes + b))
@@ -65,7 +69,7 @@ run_stream() { # NAME ARGS...
 joint=$work/joint
 rm -rf "$joint"
 cp -r "$base" "$joint"
-(cd "$joint" && "$fomo" minor --data fmnist:5-9 --steps $((2 * steps)) -q) >&2
+(cd "$joint" && "$fomo" minor --data fmnist:5-9 --steps $((2 * steps)) "${replay[@]}" -q) >&2
 read -r ka_j zs_j _ < <(summary "$joint" HEAD)
 
 above() { # KA ZS -> "+0.4 yes": A_ZS minus the line's A_ZS at that A_KA, and whether it is above
@@ -76,7 +80,7 @@ line = zs0 + (zsj - zs0) * (ka - ka0) / (kaj - ka0) if kaj != ka0 else zs0
 print('%+.1f %s' % (zs - line, 'yes' if zs > line else 'no'))"
 }
 
-echo "Fashion-MNIST, tiny: base A_KA $ka0 A_ZS $zs0; joint upper bound A_KA $ka_j A_ZS $zs_j"
+echo "Fashion-MNIST, tiny${REPLAY:+, --replay $REPLAY}: base A_KA $ka0 A_ZS $zs0; joint upper bound A_KA $ka_j A_ZS $zs_j"
 echo
 case $mode in
   merges)
