@@ -10,7 +10,7 @@
 #           its A_ZS beats the line's at its A_KA
 #
 # REPLAY=P/D/B sets every update's --replay (default: fomo.yaml's, 0.33/0.34/0.33);
-# REPLAY=0/0.5/0.5 runs the stream without pretraining replay.
+# REPLAY=0/1/0 runs the stream on the update data alone (no replay, no buffer).
 #
 # usage: bench/continual_bench.sh merges [WORKDIR]
 #        bench/continual_bench.sh methods [WORKDIR]
