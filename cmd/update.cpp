@@ -54,20 +54,6 @@ struct UpdateArgs {
   }
 };
 
-std::vector<std::string> CommaList(const std::string& text) {
-  std::vector<std::string> out;
-  std::string part;
-  for (char c : text + ",") {
-    if (c != ',') {
-      part += c;
-    } else if (!part.empty()) {
-      out.push_back(part);
-      part.clear();
-    }
-  }
-  return out;
-}
-
 void ApplyMethodArgs(const UpdateArgs& a, train::MethodOptions& m) {
   if (!a.method.empty()) {
     const train::Method chosen = train::ParseMethod(a.method);
@@ -77,11 +63,11 @@ void ApplyMethodArgs(const UpdateArgs& a, train::MethodOptions& m) {
   }
   if (!a.rank.empty()) m.rank = ParseOptionCount("--rank", a.rank);
   if (!a.adapter_scale.empty()) m.scale = ParseOptionNumber("--adapter-scale", a.adapter_scale);
-  if (!a.targets.empty()) m.targets = CommaList(a.targets);
+  if (!a.targets.empty()) m.targets = train::ParseNameList(a.targets);
   if (!a.freeze.empty()) {
     m.freeze.clear();
     for (const auto& f : a.freeze) {
-      for (auto& p : CommaList(f)) m.freeze.push_back(p);
+      for (auto& p : train::ParseNameList(f)) m.freeze.push_back(p);
     }
   }
   if (!a.galore_rank.empty()) m.galore_rank = ParseOptionCount("--galore-rank", a.galore_rank);
@@ -153,7 +139,8 @@ void MergeFinetuned(Context& ctx, const train::MergeUpdate& merge, const StoredV
 
   const CommitId partner_commit = merge.MergesWith() == train::MergeRole::kAnchor ? anchor : current;
   const StoredVersion partner = LoadVersion(repo.graph(), partner_commit);
-  const StoredVersion anchor_version = LoadVersion(repo.graph(), anchor);
+  const std::string anchor_tag =
+      partner_commit == anchor ? partner.version.Tag() : LoadVersion(repo.graph(), anchor).version.Tag();
   merge::MergeParams params;
   params.weights = {1.0 - merge.w, merge.w};
   merge::MergedTensors merged = merge::MergeVersions(
@@ -167,7 +154,7 @@ void MergeFinetuned(Context& ctx, const train::MergeUpdate& merge, const StoredV
   draft.parents = {current, tuned.commit.id};
   draft.recipe["merge"] = {{"strategy", merge.StrategyName()},
                            {"w", merge.w},
-                           {"anchor", anchor_version.version.Tag()},
+                           {"anchor", anchor_tag},
                            {"anchor_commit", anchor},
                            {"trained_from_commit", trained_from.commit.id},
                            {"merged_with", partner.version.Tag()},

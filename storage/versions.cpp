@@ -60,6 +60,17 @@ json ParseJsonFile(const Graph& graph, const CommitId& commit, const std::string
   }
 }
 
+// Removes objects a failed commit added; a removal that fails leaves garbage for
+// `fomo gc`, not an error on top of the first.
+void RemoveQuietly(const ObjectStore& store, const std::vector<ObjectId>& ids) {
+  for (const auto& id : ids) {
+    try {
+      store.Remove(id);
+    } catch (const Error&) {
+    }
+  }
+}
+
 // Bytes of objects in this manifest that no parent's manifest holds.
 uint64_t AddedBytes(const Manifest& manifest, const std::vector<const Manifest*>& parents) {
   std::set<ObjectId> inherited;
@@ -159,15 +170,12 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
   // Outlive the storing block: a failed graph commit still removes what was added.
   std::unordered_map<ObjectId, PutResult> results;
   std::mutex results_mutex;
+  std::vector<ObjectId> state_written;  // the method state's new objects
   if (prestored) {
     v.manifest.tensors = draft.stored;
     remove_new_objects = [&] {
-      for (const auto& id : draft.written_objects) {
-        try {
-          store.Remove(id);
-        } catch (const Error&) {
-        }
-      }
+      RemoveQuietly(store, draft.written_objects);
+      RemoveQuietly(store, state_written);
     };
   } else {
     // 1. Content addresses, in parallel.
@@ -201,13 +209,9 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
     remove_new_objects = [&] {
       std::lock_guard<std::mutex> lock(results_mutex);
       for (const auto& [id, result] : results) {
-        if (result.written) {
-          try {
-            store.Remove(id);
-          } catch (const Error&) {
-          }
-        }
+        if (result.written) RemoveQuietly(store, {id});
       }
+      RemoveQuietly(store, state_written);
     };
     try {
       ParallelFor(order.size(), store.options().threads, [&](size_t k) {
@@ -246,7 +250,6 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
   v.raw_bytes = v.manifest.RawBytes();
   v.stored_bytes = AddedBytes(v.manifest, parent_manifests);
   // An online method's state, stored as deltas against the parent's.
-  std::vector<ObjectId> state_written;
   try {
     for (const auto& t : draft.method_state) {
       const ObjectId id = TensorId(t.view);
@@ -255,25 +258,16 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
         if (const ManifestEntry* e = parents.front().method_state.Find(t.name)) previous = e->id;
       }
       PutResult put = store.Put(id, t.view, previous);
-      if (put.written) state_written.push_back(id);
+      if (put.written) {
+        state_written.push_back(id);
+        v.stored_bytes += put.stored_size;
+      }
       v.method_state.tensors.push_back(ManifestEntry{t.name, id, t.view.dtype, t.view.shape, put.encoding, put.stored_size});
-      if (put.written) v.stored_bytes += put.stored_size;
     }
   } catch (...) {
-    for (const auto& id : state_written) store.Remove(id);
     remove_new_objects();
     throw;
   }
-  auto previous_cleanup = remove_new_objects;
-  remove_new_objects = [previous_cleanup, state_written, &store] {
-    previous_cleanup();
-    for (const auto& id : state_written) {
-      try {
-        store.Remove(id);
-      } catch (const Error&) {
-      }
-    }
-  };
   if (draft.version) {
     if (graph.TagTarget(draft.version->Tag())) {
       throw Error(fmt::format("version {} already exists", draft.version->Tag()));

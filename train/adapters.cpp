@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 
 #include <fmt/format.h>
 
@@ -124,7 +125,7 @@ Adapters::Adapters(core::ClipModel& model, const MethodOptions& options, uint64_
 }
 
 // The adapted rows of one part, from W0's rows.
-torch::Tensor Adapters::Adapted(const Weight& w, const Part& p, const torch::Tensor& rows) const {
+torch::Tensor Adapters::Adapted(const Part& p, const torch::Tensor& rows) const {
   const double s = options_.scale;
   switch (options_.method) {
     case Method::kLora:
@@ -138,40 +139,33 @@ torch::Tensor Adapters::Adapted(const Weight& w, const Part& p, const torch::Ten
     case Method::kIa3:
       return p.target == "mlp-inner" ? rows * p.scale.unsqueeze(0) : rows * p.scale.unsqueeze(1);
     default:
-      (void)w;
       return rows;
   }
 }
 
-torch::Tensor Adapters::AdaptedWeight(const Weight& w) const {
-  const torch::Tensor& w0 = w.original;
-  if (w.parts.size() == 1 && w.parts[0].row_begin == 0 && w.parts[0].row_end == w0.size(0)) {
-    return Adapted(w, w.parts[0], w0);
-  }
-  if (w.parts.size() == 1 && w.parts[0].target == "mlp-inner") return Adapted(w, w.parts[0], w0);
-  // in_proj: q, k and v rows, each adapted or not.
+// `whole` with each part's rows replaced by adapt(part, those rows); rows no part
+// covers (in_proj's unadapted q, k or v) stay as they are.
+torch::Tensor Adapters::Stitched(const torch::Tensor& whole, const std::vector<Part>& parts,
+                                 const std::function<torch::Tensor(const Part&, const torch::Tensor&)>& adapt) {
   std::vector<torch::Tensor> pieces;
   int64_t row = 0;
-  for (const Part& p : w.parts) {
-    if (p.row_begin > row) pieces.push_back(w0.narrow(0, row, p.row_begin - row));
-    pieces.push_back(Adapted(w, p, w0.narrow(0, p.row_begin, p.row_end - p.row_begin)));
+  for (const Part& p : parts) {
+    if (p.row_begin > row) pieces.push_back(whole.narrow(0, row, p.row_begin - row));
+    pieces.push_back(adapt(p, whole.narrow(0, p.row_begin, p.row_end - p.row_begin)));
     row = p.row_end;
   }
-  if (row < w0.size(0)) pieces.push_back(w0.narrow(0, row, w0.size(0) - row));
-  return torch::cat(pieces, 0);
+  if (row < whole.size(0)) pieces.push_back(whole.narrow(0, row, whole.size(0) - row));
+  return pieces.size() == 1 ? pieces.front() : torch::cat(pieces, 0);
+}
+
+torch::Tensor Adapters::AdaptedWeight(const Weight& w) const {
+  // IA3's MLP scales act on columns: the whole weight is the part.
+  if (w.parts.size() == 1 && w.parts[0].target == "mlp-inner") return Adapted(w.parts[0], w.original);
+  return Stitched(w.original, w.parts, [this](const Part& p, const torch::Tensor& rows) { return Adapted(p, rows); });
 }
 
 torch::Tensor Adapters::AdaptedBias(const Weight& w) const {
-  std::vector<torch::Tensor> pieces;
-  int64_t row = 0;
-  const torch::Tensor& b0 = w.bias_original;
-  for (const Part& p : w.parts) {
-    if (p.row_begin > row) pieces.push_back(b0.narrow(0, row, p.row_begin - row));
-    pieces.push_back(b0.narrow(0, p.row_begin, p.row_end - p.row_begin) * p.scale);
-    row = p.row_end;
-  }
-  if (row < b0.size(0)) pieces.push_back(b0.narrow(0, row, b0.size(0) - row));
-  return torch::cat(pieces, 0);
+  return Stitched(w.bias_original, w.parts, [](const Part& p, const torch::Tensor& rows) { return rows * p.scale; });
 }
 
 void Adapters::Apply() {

@@ -15,6 +15,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -58,7 +59,9 @@ class Adapters {
     std::vector<Part> parts;
   };
 
-  torch::Tensor Adapted(const Weight& w, const Part& part, const torch::Tensor& rows) const;
+  torch::Tensor Adapted(const Part& part, const torch::Tensor& rows) const;
+  static torch::Tensor Stitched(const torch::Tensor& whole, const std::vector<Part>& parts,
+                                const std::function<torch::Tensor(const Part&, const torch::Tensor&)>& adapt);
   torch::Tensor AdaptedWeight(const Weight& w) const;
   torch::Tensor AdaptedBias(const Weight& w) const;
   LowRankFactors Factors(const Weight& w) const;

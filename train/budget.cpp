@@ -22,6 +22,9 @@ struct BlockPlan {
 };
 
 struct TowerPlan {
+  bool vision = true;
+  const core::TowerConfig* tower = nullptr;
+  double tokens = 0;  // per sample: patches and the class token, or the context
   std::vector<BlockPlan> blocks;
   bool conv = false;        // the patch embedding's weight trains
   bool projection = false;  // the output projection trains
@@ -32,6 +35,9 @@ TowerPlan PlanTower(const core::ClipConfig& config, const MethodOptions& method,
   const core::TowerConfig& tower = vision ? config.vision : config.text;
   const std::string blocks = vision ? "visual.transformer.resblocks." : "transformer.resblocks.";
   TowerPlan plan;
+  plan.vision = vision;
+  plan.tower = &tower;
+  plan.tokens = vision ? static_cast<double>(config.grid_size()) * config.grid_size() + 1 : config.context_length;
   plan.blocks.resize(static_cast<size_t>(tower.layers));
   // The lowest place anything trains: -1 for the embeddings below the blocks.
   int lowest = tower.layers + 1;
@@ -71,12 +77,10 @@ TowerPlan PlanTower(const core::ClipConfig& config, const MethodOptions& method,
 }
 
 // One tower's FLOPs per sample.
-double TowerFlops(const core::ClipConfig& config, const TowerPlan& plan, bool vision) {
-  const core::TowerConfig& t = vision ? config.vision : config.text;
-  const double tokens = vision ? static_cast<double>(config.grid_size()) * config.grid_size() + 1 : config.context_length;
-  const double w = t.width, m = t.mlp_dim;
+double TowerFlops(const core::ClipConfig& config, const TowerPlan& plan) {
+  const double tokens = plan.tokens, w = plan.tower->width, m = plan.tower->mlp_dim;
   double flops = 0;
-  if (vision) {
+  if (plan.vision) {
     const double patches = static_cast<double>(config.grid_size()) * config.grid_size();
     const double conv = patches * 3.0 * config.patch_size * config.patch_size * w;
     flops += conv * (plan.conv ? 4 : 2);  // no gradient for the image itself
@@ -95,13 +99,11 @@ double TowerFlops(const core::ClipConfig& config, const TowerPlan& plan, bool vi
 }
 
 // Elements one sample keeps for backward in one tower.
-double TowerActivations(const core::ClipConfig& config, const TowerPlan& plan, bool vision) {
-  const core::TowerConfig& t = vision ? config.vision : config.text;
-  const double tokens = vision ? static_cast<double>(config.grid_size()) * config.grid_size() + 1 : config.context_length;
-  const double w = t.width, m = t.mlp_dim;
+double TowerActivations(const TowerPlan& plan) {
+  const double tokens = plan.tokens, w = plan.tower->width, m = plan.tower->mlp_dim;
   double per_token = 0;
   for (const BlockPlan& b : plan.blocks) {
-    if (b.flows) per_token += w + 3 * w + static_cast<double>(t.heads) * tokens + w + m;
+    if (b.flows) per_token += w + 3 * w + static_cast<double>(plan.tower->heads) * tokens + w + m;
     if (b.qkv > 0) per_token += w;
     if (b.out) per_token += w;
     if (b.fc) per_token += w;
@@ -118,7 +120,7 @@ struct Estimate {
 Estimate EstimateFor(const core::ClipConfig& config, double batch, const MethodOptions& method) {
   const TowerPlan vision = PlanTower(config, method, true), text = PlanTower(config, method, false);
   Estimate e;
-  e.flops = batch * (TowerFlops(config, vision, true) + TowerFlops(config, text, false)) +
+  e.flops = batch * (TowerFlops(config, vision) + TowerFlops(config, text)) +
             6.0 * batch * batch * config.embed_dim;  // the logits, both directions
 
   double all = 0, trained = 0;
@@ -155,7 +157,7 @@ Estimate EstimateFor(const core::ClipConfig& config, double batch, const MethodO
     default:
       break;
   }
-  e.bytes += 4 * batch * (TowerActivations(config, vision, true) + TowerActivations(config, text, false));
+  e.bytes += 4 * batch * (TowerActivations(vision) + TowerActivations(text));
   return e;
 }
 
@@ -163,12 +165,12 @@ Estimate EstimateFor(const core::ClipConfig& config, double batch, const MethodO
 
 double ImageTowerMacs(const core::ClipConfig& config) {
   const TowerPlan none = PlanTower(config, MethodOptions::Named("locked-image"), true);
-  return TowerFlops(config, none, true) / 2;
+  return TowerFlops(config, none) / 2;
 }
 
 double TextTowerMacs(const core::ClipConfig& config) {
   const TowerPlan none = PlanTower(config, MethodOptions::Named("locked-text"), false);
-  return TowerFlops(config, none, false) / 2;
+  return TowerFlops(config, none) / 2;
 }
 
 StepCost EstimateStepCost(const core::ClipConfig& config, int64_t batch_size, const MethodOptions& method) {

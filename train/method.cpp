@@ -100,15 +100,15 @@ bool IsKeyword(const std::string& pattern) {
   return false;
 }
 
-template <typename T>
-T As(const YAML::Node& node) {
-  return node.as<T>();
+std::vector<std::string> SplitList(const YAML::Node& value) {
+  return value.IsSequence() ? value.as<std::vector<std::string>>() : ParseNameList(value.as<std::string>());
 }
 
-std::vector<std::string> SplitList(const YAML::Node& value) {
-  if (value.IsSequence()) return value.as<std::vector<std::string>>();
+}  // namespace
+
+std::vector<std::string> ParseNameList(const std::string& text) {
   std::vector<std::string> out;
-  std::string text = value.as<std::string>(), part;
+  std::string part;
   for (char c : text + ",") {
     if (c == ',') {
       if (!part.empty()) out.push_back(part);
@@ -119,8 +119,6 @@ std::vector<std::string> SplitList(const YAML::Node& value) {
   }
   return out;
 }
-
-}  // namespace
 
 Method ParseMethod(const std::string& name) {
   for (const auto& m : kMethods) {
@@ -191,31 +189,31 @@ void MethodOptions::Validate() const {
 
 bool MethodOptions::ApplyYaml(const std::string& key, const YAML::Node& value) {
   if (key == "rank") {
-    rank = As<int64_t>(value);
+    rank = value.as<int64_t>();
   } else if (key == "adapter_scale") {
-    scale = As<double>(value);
+    scale = value.as<double>();
   } else if (key == "targets") {
     targets = SplitList(value);
   } else if (key == "freeze") {
     freeze = SplitList(value);
   } else if (key == "galore_rank") {
-    galore_rank = As<int64_t>(value);
+    galore_rank = value.as<int64_t>();
   } else if (key == "galore_gap") {
-    galore_gap = As<int64_t>(value);
+    galore_gap = value.as<int64_t>();
   } else if (key == "galore_scale") {
-    galore_scale = As<double>(value);
+    galore_scale = value.as<double>();
   } else if (key == "ewc_lambda") {
-    ewc_lambda = As<double>(value);
+    ewc_lambda = value.as<double>();
   } else if (key == "ewc_gamma") {
-    ewc_gamma = As<double>(value);
+    ewc_gamma = value.as<double>();
   } else if (key == "fisher_samples") {
-    fisher_samples = As<int64_t>(value);
+    fisher_samples = value.as<int64_t>();
   } else if (key == "si_c") {
-    si_c = As<double>(value);
+    si_c = value.as<double>();
   } else if (key == "si_xi") {
-    si_xi = As<double>(value);
+    si_xi = value.as<double>();
   } else if (key == "tune_temperature") {
-    tune_temperature = As<bool>(value);
+    tune_temperature = value.as<bool>();
   } else {
     return false;
   }

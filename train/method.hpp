@@ -34,6 +34,8 @@ enum class Method {
 Method ParseMethod(const std::string& name);  // throws fomo::UsageError
 std::string MethodName(Method method);
 const std::vector<std::string>& AdapterTargetNames();  // q k v out mlp-in mlp-out
+// "q, v,mlp-in" -> {"q", "v", "mlp-in"}: the lists --targets and --freeze take.
+std::vector<std::string> ParseNameList(const std::string& text);
 
 struct MethodOptions {
   Method method = Method::kFull;

@@ -210,24 +210,21 @@ TrainOutcome Train(const TrainRequest& r) {
     return ContrastiveLoss(image_features, text_features, model->logit_scale, batch.caption_ids.to(device, true));
   };
 
-  struct {
-    int64_t step = 0;
-    double seconds = 0;
-  } start;
+  SavedState start;
   if (r.resume) {
-    SavedState saved = LoadState(r.state_path, model);
-    start.step = saved.step;
-    start.seconds = saved.seconds;
+    start = LoadState(r.state_path, model);
     if (start.step > r.steps) throw Error("the saved training state is past the end of this run");
-    RestoreAdapters(saved.extra, adapters);
-    optimizer.Restore(saved.extra, start.step);
-    galore.Restore(saved.extra, start.step);
-    regularizer.RestoreRunning(saved.extra);
+    RestoreAdapters(start.extra, adapters);
+    optimizer.Restore(start.extra, start.step);
+    galore.Restore(start.extra, start.step);
+    regularizer.RestoreRunning(start.extra);
+    start.extra.clear();  // restored; no second copy of the state for the whole run
   }
 
   const schedules::TaskSchedule schedule(r.schedule, r.steps, r.task_index);
   MixturePlanner planner(*r.corpus, r.shares, r.batch_size, r.seed);
-  BatchLoader loader(*r.corpus, planner, CaptionTokens(*r.corpus, r.config.context_length), r.config.image_size,
+  const torch::Tensor caption_tokens = CaptionTokens(*r.corpus, r.config.context_length);
+  BatchLoader loader(*r.corpus, planner, caption_tokens, r.config.image_size,
                      start.step, r.steps, static_cast<int>(r.loader_threads), static_cast<int>(r.loader_threads) + 2);
 
   TrainOutcome outcome;
@@ -296,7 +293,7 @@ TrainOutcome Train(const TrainRequest& r) {
       // EWC's Fisher pass: squared gradients on batches of the update's own data.
       const int64_t batches = std::max<int64_t>(1, (method.fisher_samples + r.batch_size - 1) / r.batch_size);
       MixturePlanner fisher_planner(*r.corpus, MixtureShares{0, 1, 0}, r.batch_size, r.seed + 1);
-      BatchLoader fisher_loader(*r.corpus, fisher_planner, CaptionTokens(*r.corpus, r.config.context_length),
+      BatchLoader fisher_loader(*r.corpus, fisher_planner, caption_tokens,
                                 r.config.image_size, 0, batches, static_cast<int>(r.loader_threads),
                                 static_cast<int>(r.loader_threads) + 2);
       for (int64_t b = 0; b < batches; ++b) {
