@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "core/checkpoint_source.hpp"
+#include "core/torch_api.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
 #include "storage/parallel.hpp"
@@ -169,15 +171,71 @@ void CheckTensorsMatch(const std::vector<NamedTensor>& tensors, const ClipConfig
   }
 }
 
+namespace {
+
+// Every weight file's tensors (views into maps or owned buffers) and metadata.
+void ReadWeightFiles(const CheckpointSource& source, Checkpoint* ckpt,
+                     std::vector<NamedTensor>* tensors, ConfigEvidence* evidence) {
+  for (size_t i = 0; i < source.weight_files.size(); ++i) {
+    const fs::path& file = source.weight_files[i];
+    switch (source.formats[i]) {
+      case WeightFormat::kSafetensors: {
+        auto st = std::make_shared<SafetensorsFile>(SafetensorsFile::Open(file));
+        ckpt->files.push_back(st);
+        for (const auto& t : st->tensors()) tensors->push_back(t);
+        for (const auto& [k, v] : st->metadata()) evidence->metadata.emplace(k, v);
+        break;
+      }
+      case WeightFormat::kPytorchZip: {
+        PytorchFile pt = Torch().read_pytorch(file.string());
+        if (!pt.entry.empty()) ckpt->notes.push_back(fmt::format("read the state dict from the '{}' entry", pt.entry));
+        if (!pt.skipped.empty()) {
+          ckpt->notes.push_back(fmt::format("skipped {} entries that are not tensors ({})", pt.skipped.size(),
+                                            fmt::join(pt.skipped, ", ")));
+        }
+        for (size_t k = 0; k < pt.tensors.size(); ++k) {
+          auto owned = std::make_shared<Tensor>(std::move(pt.tensors[k]));
+          ckpt->owned_tensors.push_back(owned);
+          tensors->push_back({pt.names[k], owned->view()});
+        }
+        evidence->attributes.insert(pt.attributes.begin(), pt.attributes.end());
+        if (pt.torchscript) ckpt->kind = "TorchScript archive";
+        break;
+      }
+      case WeightFormat::kLegacyPickle:
+        throw Error(fmt::format("cannot import '{}': a legacy torch.save file (PyTorch before 1.6), which LibTorch "
+                                "cannot read; re-save it with a current PyTorch (torch.save(torch.load(f), f)) or as "
+                                "safetensors",
+                                file.string()));
+    }
+  }
+}
+
+}  // namespace
+
 Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source) {
   Checkpoint ckpt;
   ckpt.path = path;
-  ckpt.file = std::make_shared<SafetensorsFile>(SafetensorsFile::Open(path));
+  CheckpointSource located = LocateCheckpoint(path);
+  ckpt.kind = located.kind;
+  ConfigEvidence evidence;
+  evidence.origin = path.string();
+  evidence.beside = located.config_file;
+  std::vector<NamedTensor> raw;
+  ReadWeightFiles(located, &ckpt, &raw, &evidence);
+
+  // DistributedDataParallel saves parameters as module.NAME.
+  std::vector<NamedTensor> renamed;
+  renamed.reserve(raw.size());
+  size_t stripped = 0;
+  for (const auto& t : raw) {
+    std::string name = StripModulePrefix(t.name);
+    stripped += name.size() != t.name.size();
+    renamed.push_back({std::move(name), t.view});
+  }
+  if (stripped) ckpt.notes.push_back(fmt::format("stripped the 'module.' prefix (DistributedDataParallel) from {} tensors", stripped));
 
   std::map<std::string, const NamedTensor*> by_name;
-  std::vector<NamedTensor> renamed;
-  renamed.reserve(ckpt.file->tensors().size());
-  for (const auto& t : ckpt.file->tensors()) renamed.push_back({StripModulePrefix(t.name), t.view});
   std::vector<std::string> names;
   for (const auto& t : renamed) {
     if (!by_name.emplace(t.name, &t).second) {
@@ -190,39 +248,17 @@ Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source) {
   } catch (const Error& e) {
     throw Error(fmt::format("cannot import '{}': {}", path.string(), e.what()));
   }
-
-  ClipConfig from_metadata;
-  const bool has_metadata_config = ClipConfig::FromMetadata(ckpt.file->metadata(), &from_metadata);
-  if (source.file) {
-    if (!fs::exists(*source.file)) {
-      throw Error(fmt::format("cannot read config '{}': no such file", source.file->string()));
-    }
-    ckpt.config = ClipConfig::FromJsonText(ReadFileToString(*source.file), source.file->string());
-    ckpt.config_source = "--config " + source.file->string();
-  } else if (source.known) {
-    if (has_metadata_config && !(from_metadata == *source.known)) {
-      throw Error(fmt::format("cannot import '{}': its model config differs from the repository's",
-                              path.string()));
-    }
-    ckpt.config = *source.known;
-    ckpt.config_source = "repository";
-  } else if (has_metadata_config) {
-    ckpt.config = from_metadata;
-    ckpt.config_source = "metadata";
+  evidence.layout = ckpt.layout;
+  if (ckpt.layout == Layout::kHuggingFace) {
+    evidence.canonical_shapes = CanonicalShapesOfHf(by_name);
   } else {
-    std::map<std::string, Shape> shapes;
-    if (ckpt.layout == Layout::kHuggingFace) {
-      shapes = CanonicalShapesOfHf(by_name);
-    } else {
-      for (const auto& t : renamed) shapes[t.name] = t.view.shape;
-    }
-    try {
-      ckpt.config = ClipConfig::InferFromShapes(shapes);
-    } catch (const Error& e) {
-      throw Error(fmt::format("cannot import '{}': {}", path.string(), e.what()));
-    }
-    ckpt.config_source = "shapes";
+    for (const auto& t : renamed) evidence.canonical_shapes[t.name] = t.view.shape;
   }
+  ResolvedConfig resolved = ResolveConfig(evidence, source);
+  ckpt.config = resolved.config;
+  ckpt.provenance = resolved.provenance;
+  ckpt.config_source = resolved.summary;
+  ckpt.notes.insert(ckpt.notes.end(), resolved.notes.begin(), resolved.notes.end());
 
   if (ckpt.layout == Layout::kHuggingFace) {
     ckpt.tensors = FromHuggingFace(by_name, ckpt.config, path, &ckpt.owned);

@@ -11,6 +11,7 @@
 
 #include "core/clip_config.hpp"
 #include "core/clip_layout.hpp"
+#include "core/config_resolution.hpp"
 #include "core/safetensors.hpp"
 #include "storage/manifest.hpp"
 
@@ -20,25 +21,23 @@ namespace fs = std::filesystem;
 
 struct Checkpoint {
   fs::path path;
+  std::string kind;  // "safetensors file", "Hugging Face directory, 2 shards", ...
   Layout layout = Layout::kOpenAI;
   ClipConfig config;
-  std::string config_source;  // "--config FILE", "metadata" or "shapes"
+  std::string config_source;  // "--config FILE", "config.json beside the checkpoint", "metadata", "shapes", ...
+  ConfigProvenance provenance;
+  std::vector<std::string> notes;    // what the import did that a user should know
   std::vector<NamedTensor> tensors;  // canonical names, ExpectedTensors order
 
   // What the views point into.
-  std::shared_ptr<SafetensorsFile> file;
+  std::vector<std::shared_ptr<SafetensorsFile>> files;
   std::vector<std::shared_ptr<ByteBuffer>> owned;
+  std::vector<std::shared_ptr<Tensor>> owned_tensors;
 };
 
-// Where the model config of an imported checkpoint comes from, in order: a config
-// file, a config already known (the repository's), the file's metadata, its shapes.
-struct ConfigSource {
-  std::optional<fs::path> file;
-  std::optional<ClipConfig> known;
-};
-
-// Reads a checkpoint, detects its layout and converts it to the canonical one.
-// Throws fomo::Error naming the file and the problem.
+// Reads a checkpoint (any format core/checkpoint_source.hpp locates), detects its
+// layout, resolves its config (core/config_resolution.hpp) and converts it to the
+// canonical layout. Throws fomo::Error naming the checkpoint and the problem.
 Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source);
 
 // Throws unless tensors are exactly the config's tensors with its shapes.

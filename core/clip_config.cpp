@@ -32,7 +32,38 @@ double GetDouble(const json& j, const char* key, double fallback) {
 
 int MlpDim(int width, double ratio) { return static_cast<int>(std::lround(width * ratio)); }
 
+// Fields that change the model fomo builds: a config may carry them at their
+// default only (null, false, the default value).
+void RefuseUnsupported(const json& cfg, const char* where, const std::vector<std::pair<const char*, json>>& defaults) {
+  for (const auto& [key, allowed] : defaults) {
+    auto it = cfg.find(key);
+    if (it == cfg.end() || it->is_null() || *it == allowed) continue;
+    throw Error(fmt::format("{} '{}' is {}: fomo's CLIP supports only {}", where, key, it->dump(), allowed.dump()));
+  }
+}
+
+void CheckNormEps(const json& cfg, const char* where) {
+  auto it = cfg.find("layer_norm_eps");
+  if (it == cfg.end() || it->is_null()) return;
+  if (!it->is_number() || std::fabs(it->get<double>() - 1e-5) > 1e-12) {
+    throw Error(fmt::format("{} 'layer_norm_eps' is {}: fomo's CLIP uses 1e-05", where, it->dump()));
+  }
+}
+
 ClipConfig FromOpenClip(const json& j) {
+  RefuseUnsupported(j, "model config", {{"init_logit_bias", nullptr}});
+  RefuseUnsupported(j.at("vision_cfg"), "vision_cfg",
+                    {{"ls_init_value", nullptr}, {"attentional_pool", false}, {"no_ln_pre", false},
+                     {"pool_type", "tok"}, {"final_ln_after_pool", false}, {"global_average_pool", false},
+                     {"timm_model_name", nullptr}, {"output_tokens", false}, {"act_kwargs", nullptr},
+                     {"norm_kwargs", nullptr}, {"layers_per_stage", nullptr}});
+  RefuseUnsupported(j.at("text_cfg"), "text_cfg",
+                    {{"hf_model_name", nullptr}, {"ls_init_value", nullptr}, {"pool_type", "argmax"},
+                     {"proj_bias", false}, {"embed_cls", false}, {"no_causal_mask", false},
+                     {"act_kwargs", nullptr}, {"norm_kwargs", nullptr}, {"final_ln_after_pool", false}});
+  if (j.at("vision_cfg").value("layers", json(12)).is_array()) {
+    throw Error("vision_cfg 'layers' is a list (a ResNet tower): fomo's CLIP is a ViT");
+  }
   ClipConfig c;
   c.embed_dim = GetInt(j, "embed_dim", 0);
   c.quick_gelu = j.value("quick_gelu", false);
@@ -60,6 +91,9 @@ ClipConfig FromHuggingFace(const json& j) {
   c.embed_dim = GetInt(j, "projection_dim", 512);
   json v = j.value("vision_config", json::object());
   json t = j.value("text_config", json::object());
+  CheckNormEps(v, "vision_config");
+  CheckNormEps(t, "text_config");
+  RefuseUnsupported(v, "vision_config", {{"num_channels", 3}});
   c.image_size = GetInt(v, "image_size", 224);
   c.patch_size = GetInt(v, "patch_size", 32);
   c.vision.width = GetInt(v, "hidden_size", 768);
@@ -157,6 +191,13 @@ std::vector<std::pair<std::string, Shape>> ClipConfig::ExpectedTensors() const {
 }
 
 std::string ClipConfig::ToJson() const {
+  if (source_format.empty()) return ModelJson();
+  json j = json::parse(ModelJson());
+  j["source"] = {{"format", source_format}, {"config", json::parse(source_json)}};
+  return j.dump(2) + "\n";
+}
+
+std::string ClipConfig::ModelJson() const {
   auto ratio = [](int mlp, int width) { return static_cast<double>(mlp) / width; };
   json j = {
       {"embed_dim", embed_dim},
@@ -189,11 +230,23 @@ ClipConfig ClipConfig::FromJsonText(const std::string& text, const std::string& 
   try {
     if (!j.is_object()) throw Error("not a JSON object");
     ClipConfig c;
-    if (j.contains("vision_cfg") && j.contains("text_cfg")) {
+    if (j.contains("model_cfg") && j["model_cfg"].is_object()) {
+      // open_clip_config.json: the model config and the preprocessing beside it.
+      c = FromOpenClip(j["model_cfg"]);
+      c.source_format = "openclip";
+      c.source_json = j.dump();
+    } else if (j.contains("vision_cfg") && j.contains("text_cfg")) {
       c = FromOpenClip(j);
+      if (j.contains("source") && j["source"].is_object()) {
+        // fomo's own form: the source config rides along.
+        c.source_format = j["source"].value("format", "");
+        c.source_json = j["source"].value("config", json::object()).dump();
+      }
     } else if (j.contains("vision_config") || j.contains("text_config") ||
                j.value("model_type", "") == "clip") {
       c = FromHuggingFace(j);
+      c.source_format = "hf";
+      c.source_json = j.dump();
     } else {
       throw Error("neither an OpenCLIP model config nor a Hugging Face CLIP config.json");
     }

@@ -28,6 +28,11 @@ struct ClipConfig {
   int vocab_size = 0;
   TowerConfig text;
   bool quick_gelu = true;  // QuickGELU (OpenAI CLIP) or exact GELU
+  // The config file a checkpoint came with, whole ("hf": a config.json, "openclip":
+  // an open_clip_config.json or model config), so fields fomo does not use (token
+  // ids, preprocessing, ...) are written back on export. Empty for other sources.
+  std::string source_format;
+  std::string source_json;
 
   int grid_size() const { return patch_size ? image_size / patch_size : 0; }
 
@@ -36,17 +41,23 @@ struct ClipConfig {
   // Canonical (OpenAI layout) tensor names and shapes, in a fixed order.
   std::vector<std::pair<std::string, Shape>> ExpectedTensors() const;
 
-  std::string ToJson() const;  // OpenCLIP model-config form
-  // Reads an OpenCLIP model config or a Hugging Face config.json (detected).
+  std::string ToJson() const;  // OpenCLIP model-config form, with the source config
+  std::string ModelJson() const;  // the model-defining fields alone
+  // Reads an OpenCLIP model config, an open_clip_config.json ({"model_cfg": ..}) or a
+  // Hugging Face config.json (detected). Refuses fields that would make fomo's model
+  // differ from the one the file describes (another norm epsilon, a text tower
+  // from Hugging Face, attention pooling, ...).
   static ClipConfig FromJsonText(const std::string& text, const std::string& origin);
   // Reads fomo's own "fomo.config" key or the original CLIP keys (embed_dim,
   // vision_width, transformer_heads, ...); false when the metadata has neither.
   static bool FromMetadata(const std::map<std::string, std::string>& metadata, ClipConfig* out);
-  // As the original CLIP build_model does; heads are not visible in shapes and
-  // are taken as width / 64 (at least 1).
+  // Sizes from shapes; heads are not visible in shapes and are taken as width / 64
+  // (at least 1), as the original CLIP build_model does: callers decide whether
+  // that rule applies (it does for the OpenAI layout only).
   static ClipConfig InferFromShapes(const std::map<std::string, Shape>& canonical_shapes);
 
-  bool operator==(const ClipConfig& o) const { return ToJson() == o.ToJson(); }
+  // The same model (the source config's unused fields aside).
+  bool operator==(const ClipConfig& o) const { return ModelJson() == o.ModelJson(); }
 };
 
 }  // namespace fomo::core

@@ -94,7 +94,8 @@ std::vector<HfMapping> HuggingFaceMappings(const ClipConfig& config) {
 bool IsIgnoredHuggingFaceTensor(std::string_view name) { return EndsWith(name, "position_ids"); }
 
 bool IsIgnoredOpenAITensor(std::string_view name) {
-  return name == "input_resolution" || name == "context_length" || name == "vocab_size";
+  // The JIT archive's scalars, and the causal mask some versions keep as a buffer.
+  return name == "input_resolution" || name == "context_length" || name == "vocab_size" || EndsWith(name, "attn_mask");
 }
 
 void Transpose2D(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t cols, size_t element_size) {

@@ -7,6 +7,7 @@
 
 #include "core/clip_config.hpp"
 #include "core/embedding.hpp"
+#include "core/pytorch_file.hpp"
 #include "core/zero_shot.hpp"
 
 namespace fomo::core {
@@ -21,9 +22,11 @@ struct TorchApi {
                                const RetrievalTask& task);
   // Freshly initialised weights (seeded), in ExpectedTensors order.
   std::vector<Tensor> (*init_weights)(const ClipConfig& config, uint64_t seed);
+  // torch.save and TorchScript archives (core/pytorch_file.hpp).
+  PytorchFile (*read_pytorch)(const std::string& path);
 };
 
-inline constexpr int kTorchApiVersion = 3;
+inline constexpr int kTorchApiVersion = 4;
 
 // Loads the module once (FOMO_TORCH_MODULE, else beside the executable, else the
 // install directory); throws fomo::Error saying what is missing.

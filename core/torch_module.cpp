@@ -34,6 +34,7 @@ const core::TorchApi kApi = {
     &core::ZeroShot,
     &core::Retrieval,
     &InitWeights,
+    &core::ReadPytorchFile,
 };
 
 }  // namespace
