@@ -9,7 +9,7 @@
 
 #include "cmd/command.hpp"
 #include "cmd/evaluate_new.hpp"
-#include "cmd/import_recipe.hpp"
+#include "cmd/checkpoint_import.hpp"
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
 #include "core/arch.hpp"
@@ -30,7 +30,7 @@ struct InitOptions {
   std::string from;
   std::string arch;
   int seed = 0;
-  std::string config;
+  CheckpointOptions checkpoint;
   std::string message;
   bool no_eval = false;
   std::vector<std::string> pretrain;
@@ -65,13 +65,16 @@ Pretrained Pretrain(Context& ctx, const InitOptions& o, const core::Checkpoint& 
 
 int RunInit(Context& ctx, InitOptions o) {
   // Pretraining with no model named trains the embedded default, tiny.
-  if (!o.pretrain.empty() && o.from.empty() && o.arch.empty() && o.config.empty()) o.arch = "tiny";
+  if (!o.pretrain.empty() && o.from.empty() && o.arch.empty() && o.checkpoint.config.empty()) o.arch = "tiny";
   const bool fresh = o.from.empty();  // random initialisation from --arch or --config
   if (!o.from.empty() && !o.arch.empty()) throw UsageError("give --from CKPT or --arch NAME, not both");
-  if (fresh && o.arch.empty() && o.config.empty()) {
-    throw UsageError("init needs --from CKPT (a safetensors checkpoint), --arch NAME (a built-in config) or --config FILE");
+  if (fresh && o.arch.empty() && o.checkpoint.config.empty()) {
+    throw UsageError("init needs --from CKPT (a checkpoint file or model directory), --arch NAME (a built-in config) or --config FILE");
   }
-  if (!o.arch.empty() && !o.config.empty()) throw UsageError("give --arch NAME or --config FILE, not both");
+  if (!o.arch.empty() && !o.checkpoint.config.empty()) throw UsageError("give --arch NAME or --config FILE, not both");
+  if (fresh && (!o.checkpoint.heads.empty() || !o.checkpoint.activation.empty())) {
+    throw UsageError("--heads and --activation describe a checkpoint: they go with --from CKPT");
+  }
   fs::path root = fs::absolute(o.directory).lexically_normal();
   if (root.filename().empty()) root = root.parent_path();
   if (fs::exists(root / kFomoDirName)) {
@@ -88,19 +91,18 @@ int RunInit(Context& ctx, InitOptions o) {
       ckpt.config = *config;
       ckpt.config_source = "--arch " + o.arch;
     } else {
-      ckpt.config = core::ClipConfig::FromJsonText(ReadFileToString(o.config), o.config);
+      ckpt.config = core::ClipConfig::FromJsonText(ReadFileToString(o.checkpoint.config), o.checkpoint.config);
       ckpt.config.Validate();
-      ckpt.config_source = "--config " + o.config;
+      ckpt.config_source = "--config " + o.checkpoint.config;
     }
-    const std::string shape = o.arch.empty() ? fs::path(o.config).filename().string() : o.arch;
+    const std::string shape = o.arch.empty() ? fs::path(o.checkpoint.config).filename().string() : o.arch;
     ckpt.path = fmt::format("{} (random initialisation, seed {})", shape, o.seed);
     initialised = core::Torch().init_weights(ckpt.config, static_cast<uint64_t>(o.seed));
     auto expected = ckpt.config.ExpectedTensors();
     for (size_t i = 0; i < expected.size(); ++i) ckpt.tensors.push_back({expected[i].first, initialised[i].view()});
   } else {
-    std::optional<fs::path> config_file;
-    if (!o.config.empty()) config_file = o.config;
-    ckpt = core::LoadCheckpoint(o.from, core::ConfigSource{config_file, std::nullopt});
+    ckpt = core::LoadCheckpoint(o.from, ConfigSourceOf(o.checkpoint, std::nullopt));
+    if (!ctx.global.quiet && !ctx.global.json) PrintImportReport(ckpt);
   }
 
   YAML::Node document;
@@ -131,7 +133,7 @@ int RunInit(Context& ctx, InitOptions o) {
       std::string message = o.message;
       if (message.empty()) {
         message = !fresh ? fmt::format("import {}", ckpt.path.filename().string())
-                         : fmt::format("initialise {} (seed {})", o.arch.empty() ? o.config : o.arch, o.seed);
+                         : fmt::format("initialise {} (seed {})", o.arch.empty() ? o.checkpoint.config : o.arch, o.seed);
         if (!o.pretrain.empty()) message += fmt::format(", pretrained on {}", fmt::join(o.pretrain, " "));
       }
       draft.recipe = ImportRecipe("fomo init", ckpt, message);
@@ -176,7 +178,9 @@ int RunInit(Context& ctx, InitOptions o) {
   if (ctx.global.json) {
     // Scripts get the measured metrics in the same object.
     if (!o.no_eval) EvaluateNewVersion(ctx, repo, base.commit.id);
-    PrintJson(VersionJson(base, RefNames::Collect(repo.graph()), core::MetricsOf(repo, base.commit.id)));
+    nlohmann::json out = VersionJson(base, RefNames::Collect(repo.graph()), core::MetricsOf(repo, base.commit.id));
+    if (!fresh) out["import"] = ImportReportJson(ckpt);
+    PrintJson(out);
     return 0;
   }
   if (!ctx.global.quiet) {
@@ -197,10 +201,10 @@ int RunInit(Context& ctx, InitOptions o) {
 Runner SetupInit(CommandLine& cli) {
   auto o = std::make_shared<InitOptions>();
   cli.Option("directory", &o->directory, "where to create the repository (default: .)");
-  cli.Option("--from", &o->from, "base checkpoint (safetensors, OpenAI/OpenCLIP or Hugging Face layout)", "CKPT");
+  cli.Option("--from", &o->from, "base checkpoint: safetensors, torch.save or TorchScript file, Hugging Face or OpenCLIP directory, shard index", "CKPT");
   cli.Option("--arch", &o->arch, "start from a built-in config, randomly initialised: tiny, vit-b-32, vit-b-16, vit-l-14", "NAME");
   cli.Option("--seed", &o->seed, "seed of the --arch initialisation (default 0)", "N");
-  cli.Option("--config", &o->config, "model config (OpenCLIP model-config JSON or Hugging Face config.json); without --from, randomly initialised", "FILE");
+  AddCheckpointOptions(cli, &o->checkpoint, "model config (OpenCLIP model config, open_clip_config.json or Hugging Face config.json); without --from, randomly initialised");
   cli.Option("-m,--message", &o->message, "message of the first version", "MSG");
   cli.Flag("--no-eval", &o->no_eval, "do not evaluate the base version");
   cli.Option("--pretrain", &o->pretrain, "train the base on these selectors first (train split); their test split becomes the retention suite", "SEL");

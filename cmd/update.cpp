@@ -17,6 +17,7 @@
 #include "core/checkpoint.hpp"
 #include "core/evaluation.hpp"
 #include "core/gate.hpp"
+#include "core/weight_dtype.hpp"
 #include "merge/merge_versions.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
@@ -32,7 +33,7 @@ namespace {
 struct UpdateArgs {
   std::vector<std::string> data;
   std::string method, schedule, lr, warmup, cooldown, steps, samples, budget, replay, batch_size, seed,
-      weight_decay, temperature, device, merge;
+      weight_decay, temperature, device, merge, dtype;
   // Method options.
   std::string rank, adapter_scale, targets, galore_rank, galore_gap, galore_scale, ewc_lambda, ewc_gamma,
       fisher_samples, si_c, si_xi;
@@ -47,7 +48,7 @@ struct UpdateArgs {
     return !data.empty() || !method.empty() || !schedule.empty() || !lr.empty() || !warmup.empty() ||
            !cooldown.empty() || !steps.empty() || !samples.empty() || !budget.empty() || !replay.empty() ||
            !batch_size.empty() || !seed.empty() || !weight_decay.empty() || !temperature.empty() ||
-           !device.empty() || !merge.empty() || !from.empty() || !anchor.empty() || !rank.empty() ||
+           !device.empty() || !merge.empty() || !dtype.empty() || !from.empty() || !anchor.empty() || !rank.empty() ||
            !adapter_scale.empty() || !targets.empty() || !galore_rank.empty() || !galore_gap.empty() ||
            !galore_scale.empty() || !ewc_lambda.empty() || !ewc_gamma.empty() || !fisher_samples.empty() ||
            !si_c.empty() || !si_xi.empty() || !freeze.empty() || tune_temperature;
@@ -202,6 +203,7 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
     const CommitId from = ResolveRevision(repo, a.from.empty() ? "HEAD" : a.from);
     train::UpdateOptions options = OptionsFor(level_name, a, repo.config().document);
     if (!a.require.empty()) core::Gate::Parse(a.require);  // a typo fails before hours of training
+    if (!a.dtype.empty()) core::ParseWeightDtype(a.dtype, "--dtype");
     train::LineHistory history = train::ReadLineHistory(repo.graph(), from);
     std::vector<std::string> data;
     for (const auto& s : options.data) data.push_back(TrainingSelector(s));
@@ -222,6 +224,7 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
            {"from", from},
            {"train_from", from_anchor ? anchor : from},
            {"options", options.ToJson()},
+           {"dtype", a.dtype},
            {"task_index", history.task_index},
            {"pretrain", history.pretrain},
            {"buffer", history.updates},
@@ -287,7 +290,19 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   // The version.
   VersionDraft draft;
   auto expected = config.ExpectedTensors();
-  for (size_t i = 0; i < expected.size(); ++i) draft.tensors.push_back({expected[i].first, trained.outcome.weights[i].view()});
+  std::vector<NamedTensor> trained_weights;
+  for (size_t i = 0; i < expected.size(); ++i) trained_weights.push_back({expected[i].first, trained.outcome.weights[i].view()});
+  // Trained in F32 master weights, committed in the parent's dtype unless --dtype.
+  const std::string dtype_option = run.value("dtype", "");
+  const core::ConvertedWeights kept =
+      dtype_option.empty() ? core::ConvertWeightsLike(trained_weights, parent.manifest)
+                           : core::ConvertWeights(trained_weights, core::ParseWeightDtype(dtype_option, "--dtype"));
+  draft.tensors = kept.named;
+  const size_t dtype_changes = core::CountDtypeChanges(kept.named, parent.manifest);
+  if (dtype_changes && chatty) {
+    std::cout << fmt::format("note: --dtype changes the line from {} to {}: tensors are stored as full frames, not deltas\n",
+                             core::DescribeDtypes(parent.manifest), core::DescribeDtypes(kept.named));
+  }
   draft.config_json = parent.config_json;
   draft.low_rank = trained.outcome.low_rank;
   for (const auto& [name, t] : trained.outcome.method_state) draft.method_state.push_back({name, t.view()});
@@ -314,6 +329,8 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
                                                 : nlohmann::json(nullptr)},
                     {"multiplier", trained.memory_multiplier}}},
                   {"fomo_version", FOMO_VERSION}};
+  draft.recipe["dtype"] = core::DescribeDtypes(kept.named);
+  if (!dtype_option.empty()) draft.recipe["dtype_option"] = dtype_option;
   if (!require.empty()) draft.recipe["require"] = require;
   std::string message = run.value("message", "");
   if (message.empty()) {
@@ -395,6 +412,7 @@ Runner SetupUpdate(CommandLine& cli, BumpLevel level) {
   cli.Option("--weight-decay", &a->weight_decay, "AdamW weight decay (default 0.2)", "X");
   cli.Option("--temperature", &a->temperature, "fix the softmax temperature (logit_scale = ln(1/T)) instead of learning it", "T");
   cli.Option("--device", &a->device, "auto, cpu or cuda", "NAME");
+  cli.Option("--dtype", &a->dtype, "commit the version in f32, f16 or bf16 (default: the parent's dtype; training runs in F32)", "DTYPE");
   cli.Option("--from", &a->from, "train from this version instead of HEAD", "REV");
   cli.Option("--merge", &a->merge,
              "merge-based update: ema:W, finetune:W or zeroshot:W (W, the weight on the older or anchor model)",

@@ -8,6 +8,7 @@
 
 #include "core/checkpoint_source.hpp"
 #include "core/torch_api.hpp"
+#include "core/weight_dtype.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
 #include "storage/parallel.hpp"
@@ -302,8 +303,14 @@ void ExportCheckpoint(const ObjectStore& store, const Manifest& manifest, const 
   metadata["fomo.config"] = config.ToJson();
   metadata["fomo.layout"] = std::string(LayoutName(options.layout));
 
+  auto out_dtype = [&](Dtype stored) {
+    return options.dtype && IsFloatingPoint(stored) ? *options.dtype : stored;
+  };
   std::vector<SafetensorsEntry> entries;
-  for (const auto& p : pieces) entries.push_back(p.entry);
+  for (const auto& p : pieces) {
+    entries.push_back(p.entry);
+    entries.back().dtype = out_dtype(p.entry.dtype);
+  }
   SafetensorsWriter writer(out, std::move(entries), metadata);
 
   // Work per stored tensor, largest first: decode once, write every piece it feeds.
@@ -316,12 +323,21 @@ void ExportCheckpoint(const ObjectStore& store, const Manifest& manifest, const 
   });
   ParallelFor(order.size(), options.threads, [&](size_t k) {
     const ManifestEntry& e = manifest.tensors[order[k]];
+    struct StoredSlot;
     struct DecodedSlot;
     struct TransposedSlot;
-    const uint64_t size = e.raw_bytes();
+    const Dtype dtype = out_dtype(e.dtype);
+    const uint64_t count = NumElements(e.shape);
+    const uint64_t size = ByteSize(dtype, e.shape);
     uint8_t* decoded = ThreadScratch<DecodedSlot>(size);
-    store.ReadInto(e.id, decoded, size);
-    const size_t element = DtypeSize(e.dtype);
+    if (dtype == e.dtype) {
+      store.ReadInto(e.id, decoded, size);
+    } else {
+      uint8_t* stored = ThreadScratch<StoredSlot>(e.raw_bytes());
+      store.ReadInto(e.id, stored, e.raw_bytes());
+      ConvertFloats(stored, e.dtype, decoded, dtype, count);
+    }
+    const size_t element = DtypeSize(dtype);
     for (size_t i : pieces_of[order[k]]) {
       const ExportPiece& p = pieces[i];
       if (p.transform == HfTransform::kCopy) {

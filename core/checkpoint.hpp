@@ -53,6 +53,7 @@ StoredWeights ReadWeights(const ObjectStore& store, const Manifest& manifest, si
 
 struct ExportOptions {
   Layout layout = Layout::kOpenAI;
+  std::optional<Dtype> dtype;  // floating-point tensors converted to it; unset: as stored
   std::map<std::string, std::string> metadata;  // added to fomo's own keys
   size_t threads = 0;
 };

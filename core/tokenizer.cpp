@@ -186,11 +186,13 @@ ClipTokenizer::ClipTokenizer(const fs::path& merges_gz) {
       throw Error(fmt::format("BPE vocabulary '{}': line {} is not a merge", merges_gz.string(), i + 2));
     }
     ranks_[line] = i;
+    merges_.push_back(line);
     vocab.push_back(line.substr(0, space) + line.substr(space + 1));
   }
   vocab.push_back(kStartToken);
   vocab.push_back(kEndToken);
   for (size_t i = 0; i < vocab.size(); ++i) encoder_[vocab[i]] = static_cast<int64_t>(i);
+  vocabulary_ = std::move(vocab);
   sot_ = encoder_.at(kStartToken);
   eot_ = encoder_.at(kEndToken);
   cache_[kStartToken] = {sot_};

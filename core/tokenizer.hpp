@@ -33,6 +33,10 @@ class ClipTokenizer {
   int64_t sot() const { return sot_; }
   int64_t eot() const { return eot_; }
   size_t vocab_size() const { return encoder_.size(); }
+  // Tokens in id order (byte-level strings, "</w>" ends a word), and the merges
+  // in rank order ("first second"): what Hugging Face's vocab.json and merges.txt hold.
+  const std::vector<std::string>& vocabulary() const { return vocabulary_; }
+  const std::vector<std::string>& merges() const { return merges_; }
 
  private:
   const std::vector<int64_t>& Bpe(const std::string& token) const;
@@ -40,6 +44,8 @@ class ClipTokenizer {
   std::array<std::string, 256> byte_encoder_;
   std::unordered_map<std::string, int64_t> encoder_;
   std::unordered_map<std::string, int> ranks_;  // "first second" -> merge rank
+  std::vector<std::string> vocabulary_;
+  std::vector<std::string> merges_;
   int64_t sot_ = 0;
   int64_t eot_ = 0;
   mutable std::mutex cache_mutex_;
