@@ -118,7 +118,6 @@ WeightFormat DetectWeightFormat(const fs::path& file) {
 }
 
 bool IsModelDirectory(const fs::path& dir) {
-  if (Beside(dir, kHfConfig) || Beside(dir, kOpenClipConfig)) return true;
   for (const char* name : kHfWeights) {
     if (Beside(dir, name)) return true;
   }

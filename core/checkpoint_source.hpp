@@ -33,8 +33,9 @@ struct CheckpointSource {
 // Throws fomo::Error naming the path and what is missing or wrong.
 CheckpointSource LocateCheckpoint(const fs::path& path);
 
-// A directory that holds one model (config.json, open_clip_config.json, a shard
-// index, or a known weights file name), as opposed to a folder of checkpoints.
+// A directory that holds one model (model.safetensors, pytorch_model.bin, a shard
+// index, open_clip_model.safetensors, ...), as opposed to a folder of checkpoints
+// (which may hold a config.json of its own).
 bool IsModelDirectory(const fs::path& dir);
 
 }  // namespace fomo::core

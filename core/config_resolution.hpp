@@ -31,6 +31,10 @@ bool ParseActivation(const std::string& text);
 // config already known (the repository's) stands in for shapes and must agree
 // with the others.
 struct ConfigSource {
+  ConfigSource() = default;
+  ConfigSource(std::optional<fs::path> config_file, std::optional<ClipConfig> known_config)
+      : file(std::move(config_file)), known(std::move(known_config)) {}
+
   std::optional<fs::path> file;
   std::optional<ClipConfig> known;
   std::optional<HeadCounts> heads;   // --heads

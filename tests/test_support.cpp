@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -70,6 +71,28 @@ RunResult RunFomo(const std::vector<std::string>& args, const fs::path& dir,
 
 RunResult RunGen(const std::vector<std::string>& args) {
   return Run(FOMO_GEN_BINARY, args, fs::current_path(), {});
+}
+
+RunResult RunProgram(const std::vector<std::string>& argv, const fs::path& dir) {
+  return Run(argv.at(0), std::vector<std::string>(argv.begin() + 1, argv.end()), dir, {});
+}
+
+std::string PythonWithTorch() {
+  static const std::string found = [] {
+    const std::string python = "/usr/bin/python3";
+    if (!fs::exists(python)) return std::string();
+    RunResult r = Run(python, {"-c", "import torch"}, fs::temp_directory_path(), {});
+    return r.exit_code == 0 ? python : std::string();
+  }();
+  return found;
+}
+
+bool UnderCtest() { return std::getenv("FOMO_UNDER_CTEST") != nullptr; }
+
+void SkipUnderCtest(const std::string& why) {
+  std::fprintf(stderr, "SKIPPED: %s\n", why.c_str());
+  std::fflush(stderr);
+  std::_Exit(77);
 }
 
 fs::path DataFile(const std::string& name) { return fs::path(FOMO_TEST_DATA) / name; }

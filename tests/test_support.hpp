@@ -38,6 +38,23 @@ RunResult RunFomo(const std::vector<std::string>& args, const fs::path& dir,
                   const std::map<std::string, std::string>& env = {});
 // Runs the fomo-gen helper.
 RunResult RunGen(const std::vector<std::string>& args);
+// Runs any program (argv[0] an absolute path) in dir.
+RunResult RunProgram(const std::vector<std::string>& argv, const fs::path& dir);
+
+// Debian's python3 with python3-torch, which makes and checks PyTorch files; empty
+// when absent.
+std::string PythonWithTorch();
+
+// A test whose tool is absent is skipped, never passed: under ctest the process
+// exits with 77 (SKIP_RETURN_CODE) after saying why; run directly, a warning.
+[[noreturn]] void SkipUnderCtest(const std::string& why);
+bool UnderCtest();
+#define FOMO_SKIP(why)                              \
+  do {                                              \
+    if (::fomo::test::UnderCtest()) ::fomo::test::SkipUnderCtest(why); \
+    WARN("skipped: " << (why));                     \
+    return;                                         \
+  } while (0)
 
 fs::path DataFile(const std::string& name);
 std::string ReadFile(const fs::path& path);

@@ -58,9 +58,12 @@ TEST_CASE("both reference layouts import with the right config", "[checkpoint]")
   REQUIRE(from_json == openai.config);
 }
 
-TEST_CASE("a checkpoint without metadata gets its config from shapes", "[checkpoint]") {
-  auto hf = core::LoadCheckpoint(DataFile("hf_clip_tiny.safetensors"), {});
+TEST_CASE("a checkpoint without metadata gets its sizes from shapes", "[checkpoint]") {
+  core::ConfigSource heads;
+  heads.heads = core::HeadCounts{4, 4};
+  auto hf = core::LoadCheckpoint(DataFile("hf_clip_tiny.safetensors"), heads);
   REQUIRE(hf.config_source == "shapes");
+  REQUIRE(hf.provenance.dimensions == "tensor shapes");
   REQUIRE(hf.config.vision.layers == 2);
   REQUIRE(hf.config.text.width == 48);
   REQUIRE(hf.config.embed_dim == 32);

@@ -55,6 +55,19 @@ TEST_CASE("features and logits match Hugging Face's CLIPModel", "[model][parity]
               "hf_clip_tiny_io.safetensors");
 }
 
+TEST_CASE("parity holds for checkpoints in every format fomo reads", "[model][parity][formats]") {
+  core::ConfigSource openai_config;
+  openai_config.file = DataFile("openai_clip_tiny_config.json");
+  for (const char* file : {"openai_ordereddict.pt", "openclip_epoch_3.pt", "openai_jit.pt", "openclip_dir"}) {
+    INFO(file);
+    CheckParity(core::LoadCheckpoint(DataFile("checkpoints") / file, openai_config), "openai_clip_tiny_io.safetensors");
+  }
+  for (const char* dir : {"hf_bin", "hf_sharded"}) {
+    INFO(dir);
+    CheckParity(core::LoadCheckpoint(DataFile("checkpoints") / dir, {}), "hf_clip_tiny_io.safetensors");
+  }
+}
+
 TEST_CASE("parameter names are the store's canonical tensor names", "[model]") {
   auto ckpt = core::LoadCheckpoint(DataFile("openai_clip_tiny.safetensors"), {});
   core::ClipModel model(ckpt.config);
