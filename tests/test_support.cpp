@@ -79,7 +79,10 @@ RunResult RunProgram(const std::vector<std::string>& argv, const fs::path& dir) 
 
 std::string PythonWithTorch() {
   static const std::string found = [] {
-    const std::string python = "/usr/bin/python3";
+    // FOMO_TEST_PYTHON names another interpreter ("" for none, to see the skip).
+    const char* chosen = std::getenv("FOMO_TEST_PYTHON");
+    const std::string python = chosen ? chosen : "/usr/bin/python3";
+    if (python.empty()) return std::string();
     if (!fs::exists(python)) return std::string();
     RunResult r = Run(python, {"-c", "import torch"}, fs::temp_directory_path(), {});
     return r.exit_code == 0 ? python : std::string();

@@ -277,7 +277,7 @@ TEST_CASE("checkpoints made by the installed PyTorch import to the reference wei
   const std::string python = PythonWithTorch();
   if (python.empty()) FOMO_SKIP("python3-torch is not installed (scripts/setup.sh installs it)");
   TempDir dir;
-  RunResult made = RunProgram({python, DataFile("make_checkpoints.py").string(), DataFile("").string(), (dir / "made").string()},
+  RunResult made = RunProgram({python, (fs::path(FOMO_TEST_DATA) / ".." / "python" / "make_checkpoints.py").string(), DataFile("").string(), (dir / "made").string()},
                               dir.path());
   INFO(made.err);
   REQUIRE(made.exit_code == 0);

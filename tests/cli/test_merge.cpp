@@ -247,8 +247,9 @@ TEST_CASE("F16 and BF16 versions merge: one precision is kept, a mix gives F32",
   const std::string reference = DataFile("openai_clip_tiny.safetensors").string();
   REQUIRE(RunGen({"update", reference, "-o", bf.string(), "--kind", "dense", "--seed", "1", "--dtype", "BF16"}).exit_code == 0);
   REQUIRE(RunGen({"update", reference, "-o", half.string(), "--kind", "dense", "--seed", "2", "--dtype", "F16"}).exit_code == 0);
-  REQUIRE(RunFomo({"commit", bf.string(), "--no-eval", "-q"}, dir.path()).exit_code == 0);    // v1.0.1
-  REQUIRE(RunFomo({"commit", half.string(), "--no-eval", "-q"}, dir.path()).exit_code == 0);  // v1.0.2
+  // Each changes the line's dtype, which a commit must say.
+  REQUIRE(RunFomo({"commit", bf.string(), "--dtype-change", "--no-eval", "-q"}, dir.path()).exit_code == 0);    // v1.0.1
+  REQUIRE(RunFomo({"commit", half.string(), "--dtype-change", "--no-eval", "-q"}, dir.path()).exit_code == 0);  // v1.0.2
 
   // BF16 with itself: back bit for bit, still BF16.
   json self = Json(RunFomo({"merge", "v1.0.1", "v1.0.1", "--no-eval", "--json"}, dir.path()));

@@ -9,29 +9,14 @@ JSON. Used by tests/cli/test_checkpoints.cpp where python3-torch is present.
 """
 import json
 import math
-import struct
+import os
 import sys
 
 import torch
 import torch.nn.functional as F
 
-DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "I64": torch.int64, "I32": torch.int32}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    header.pop("__metadata__", None)
-    data = blob[8 + n:]
-    out = {}
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        t = torch.frombuffer(bytearray(data[begin:end]), dtype=DTYPES[info["dtype"]])
-        out[name] = t.reshape(info["shape"]).clone()
-    return out
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import read_safetensors  # noqa: E402
 
 def act(name):
     if name == "quick_gelu":
@@ -94,8 +79,8 @@ def text_features(w, cfg, tokens):
 def main():
     model_dir, io_path = sys.argv[1], sys.argv[2]
     cfg = json.load(open(f"{model_dir}/config.json"))
-    w = {k: v.float() for k, v in read_safetensors(f"{model_dir}/model.safetensors").items()}
-    io = read_safetensors(io_path)
+    w = {k: v.float() for k, v in read_safetensors(f"{model_dir}/model.safetensors")[0].items()}
+    io = read_safetensors(io_path)[0]
     with torch.no_grad():
         img = image_features(w, cfg, io["image"].float())
         txt = text_features(w, cfg, io["tokens"].long())

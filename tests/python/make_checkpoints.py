@@ -3,7 +3,7 @@
 safetensors files, in the forms PyTorch, OpenAI, OpenCLIP and Hugging Face
 distribute them. Run with Debian's python3-torch:
 
-    /usr/bin/python3 tests/data/make_checkpoints.py tests/data OUT_DIR
+    /usr/bin/python3 tests/python/make_checkpoints.py tests/data tests/data/checkpoints
 
 The outputs are committed, so the tests run where python3-torch is absent; the
 CLI tests also run this script themselves where it is present, and compare.
@@ -12,47 +12,12 @@ import collections
 import json
 import os
 import shutil
-import struct
 import sys
 
 import torch
 
-DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-          "F64": torch.float64, "I64": torch.int64}
-NAMES = {v: k for k, v in DTYPES.items()}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    metadata = header.pop("__metadata__", {})
-    data = blob[8 + n:]
-    tensors = collections.OrderedDict()
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        raw = bytearray(data[begin:end])
-        t = torch.frombuffer(raw, dtype=DTYPES[info["dtype"]]) if raw else torch.empty(0, dtype=DTYPES[info["dtype"]])
-        tensors[name] = t.reshape(info["shape"]).clone()
-    return tensors, metadata
-
-
-def write_safetensors(path, tensors, metadata=None):
-    header, chunks, offset = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].contiguous()
-        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
-        header[name] = {"dtype": NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
-        chunks.append(raw)
-        offset += len(raw)
-    if metadata:
-        header["__metadata__"] = metadata
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 class Evil:
     """A pickle global that would run a shell command if it were executed."""
