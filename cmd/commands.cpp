@@ -5,7 +5,8 @@ namespace fomo::cmd {
 const std::vector<CommandInfo>& Commands() {
   static const std::vector<CommandInfo> kCommands = {
       {"init", "create a repository from a checkpoint or a built-in config", RepoAccess::kNone, SetupInit},
-      {"commit", "record a checkpoint as the next version", RepoAccess::kWrite, SetupCommit},
+      // commit takes the write lock itself, once its inputs are known to be checkpoints.
+      {"commit", "record checkpoints as the next versions", RepoAccess::kRead, SetupCommit},
       {"patch", "train a patch version (x.y.z+1) on new data", RepoAccess::kWrite, SetupPatch},
       {"minor", "train a minor version (x.y+1.0) on new data", RepoAccess::kWrite, SetupMinor},
       {"major", "train a major version (x+1.0.0) on new data", RepoAccess::kWrite, SetupMajor},
@@ -13,7 +14,7 @@ const std::vector<CommandInfo>& Commands() {
       {"log", "show the version history", RepoAccess::kRead, SetupLog},
       {"show", "show one version", RepoAccess::kRead, SetupShow},
       {"diff", "compare two versions", RepoAccess::kRead, SetupDiff},
-      {"export", "write a version as a checkpoint", RepoAccess::kRead, SetupExport},
+      {"export", "write a version as a checkpoint or model directory", RepoAccess::kRead, SetupExport},
       {"eval", "evaluate versions and store the results", RepoAccess::kWrite, SetupEval},
       {"embed", "image and text features of a version", RepoAccess::kRead, SetupEmbed},
       {"tag", "list, create or delete tags", RepoAccess::kWrite, SetupTag},

@@ -192,7 +192,7 @@ std::optional<StoredVersion> CommitOne(Context& ctx, const CommitOptions& o, con
   }
   if (chatty) {
     std::cout << fmt::format("[{} {}] {} ({} -> {}): {} stored for {} raw\n", *head.branch, ShortId(v->commit.id),
-                             v->commit.message, parent.version.Tag(), v->version.Tag(), FormatBytes(v->stored_bytes),
+                             MessageLine(v->commit.message), parent.version.Tag(), v->version.Tag(), FormatBytes(v->stored_bytes),
                              FormatBytes(v->raw_bytes));
     if (ctx.global.verbose) PrintTensorTable(v->manifest);
   }
@@ -208,7 +208,10 @@ int RunCommit(Context& ctx, const CommitOptions& o) {
   }
   if (!o.dtype.empty()) core::ParseWeightDtype(o.dtype, "--dtype");
   ConfigSourceOf(o.checkpoint, std::nullopt);  // a malformed --heads fails before any work
+  // Inputs are checked (regular files of a known format: a FIFO would block) before
+  // the write lock is taken, so a bad one never holds other writers up.
   std::vector<fs::path> paths = ExpandCheckpoints(o);
+  ctx.repo().LockForWriting(ctx.global.quiet);
   const bool several = paths.size() > 1;
   nlohmann::json committed = nlohmann::json::array();
   for (size_t i = 0; i < paths.size(); ++i) {

@@ -7,6 +7,7 @@
 
 #include "cmd/command.hpp"
 #include "cmd/output.hpp"
+#include "cmd/output_path.hpp"
 #include "core/checkpoint.hpp"
 #include "core/embedding.hpp"
 #include "core/torch_api.hpp"
@@ -57,6 +58,8 @@ int RunEmbed(Context& ctx, const EmbedOptions& o) {
       throw Error(fmt::format("'{}' has no tensor named image or tokens", o.input));
     }
   }
+  // A bad -o fails before the model runs.
+  const fs::path output = o.output.empty() ? fs::path() : CheckedOutputPath(o.output, &repo);
   for (const auto& file : o.images) {
     if (!fs::exists(file)) throw Error(fmt::format("cannot read '{}': no such file", file));
     inputs.files.push_back(core::DecodeImage(ReadFileToString(file), file));
@@ -83,7 +86,7 @@ int RunEmbed(Context& ctx, const EmbedOptions& o) {
   if (out.text_features) tensors.push_back({"text_features", out.text_features->view()});
   if (out.logits_per_image) tensors.push_back({"logits_per_image", out.logits_per_image->view()});
   if (!o.output.empty()) {
-    core::WriteSafetensors(o.output, tensors,
+    core::WriteSafetensors(output, tensors,
                            {{"fomo.version", v.version.ToString()}, {"fomo.normalized", o.raw ? "false" : "true"}});
   }
   if (ctx.global.json) {

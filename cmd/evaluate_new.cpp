@@ -68,6 +68,11 @@ void EvaluateNewVersion(Context& ctx, Repository& repo, const CommitId& commit) 
 void EvaluateMissing(Context& ctx, Repository& repo, const std::vector<CommitId>& commits) {
   std::vector<std::string> selectors = SuiteSelectors(repo);
   if (selectors.empty()) return;
+  if (repo.db().read_only()) {
+    // Results are stored as they are measured; a read-only repository shows what it holds.
+    if (!ctx.global.quiet) std::cerr << "note: the repository is read-only: showing the metrics it stores\n";
+    return;
+  }
   repo.LockForWriting(ctx.global.quiet);
   EvalReporter reporter(ctx);
   for (const auto& commit : commits) TryEvaluate(ctx, repo, commit, selectors, reporter, "--no-eval skips this");

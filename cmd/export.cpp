@@ -7,6 +7,7 @@
 
 #include "cmd/command.hpp"
 #include "cmd/output.hpp"
+#include "cmd/output_path.hpp"
 #include "core/checkpoint.hpp"
 #include "core/model_directory.hpp"
 #include "core/weight_dtype.hpp"
@@ -56,6 +57,7 @@ int RunExport(Context& ctx, const ExportOptions& o) {
   StoredVersion v = LoadVersion(repo.graph(), commit);
   const std::string layout = layout_name.empty() ? ImportedLayout(repo.graph(), commit) : layout_name;
   core::ClipConfig config = core::ClipConfig::FromJsonText(v.config_json, "version config");
+  core::CheckManifest(v.manifest, config, v.version.Tag());
   core::ExportOptions options;
   options.layout = layout == "hf" ? core::Layout::kHuggingFace : core::Layout::kOpenAI;
   options.dtype = dtype;
@@ -64,15 +66,16 @@ int RunExport(Context& ctx, const ExportOptions& o) {
 
   // hf and openclip write a model directory unless -o names a .safetensors file.
   const bool directory = layout != "openai" && !NamesFile(o.output);
+  const fs::path target = CheckedOutputPath(o.output, &repo, directory);
   std::vector<std::string> files;
   if (directory) {
     auto format = layout == "hf" ? core::DirectoryFormat::kHuggingFace : core::DirectoryFormat::kOpenClip;
-    files = core::ExportModelDirectory(repo.objects(), v.manifest, config, o.output, format, options);
+    files = core::ExportModelDirectory(repo.objects(), v.manifest, config, target, format, options);
   } else {
-    core::ExportCheckpoint(repo.objects(), v.manifest, config, o.output, options);
+    core::ExportCheckpoint(repo.objects(), v.manifest, config, target, options);
   }
   const std::string dtype_name = dtype ? std::string(DtypeName(*dtype)) : core::DescribeDtypes(v.manifest);
-  const uint64_t bytes = BytesUnder(o.output);
+  const uint64_t bytes = BytesUnder(target);
   if (ctx.global.json) {
     nlohmann::json out = {{"version", v.version.ToString()}, {"commit", commit},    {"layout", layout},
                           {"dtype", dtype_name},             {"bytes", bytes}};

@@ -6,6 +6,8 @@
 
 #include "cmd/command.hpp"
 #include "cmd/output.hpp"
+#include "core/checkpoint.hpp"
+#include "storage/error.hpp"
 #include "storage/fsck.hpp"
 
 namespace fomo::cmd {
@@ -17,12 +19,26 @@ struct FsckOptions {
   bool quick = false;
 };
 
+// Every version's manifest against its own model config: names, shapes, dtypes.
+void CheckAgainstConfig(const StoredVersion& v, std::vector<std::string>* errors) {
+  try {
+    const core::ClipConfig config = core::ClipConfig::FromJsonText(v.config_json, "version config");
+    for (const auto& p : core::ManifestProblems(v.manifest, config)) errors->push_back(fmt::format("{}: {}", v.version.Tag(), p));
+  } catch (const Error& e) {
+    errors->push_back(fmt::format("{}: {}", v.version.Tag(), e.what()));
+  }
+}
+
 int RunFsck(Context& ctx, const FsckOptions& o) {
   Repository& repo = ctx.repo();
   if (o.repair) repo.LockForWriting(ctx.global.quiet);
-  FsckReport report = CheckRepository(repo, !o.quick);
+  FsckReport report = CheckRepository(repo, !o.quick, CheckAgainstConfig);
   std::vector<std::string> fixes;
-  if (o.repair) fixes = RepairRepository(repo, report);
+  if (o.repair) {
+    fixes = RepairRepository(repo, report);
+    // What is left after the repairs is what the exit code says.
+    if (!fixes.empty()) report = CheckRepository(repo, !o.quick, CheckAgainstConfig);
+  }
   if (ctx.global.json) {
     PrintJson({{"ok", report.ok()},
                {"versions_checked", report.versions_checked},
@@ -47,7 +63,7 @@ int RunFsck(Context& ctx, const FsckOptions& o) {
 
 Runner SetupFsck(CommandLine& cli) {
   auto o = std::make_shared<FsckOptions>();
-  cli.Flag("--repair", &o->repair, "add missing database rows and tags, drop stale rows and temporary files");
+  cli.Flag("--repair", &o->repair, "rebuild the database's tables, add missing rows and tags, drop stale rows and temporary files");
   cli.Flag("--quick", &o->quick, "check object headers only, do not decode and hash");
   return [o](Context& ctx) { return RunFsck(ctx, *o); };
 }

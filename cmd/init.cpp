@@ -186,7 +186,7 @@ int RunInit(Context& ctx, InitOptions o) {
   if (!ctx.global.quiet) {
     std::cout << fmt::format("Initialized fomo repository in {}\n", (root / kFomoDirName).string());
     std::cout << fmt::format("{} {} {} ({} layout, config from {}): {} tensors, {} raw, {} stored\n",
-                             base.version.Tag(), ShortId(base.commit.id), base.commit.message,
+                             base.version.Tag(), ShortId(base.commit.id), MessageLine(base.commit.message),
                              core::LayoutName(ckpt.layout), ckpt.config_source,
                              base.manifest.tensors.size(), FormatBytes(base.raw_bytes),
                              FormatBytes(base.stored_bytes));

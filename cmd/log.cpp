@@ -48,7 +48,7 @@ void PrintLong(const StoredVersion& v, const RefNames& refs, const nlohmann::jso
   std::cout << fmt::format("Stored: {} new of {} ({}){}\n", FormatBytes(v.stored_bytes),
                            FormatBytes(v.raw_bytes), v.kind, budget.empty() ? "" : "; " + budget);
   if (measured) std::cout << "Metrics: " << Summary(*measured) << "\n";
-  std::cout << "\n    " << v.commit.message << "\n\n";
+  std::cout << "\n" << MessageBody(v.commit.message, "    ") << "\n\n";
 }
 
 int RunLog(Context& ctx, const LogOptions& o) {
@@ -81,7 +81,7 @@ int RunLog(Context& ctx, const LogOptions& o) {
       if (o.graph) std::cout << drawing.CommitRow(v.commit);
       std::cout << Colour(ShortId(commit), "33") << " " << fmt::format("{:<8}", v.version.Tag())
                 << (o.metrics ? " " + Summary(measured) : "") << (deco.empty() ? "" : " " + Colour(deco, "36"))
-                << " " << v.commit.message << "\n";
+                << " " << MessageLine(v.commit.message) << "\n";
       if (o.graph) {
         for (const auto& row : drawing.ConnectorRows()) std::cout << row << "\n";
       }

@@ -13,6 +13,7 @@
 
 #include "cmd/command.hpp"
 #include "storage/error.hpp"
+#include "storage/printable.hpp"
 
 namespace {
 
@@ -21,7 +22,9 @@ constexpr const char* kDescription =
     "Run 'fomo COMMAND --help' for a command's options; 'man fomo' for the manual.";
 
 int Fail(const std::string& message, fomo::ExitCode code) {
-  std::fprintf(stderr, "fomo: %s\n", message.c_str());
+  // One line, whatever names and paths the message quotes.
+  const std::string line = fomo::Printable(message);
+  std::fprintf(stderr, "fomo: %s\n", line.c_str());
   return static_cast<int>(code);
 }
 

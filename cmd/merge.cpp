@@ -13,6 +13,7 @@
 #include "cmd/evaluate_new.hpp"
 #include "cmd/gate_commit.hpp"
 #include "cmd/output.hpp"
+#include "core/checkpoint.hpp"
 #include "cmd/version_view.hpp"
 #include "core/evaluation.hpp"
 #include "merge/merge_recipe.hpp"
@@ -67,6 +68,9 @@ merge::MergeRecipe RecipeOf(const MergeArgs& a) {
     return merge::MergeRecipe::Parse(ReadFileToString(a.recipe), a.recipe);
   }
   if (a.revisions.empty()) throw UsageError("merge needs the versions to merge (REV REV...) or --recipe FILE");
+  if (a.revisions.size() > merge::kMaxMergeModels) {
+    throw UsageError(fmt::format("{} versions; a merge takes at most {}", a.revisions.size(), merge::kMaxMergeModels));
+  }
   merge::MergeRecipe r;
   r.method = merge::ParseMergeMethod(a.method);
   r.models = a.revisions;
@@ -100,12 +104,20 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
   HeadState head = graph.Head();
   if (!head.branch) throw Error("HEAD is detached; 'fomo switch BRANCH' before merging");
 
+  // A version named more than once is read once.
   std::vector<CommitId> commits;
-  std::vector<StoredVersion> inputs;
+  std::map<CommitId, StoredVersion> loaded;
+  std::vector<const StoredVersion*> inputs;
   for (const auto& rev : recipe.models) {
     commits.push_back(ResolveRevision(repo, rev));
-    inputs.push_back(LoadVersion(graph, commits.back()));
-    if (inputs.back().config_json != inputs.front().config_json) {
+    auto it = loaded.find(commits.back());
+    if (it == loaded.end()) {
+      it = loaded.emplace(commits.back(), LoadVersion(graph, commits.back())).first;
+      core::CheckManifest(it->second.manifest, core::ClipConfig::FromJsonText(it->second.config_json, "version config"),
+                          it->second.version.Tag());
+    }
+    inputs.push_back(&it->second);
+    if (inputs.back()->config_json != inputs.front()->config_json) {
       throw Error(fmt::format("'{}' has another model config than '{}': only one architecture merges", rev,
                               recipe.models.front()));
     }
@@ -121,7 +133,7 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
   }
 
   std::vector<const Manifest*> manifests;
-  for (const auto& v : inputs) manifests.push_back(&v.manifest);
+  for (const StoredVersion* v : inputs) manifests.push_back(&v->manifest);
   const bool chatty = !ctx.global.quiet && !ctx.global.json;
   ProgressMeter meter("merging", chatty);
   merge::MergedTensors merged = merge::MergeVersions(
@@ -136,15 +148,15 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
   for (const auto& c : commits) {
     if (std::find(parents.begin(), parents.end(), c) == parents.end()) parents.push_back(c);
   }
-  SemVer highest = inputs.front().version;
-  for (const auto& v : inputs) highest = highest < v.version ? v.version : highest;
+  SemVer highest = inputs.front()->version;
+  for (const StoredVersion* v : inputs) highest = highest < v->version ? v->version : highest;
 
   VersionDraft draft;
   draft.stored = merged.entries;
   draft.written_objects = merged.written;
-  draft.config_json = inputs.front().config_json;
+  draft.config_json = inputs.front()->config_json;
   std::vector<std::string> tags;
-  for (const auto& v : inputs) tags.push_back(v.version.Tag());
+  for (const StoredVersion* v : inputs) tags.push_back(v->version.Tag());
   nlohmann::json overrides = nlohmann::json::array();
   for (const auto& o : recipe.overrides) {
     overrides.push_back({{"pattern", o.pattern}, {"weights", o.params.weights}, {"lambda", o.params.lambda},

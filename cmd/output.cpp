@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "storage/error.hpp"
+#include "storage/printable.hpp"
 
 namespace fomo::cmd {
 
@@ -100,5 +101,20 @@ void ProgressMeter::Finish() {
     drawn_ = false;
   }
 }
+
+std::string MessageBody(const std::string& message, const std::string& indent) {
+  std::string out;
+  size_t start = 0;
+  while (true) {
+    const size_t end = message.find('\n', start);
+    out += indent + Printable(message.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    out += "\n";
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string MessageLine(const std::string& message) { return Printable(message); }
 
 }  // namespace fomo::cmd

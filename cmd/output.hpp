@@ -24,6 +24,11 @@ std::string Colour(const std::string& text, const char* ansi_code);
 
 void PrintJson(const nlohmann::json& value);
 
+// A commit message for a terminal (storage/printable.hpp): each line escaped and
+// indented, or the whole message escaped onto one line (--oneline, status).
+std::string MessageBody(const std::string& message, const std::string& indent);
+std::string MessageLine(const std::string& message);
+
 // Resolves a revision or throws "unknown revision 'X'".
 CommitId ResolveRevision(const Repository& repo, const std::string& rev);
 

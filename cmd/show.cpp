@@ -51,10 +51,10 @@ int RunShow(Context& ctx, const ShowOptions& o) {
                              options.empty() ? "" : fmt::format(" ({})", fmt::join(options, ", ")),
                              v.recipe.value("trained_parameters", int64_t{0}));
   }
-  std::cout << "\n    " << v.commit.message << "\n\n";
+  std::cout << "\n" << MessageBody(v.commit.message, "    ") << "\n\n";
   std::cout << "recipe\n";
   for (const auto& [key, value] : v.recipe.items()) {
-    std::cout << fmt::format("  {:<14} {}\n", key, value.is_string() ? value.get<std::string>() : value.dump());
+    std::cout << fmt::format("  {:<14} {}\n", key, MessageLine(value.is_string() ? value.get<std::string>() : value.dump()));
   }
   std::string budget = BudgetLine(v.budget);
   std::cout << "budget   " << (budget.empty() ? "none (not trained by fomo)" : budget) << "\n";

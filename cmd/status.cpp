@@ -89,7 +89,7 @@ int RunStatus(Context& ctx) {
   }
   if (current) {
     std::cout << fmt::format("HEAD is {} ({}): {}\n", current->version.Tag(), ShortId(current->commit.id),
-                             current->commit.message);
+                             MessageLine(current->commit.message));
   }
   std::cout << fmt::format("{} versions on {} branches\n", reachable.size(), graph.Branches().size());
   std::cout << fmt::format("store: {} objects, {}; graph {}; database {}\n", object_files,

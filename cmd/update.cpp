@@ -356,7 +356,7 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
 
   if (chatty) {
     std::cout << fmt::format("{} {} {}: {} steps, {} samples, {:.1f} s, {} stored\n", made.version.Tag(),
-                             ShortId(made.commit.id), made.commit.message, trained.steps, *trained.budget.samples,
+                             ShortId(made.commit.id), MessageLine(made.commit.message), trained.steps, *trained.budget.samples,
                              *trained.budget.seconds, FormatBytes(made.stored_bytes));
   }
   std::string status;

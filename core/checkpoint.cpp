@@ -280,6 +280,35 @@ Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source) {
   return ckpt;
 }
 
+std::vector<std::string> ManifestProblems(const Manifest& manifest, const ClipConfig& config) {
+  std::vector<std::string> problems;
+  std::map<std::string, Shape> expected;
+  for (auto& [name, shape] : config.ExpectedTensors()) expected.emplace(name, shape);
+  for (const auto& e : manifest.tensors) {
+    auto it = expected.find(e.name);
+    if (it == expected.end()) {
+      problems.push_back(fmt::format("the manifest names tensor '{}', which the model config does not have", e.name));
+    } else if (e.shape != it->second) {
+      problems.push_back(fmt::format("tensor '{}' has shape {} in the manifest, the model config needs {}", e.name,
+                                     ShapeString(e.shape), ShapeString(it->second)));
+    } else if (!IsFloatingPoint(e.dtype)) {
+      problems.push_back(fmt::format("tensor '{}' has dtype {} in the manifest, not a floating-point type", e.name,
+                                     DtypeName(e.dtype)));
+    }
+  }
+  for (const auto& [name, shape] : expected) {
+    if (!manifest.Find(name)) problems.push_back(fmt::format("the manifest lacks tensor '{}' of the model config", name));
+  }
+  return problems;
+}
+
+void CheckManifest(const Manifest& manifest, const ClipConfig& config, const std::string& version) {
+  auto problems = ManifestProblems(manifest, config);
+  if (!problems.empty()) {
+    throw CorruptError(fmt::format("version {} is damaged: {} ('fomo fsck' lists every problem)", version, problems.front()));
+  }
+}
+
 StoredWeights ReadWeights(const ObjectStore& store, const Manifest& manifest, size_t threads) {
   StoredWeights weights;
   weights.tensors.resize(manifest.tensors.size());

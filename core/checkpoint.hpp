@@ -44,6 +44,14 @@ Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source);
 void CheckTensorsMatch(const std::vector<NamedTensor>& tensors, const ClipConfig& config,
                        const std::string& origin);
 
+// What is wrong with a stored version's manifest for its model config: tensors
+// missing, unexpected or renamed, shapes other than the config's, dtypes that are
+// not floating point. Empty when it fits. A forged manifest (no tensors, a renamed
+// one) must not export as a checkpoint that looks fine.
+std::vector<std::string> ManifestProblems(const Manifest& manifest, const ClipConfig& config);
+// Throws fomo::CorruptError with the first problem, naming the version.
+void CheckManifest(const Manifest& manifest, const ClipConfig& config, const std::string& version);
+
 // A stored version's tensors decoded into memory (hashes verified), in manifest order.
 struct StoredWeights {
   std::vector<Tensor> tensors;

@@ -78,8 +78,11 @@ ResolvedConfig ResolveConfig(const ConfigEvidence& e, const ConfigSource& source
   std::string origin;
   if (source.file) {
     std::error_code ec;
-    if (!fs::is_regular_file(*source.file, ec)) {
+    if (!fs::exists(*source.file, ec)) {
       throw Error(fmt::format("cannot read config '{}': no such file", source.file->string()));
+    }
+    if (!fs::is_regular_file(*source.file, ec)) {
+      throw Error(fmt::format("cannot read config '{}': not a regular file", source.file->string()));
     }
     stated = ClipConfig::FromJsonText(ReadFileToString(*source.file), source.file->string());
     origin = "--config " + source.file->string();

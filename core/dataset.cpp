@@ -1,5 +1,10 @@
 #include "core/dataset.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -12,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "core/gzip_file.hpp"
+#include "storage/dtype.hpp"
 #include "storage/error.hpp"
 #include "storage/parallel.hpp"
 
@@ -99,6 +105,8 @@ DatasetRegistry DatasetRegistry::FromYaml(const YAML::Node& document, const std:
         spec.caption_column = field.second.as<std::string>();
       } else if (key == "max_bad_share") {
         spec.max_bad_share = field.second.as<double>();
+      } else if (key == "max_image_bytes") {
+        spec.max_image_bytes = field.second.as<uint64_t>();
       } else if (key == "path") {
         spec.path = field.second.as<std::string>();
       } else if (key == "classes") {
@@ -234,12 +242,18 @@ IdxArray ReadIdx(const fs::path& path) {
   int ndim = static_cast<uint8_t>(bytes[3]);
   if (bytes.size() < 4 + 4 * static_cast<size_t>(ndim)) throw Error(fmt::format("'{}': truncated IDX header", path.string()));
   IdxArray array;
-  uint64_t total = 1;
   for (int d = 0; d < ndim; ++d) {
     const auto* p = reinterpret_cast<const uint8_t*>(bytes.data()) + 4 + 4 * d;
     int64_t dim = static_cast<int64_t>(uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]);
     array.dims.push_back(dim);
-    total *= static_cast<uint64_t>(dim);
+  }
+  // The product of the header's dimensions, overflow-checked: 4 x 2^31 x 2^31 must
+  // not wrap around to the file's size.
+  uint64_t total = 0;
+  try {
+    total = fomo::NumElements(array.dims);
+  } catch (const Error&) {
+    throw Error(fmt::format("'{}': IDX header dimensions {} overflow", path.string(), fomo::ShapeString(array.dims)));
   }
   size_t header = 4 + 4 * static_cast<size_t>(ndim);
   if (bytes.size() - header != total) {
@@ -252,13 +266,41 @@ IdxArray ReadIdx(const fs::path& path) {
 
 namespace {
 
-std::string ReadWholeFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("cannot read '{}'", path.string()));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// Reads a data file whole, refusing what is not a regular file (a device such as
+// /dev/zero would be read until memory runs out, a FIFO would block) and what is
+// larger than the limit the dataset allows.
+std::string ReadWholeFile(const fs::path& path, uint64_t max_bytes, const char* limit) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw Error(fmt::format("cannot read '{}': {}", path.string(), std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(fmt::format("cannot read '{}': not a regular file", path.string()));
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size > max_bytes) {
+    ::close(fd);
+    throw Error(fmt::format("cannot read '{}': it has {} bytes, more than {} allows ({})", path.string(), size, limit,
+                            max_bytes));
+  }
+  std::string bytes(size, '\0');
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::read(fd, bytes.data() + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : 0;
+      ::close(fd);
+      throw Error(fmt::format("cannot read '{}': {}", path.string(), err ? std::strerror(err) : "it shrank while read"));
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return bytes;
 }
+
+// Index files (CSV, TSV) and tar shards: large, but not without bound.
+constexpr uint64_t kMaxIndexBytes = 4ull << 30;
 
 fs::path SplitPath(const DatasetSpec& spec, const std::string& split) {
   std::string path = spec.path.string();
@@ -284,11 +326,11 @@ struct PendingImage {
 
 // Reads and decodes on worker threads (one per core), keeping the order;
 // undecodable images are counted and left out.
-void DecodeAll(std::vector<PendingImage>& pending, ImageSet* set) {
+void DecodeAll(std::vector<PendingImage>& pending, const DatasetSpec& spec, ImageSet* set) {
   std::vector<std::optional<Image>> decoded(pending.size());
   ParallelFor(pending.size(), 0, [&](size_t i) {
     PendingImage& p = pending[i];
-    if (!p.file.empty()) p.bytes = ReadWholeFile(p.file);
+    if (!p.file.empty()) p.bytes = ReadWholeFile(p.file, spec.max_image_bytes, "the dataset's max_image_bytes");
     try {
       decoded[i] = DecodeImage(p.bytes, p.origin);
     } catch (const Error&) {
@@ -344,7 +386,7 @@ ImageSet LoadTable(const DatasetSpec& spec, const Selector& selector) {
   fs::path file = SplitPath(spec, selector.split);
   if (!fs::exists(file)) throw Error(fmt::format("dataset '{}': table '{}' is missing", spec.name, file.string()));
   const char delimiter = spec.kind == "tsv" ? '\t' : ',';
-  std::istringstream lines(ReadWholeFile(file));
+  std::istringstream lines(ReadWholeFile(file, kMaxIndexBytes, "an index file"));
   std::string line;
   if (!std::getline(lines, line)) throw Error(fmt::format("dataset '{}': '{}' is empty", spec.name, file.string()));
   std::vector<std::string> header = ParseDelimitedLine(line, delimiter);
@@ -373,7 +415,7 @@ ImageSet LoadTable(const DatasetSpec& spec, const Selector& selector) {
     pending.push_back({image, "", image.string(), -1, fields[caption_col]});
   }
   ImageSet set;
-  DecodeAll(pending, &set);
+  DecodeAll(pending, spec, &set);
   return set;
 }
 
@@ -397,7 +439,7 @@ ImageSet LoadFolder(const DatasetSpec& spec, const Selector& selector) {
     for (const auto& f : files) pending.push_back({f, "", f.string(), static_cast<int>(c), std::nullopt});
   }
   ImageSet set;
-  DecodeAll(pending, &set);
+  DecodeAll(pending, spec, &set);
   return set;
 }
 
@@ -417,7 +459,7 @@ ImageSet LoadShards(const DatasetSpec& spec, const Selector& selector) {
   if (shards.empty()) throw Error(fmt::format("dataset '{}': no .tar shards at '{}'", spec.name, location.string()));
   std::vector<PendingImage> pending;
   for (const auto& shard : shards) {
-    std::string tar = ReadWholeFile(shard);
+    std::string tar = ReadWholeFile(shard, kMaxIndexBytes, "a shard");
     std::map<std::string, std::map<std::string, std::string>> samples;  // key -> extension -> bytes
     std::vector<std::string> order;
     size_t at = 0;
@@ -433,7 +475,7 @@ ImageSet LoadShards(const DatasetSpec& spec, const Selector& selector) {
       if (!prefix.empty()) name = prefix + "/" + name;
       uint64_t size = std::strtoull(std::string(header + 124, 12).c_str(), nullptr, 8);
       const char type = header[156];
-      if (at + 512 + size > tar.size()) throw Error(fmt::format("shard '{}' is truncated", shard.string()));
+      if (size > tar.size() - at - 512) throw Error(fmt::format("shard '{}' is truncated", shard.string()));
       if (type == '0' || type == '\0') {
         std::string base = fs::path(name).filename().string();
         size_t dot = base.find('.');
@@ -463,7 +505,7 @@ ImageSet LoadShards(const DatasetSpec& spec, const Selector& selector) {
     }
   }
   ImageSet set;
-  DecodeAll(pending, &set);
+  DecodeAll(pending, spec, &set);
   return set;
 }
 

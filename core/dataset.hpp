@@ -28,6 +28,7 @@ struct DatasetSpec {
   std::string path_column = "filepath";  // csv/tsv, as OpenCLIP names them
   std::string caption_column = "title";
   double max_bad_share = 0.05;  // undecodable images tolerated before failing
+  uint64_t max_image_bytes = 64ull << 20;  // larger image files are refused, naming the file
 
   bool has_captions() const { return kind == "csv" || kind == "tsv" || kind == "wds"; }
 };

@@ -83,9 +83,19 @@ std::vector<Token> Lex(const std::string& text) {
   return tokens;
 }
 
+// Bounds that keep the recursive descent (and the evaluation and destruction of
+// the tree it builds) far from the stack's end: a gate is a line of a command.
+constexpr size_t kMaxTokens = 4096;
+constexpr int kMaxNesting = 256;
+
 class Parser {
  public:
-  explicit Parser(std::vector<Token> tokens) : tokens_(std::move(tokens)) {}
+  explicit Parser(std::vector<Token> tokens) : tokens_(std::move(tokens)) {
+    if (tokens_.size() > kMaxTokens) {
+      throw UsageError(fmt::format("--require: the expression has {} tokens; at most {} are allowed",
+                                   tokens_.size() - 1, kMaxTokens - 1));
+    }
+  }
 
   std::unique_ptr<Node> Parse() {
     auto node = Or();
@@ -146,7 +156,18 @@ class Parser {
       else return node;
     }
   }
+  // Unary operators and parentheses are the only recursion that does not consume
+  // a binary operator; each level counts.
+  struct Nested {
+    explicit Nested(Parser* p) : parser(p) {
+      if (++parser->depth_ > kMaxNesting) parser->Fail(fmt::format("nesting deeper than {} levels", kMaxNesting));
+    }
+    ~Nested() { --parser->depth_; }
+    Parser* parser;
+  };
+
   std::unique_ptr<Node> Unary() {
+    Nested nested(this);
     for (const char* op : {"-", "!"}) {
       if (Accept(op)) {
         auto n = std::make_unique<Node>();
@@ -178,6 +199,7 @@ class Parser {
 
   std::vector<Token> tokens_;
   size_t at_ = 0;
+  int depth_ = 0;
 };
 
 struct Evaluator {
@@ -263,6 +285,9 @@ Gate::Gate(Gate&&) noexcept = default;
 Gate& Gate::operator=(Gate&&) noexcept = default;
 
 Gate Gate::Parse(const std::string& text) {
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw UsageError("--require: the expression is empty");
+  }
   Gate gate;
   gate.text_ = text;
   gate.root_ = Parser(Lex(text)).Parse();

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -19,26 +21,51 @@ using nlohmann::json;
   throw Error(fmt::format("cannot read '{}': {}", path.string(), problem));
 }
 
-// Parses the header JSON, refusing duplicate tensor names (nlohmann would keep the
-// last one silently).
-json ParseHeader(const fs::path& path, const char* text, size_t size) {
-  std::set<std::string> seen;
+// Finds a tensor name the header gives twice (nlohmann would keep the last one
+// silently) in one SAX pass. nlohmann's parser callback would do it too, but it
+// rescans the object at every key: quadratic in the tensor count.
+struct DuplicateKeys : json::json_sax_t {
+  int depth = 0;
+  size_t keys = 0;
+  std::unordered_set<std::string> seen;
   std::string duplicate;
-  json::parser_callback_t callback = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::key && depth == 1) {
-      auto key = parsed.get<std::string>();
-      if (!seen.insert(key).second && duplicate.empty()) duplicate = key;
+
+  bool key(string_t& name) override {
+    if (depth == 1) {
+      ++keys;
+      if (!seen.insert(name).second && duplicate.empty()) duplicate = name;
     }
     return true;
-  };
+  }
+  bool start_object(std::size_t) override { return ++depth, true; }
+  bool end_object() override { return --depth, true; }
+  bool start_array(std::size_t) override { return ++depth, true; }
+  bool end_array() override { return --depth, true; }
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+};
+
+json ParseHeader(const fs::path& path, const char* text, size_t size) {
   json header;
   try {
-    header = json::parse(text, text + size, callback);
+    header = json::parse(text, text + size);
   } catch (const json::parse_error& e) {
     Fail(path, fmt::format("header is not valid JSON ({})", e.what()));
   }
-  if (!duplicate.empty()) Fail(path, fmt::format("header names tensor '{}' twice", duplicate));
   if (!header.is_object()) Fail(path, "header is not a JSON object");
+  DuplicateKeys keys;
+  json::sax_parse(text, text + size, &keys);
+  if (!keys.duplicate.empty()) Fail(path, fmt::format("header names tensor '{}' twice", keys.duplicate));
+  if (header.size() > kMaxSafetensorsTensors + 1) {
+    Fail(path, fmt::format("header names {} tensors, more than the limit of {}", header.size() - header.count("__metadata__"),
+                           kMaxSafetensorsTensors));
+  }
   return header;
 }
 
@@ -146,14 +173,13 @@ SafetensorsFile SafetensorsFile::Open(const fs::path& path) {
   std::vector<NamedTensor> sorted;
   for (size_t i : order) sorted.push_back(std::move(file.tensors_[i]));
   file.tensors_ = std::move(sorted);
+  for (size_t i = 0; i < file.tensors_.size(); ++i) file.index_.emplace(file.tensors_[i].name, i);
   return file;
 }
 
 const NamedTensor* SafetensorsFile::Find(const std::string& name) const {
-  for (const auto& t : tensors_) {
-    if (t.name == name) return &t;
-  }
-  return nullptr;
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
 SafetensorsWriter::SafetensorsWriter(fs::path path, std::vector<SafetensorsEntry> entries,

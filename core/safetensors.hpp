@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "storage/atomic_file.hpp"
@@ -19,6 +20,9 @@ namespace fs = std::filesystem;
 // Headers above this are refused whatever the file size claims (the reference
 // implementation uses the same bound).
 inline constexpr uint64_t kMaxSafetensorsHeader = 100ull * 1024 * 1024;
+// A CLIP has hundreds of tensors, a sharded LLM's shard thousands: far more is an
+// attack or an accident, refused with a message before the work grows.
+inline constexpr size_t kMaxSafetensorsTensors = 200000;
 
 class SafetensorsFile {
  public:
@@ -34,6 +38,7 @@ class SafetensorsFile {
  private:
   std::unique_ptr<MappedFile> map_;
   std::vector<NamedTensor> tensors_;
+  std::unordered_map<std::string, size_t> index_;  // name -> position in tensors_
   std::map<std::string, std::string> metadata_;
 };
 

@@ -67,6 +67,9 @@ MergeRecipe MergeRecipe::Parse(const std::string& text, const std::string& origi
       recipe.base = value.as<std::string>();
     } else if (key == "models") {
       if (!value.IsSequence() || value.size() == 0) Fail(origin, value, "'models' must be a non-empty list");
+      if (value.size() > kMaxMergeModels) {
+        Fail(origin, value, fmt::format("{} models; a merge takes at most {}", value.size(), kMaxMergeModels));
+      }
       for (const auto& model : value) {
         if (model.IsScalar()) {
           recipe.models.push_back(model.as<std::string>());

@@ -25,6 +25,10 @@
 
 namespace fomo::merge {
 
+// More versions than this in one merge is a mistake (or an attack: a recipe naming
+// one version 20,000 times), refused before anything is loaded.
+inline constexpr size_t kMaxMergeModels = 64;
+
 struct MergeRecipe {
   MergeMethod method = MergeMethod::kLinear;
   std::vector<std::string> models;  // revisions

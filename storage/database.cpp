@@ -1,6 +1,7 @@
 #include "storage/database.hpp"
 
 #include <ctime>
+#include <map>
 
 #include <sqlite3.h>
 #include <unistd.h>
@@ -147,10 +148,22 @@ VersionRow ReadVersionRow(const Statement& s) {
 
 }  // namespace
 
+namespace {
+
+bool DirectoryWritable(const fs::path& path) {
+  fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  return ::access(dir.c_str(), W_OK) == 0 && ::access(path.c_str(), W_OK) == 0;
+}
+
+}  // namespace
+
 Database Database::Open(const fs::path& path, bool create) {
   if (!create && !fs::exists(path)) {
     throw Error(fmt::format("database '{}' is missing", path.string()));
   }
+  // A repository on a read-only mount (a released model on a share, a mounted
+  // backup) is read through an immutable open: WAL mode needs no files beside it then.
+  if (!create && !DirectoryWritable(path)) return OpenReadOnly(path);
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
@@ -166,22 +179,127 @@ Database Database::Open(const fs::path& path, bool create) {
     database.Execute("PRAGMA foreign_keys=ON");
     database.Migrate();
   } catch (const Error&) {
-    // WAL needs to write beside the database even to read: name the real cause.
-    fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-    if (::access(dir.c_str(), W_OK) != 0) {
-      throw Error(fmt::format("cannot open database '{}': {} (the repository is not writable)",
-                              path.string(), std::strerror(errno)));
+    // access() says writable, yet writing fails: a read-only file system (root
+    // passes access() there). Read it as such.
+    if (!create && (errno == EROFS || std::string(sqlite3_errmsg(db)).find("readonly") != std::string::npos)) {
+      return OpenReadOnly(path);
     }
     throw;
   }
   return database;
 }
 
+Database Database::OpenReadOnly(const fs::path& path) {
+  sqlite3* db = nullptr;
+  char* uri = sqlite3_mprintf("file:%s?immutable=1", path.c_str());
+  const int rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, nullptr);
+  sqlite3_free(uri);
+  if (rc != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    throw Error(fmt::format("cannot open database '{}' read-only: {}", path.string(), message));
+  }
+  Database database(db, path);
+  database.read_only_ = true;
+  const int version = database.SchemaVersion();
+  if (version > kSchemaVersion) {
+    throw Error(fmt::format("database '{}' has schema version {}; this fomo knows up to {}", path.string(), version,
+                            kSchemaVersion));
+  }
+  if (version < kSchemaVersion) {
+    throw Error(fmt::format("database '{}' needs a schema upgrade, which a read-only repository cannot take",
+                            path.string()));
+  }
+  return database;
+}
+
+namespace {
+
+// name -> SQL of every table and index, as sqlite_master holds them.
+std::map<std::string, std::string> SchemaObjects(sqlite3* db) {
+  std::map<std::string, std::string> out;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'index') AND sql IS NOT NULL",
+                         -1, &stmt, nullptr) != SQLITE_OK) {
+    throw Error(fmt::format("database error: {}", sqlite3_errmsg(db)));
+  }
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    out[reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))] =
+        reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1));
+  }
+  sqlite3_finalize(stmt);
+  return out;
+}
+
+// The schema this fomo writes: the migrations run on an empty database.
+std::map<std::string, std::string> ExpectedSchema() {
+  sqlite3* db = nullptr;
+  sqlite3_open(":memory:", &db);
+  for (const char* migration : kMigrations) sqlite3_exec(db, migration, nullptr, nullptr, nullptr);
+  auto schema = SchemaObjects(db);
+  sqlite3_close(db);
+  return schema;
+}
+
+}  // namespace
+
+std::vector<std::string> Database::SchemaProblems() const {
+  std::vector<std::string> problems;
+  const int version = SchemaVersion();
+  if (version != kSchemaVersion) {
+    problems.push_back(fmt::format("database schema version is {}, expected {}", version, kSchemaVersion));
+  }
+  const auto actual = SchemaObjects(db_);
+  for (const auto& [name, sql] : ExpectedSchema()) {
+    auto it = actual.find(name);
+    if (it == actual.end()) {
+      problems.push_back(fmt::format("database lacks '{}'", name));
+    } else if (it->second != sql) {
+      problems.push_back(fmt::format("database '{}' is not defined as this fomo defines it", name));
+    }
+  }
+  return problems;
+}
+
+std::vector<std::string> Database::RepairSchema() {
+  std::vector<std::string> fixes;
+  const auto actual = SchemaObjects(db_);
+  Transaction([&] {
+    for (const auto& [name, sql] : ExpectedSchema()) {
+      auto it = actual.find(name);
+      if (it != actual.end() && it->second == sql) continue;
+      if (it != actual.end()) {
+        // Another definition: keep the rows of the columns both share.
+        Execute(fmt::format("ALTER TABLE \"{0}\" RENAME TO \"{0}_damaged\"", name));
+        Execute(sql);
+        Statement cols(db_, fmt::format("SELECT name FROM pragma_table_info('{}') INTERSECT SELECT name FROM "
+                                        "pragma_table_info('{}_damaged')",
+                                        name, name)
+                                .c_str());
+        std::vector<std::string> shared;
+        while (cols.Step()) shared.push_back(cols.Text(0));
+        if (!shared.empty()) {
+          std::string list = fmt::format("\"{}\"", fmt::join(shared, "\", \""));
+          Execute(fmt::format("INSERT INTO \"{0}\"({1}) SELECT {1} FROM \"{0}_damaged\"", name, list));
+        }
+        Execute(fmt::format("DROP TABLE \"{}_damaged\"", name));
+        fixes.push_back(fmt::format("rebuilt database table '{}'", name));
+      } else {
+        Execute(sql);
+        fixes.push_back(fmt::format("recreated database '{}'", name));
+      }
+    }
+    Execute(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
+  });
+  return fixes;
+}
+
 Database::~Database() {
   if (db_) sqlite3_close(db_);
 }
 
-Database::Database(Database&& other) noexcept : db_(other.db_), path_(std::move(other.path_)) {
+Database::Database(Database&& other) noexcept
+    : db_(other.db_), path_(std::move(other.path_)), read_only_(other.read_only_) {
   other.db_ = nullptr;
 }
 
@@ -190,12 +308,16 @@ Database& Database::operator=(Database&& other) noexcept {
     if (db_) sqlite3_close(db_);
     db_ = other.db_;
     path_ = std::move(other.path_);
+    read_only_ = other.read_only_;
     other.db_ = nullptr;
   }
   return *this;
 }
 
 void Database::Execute(const std::string& sql) {
+  if (read_only_) {
+    throw Error(fmt::format("cannot update database '{}': the repository is read-only", path_.string()));
+  }
   char* message = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
     std::string text = message ? message : "unknown error";

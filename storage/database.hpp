@@ -53,6 +53,7 @@ class Database {
   // Opens (creating when asked) and migrates to kSchemaVersion. Refuses a database
   // written by a newer fomo.
   static Database Open(const fs::path& path, bool create);
+  static Database OpenReadOnly(const fs::path& path);
   ~Database();
   Database(Database&& other) noexcept;
   Database& operator=(Database&& other) noexcept;
@@ -60,6 +61,14 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   int SchemaVersion() const;
+  // Opened read-only (a read-only file system or directory): every write refuses.
+  bool read_only() const { return read_only_; }
+  // What differs from the schema this fomo writes: the version, missing or
+  // redefined tables and indexes. Empty when all is well.
+  std::vector<std::string> SchemaProblems() const;
+  // Recreates what is missing and rebuilds what is defined otherwise (keeping the
+  // rows of the columns both definitions share); returns what it did.
+  std::vector<std::string> RepairSchema();
 
   void InsertVersion(const VersionRow& row);
   std::optional<VersionRow> FindVersion(const std::string& commit) const;
@@ -100,6 +109,7 @@ class Database {
   void Migrate();
   sqlite3* db_ = nullptr;
   fs::path path_;
+  bool read_only_ = false;
 };
 
 }  // namespace fomo

@@ -46,10 +46,14 @@ std::vector<ObjectId> ReachableObjects(const Repository& repo) {
   return std::vector<ObjectId>(ids.begin(), ids.end());
 }
 
-FsckReport CheckRepository(const Repository& repo, bool verify_objects) {
+FsckReport CheckRepository(const Repository& repo, bool verify_objects, const VersionCheck& check_version) {
   FsckReport report;
   const Graph& graph = repo.graph();
   const ObjectStore& store = repo.objects();
+  // The database's schema first: rows cannot be read from tables that are gone.
+  report.schema_problems = repo.db().SchemaProblems();
+  for (const auto& p : report.schema_problems) report.errors.push_back(p + " ('fomo fsck --repair' rebuilds it)");
+  const bool rows_readable = report.schema_problems.empty();
   std::map<std::string, CommitId> tags = graph.Tags();
 
   std::set<ObjectId> referenced;
@@ -65,6 +69,7 @@ FsckReport CheckRepository(const Repository& repo, bool verify_objects) {
       report.errors.push_back(e.what());
       continue;
     }
+    if (check_version) check_version(v, &report.errors);
     std::vector<ManifestEntry> entries = v.manifest.tensors;
     entries.insert(entries.end(), v.method_state.tensors.begin(), v.method_state.tensors.end());
     for (const auto& e : entries) {
@@ -73,6 +78,18 @@ FsckReport CheckRepository(const Repository& repo, bool verify_objects) {
       if (!store.Contains(e.id)) {
         report.errors.push_back(fmt::format("object {} ('{}' of {}) is missing", e.id.Hex(), e.name,
                                             v.version.Tag()));
+        continue;
+      }
+      // The manifest must say what the object's own header says.
+      try {
+        ObjectInfo info = store.Stat(e.id);
+        if (info.dtype != e.dtype || info.shape != e.shape) {
+          report.errors.push_back(fmt::format("'{}' of {}: the manifest says {} {}, its object {} holds {} {}", e.name,
+                                              v.version.Tag(), DtypeName(e.dtype), ShapeString(e.shape),
+                                              e.id.Hex().substr(0, 12), DtypeName(info.dtype), ShapeString(info.shape)));
+        }
+      } catch (const Error&) {
+        // Reported with the object checks below.
       }
     }
     // A merge-based update's finetuned weights never carry the tag: the merged
@@ -82,13 +99,13 @@ FsckReport CheckRepository(const Repository& repo, bool verify_objects) {
       report.missing_tags.emplace_back(commit, v.version);
       report.notices.push_back(fmt::format("version {} ({}) has no tag", v.version.ToString(), Short(commit)));
     }
-    if (!repo.db().FindVersion(commit)) {
+    if (rows_readable && !repo.db().FindVersion(commit)) {
       report.missing_rows.push_back(commit);
       report.notices.push_back(fmt::format("version {} ({}) has no database row",
                                            v.version.ToString(), Short(commit)));
     }
   }
-  for (const auto& row : repo.db().AllVersions()) {
+  for (const auto& row : rows_readable ? repo.db().AllVersions() : std::vector<VersionRow>{}) {
     if (!graph.HasCommit(row.commit)) {
       report.stale_rows.push_back(row.commit);
       report.notices.push_back(fmt::format("database row for {} names a commit the graph lacks",
@@ -138,8 +155,14 @@ FsckReport CheckRepository(const Repository& repo, bool verify_objects) {
   return report;
 }
 
-std::vector<std::string> RepairRepository(Repository& repo, const FsckReport& report) {
+std::vector<std::string> RepairRepository(Repository& repo, const FsckReport& first) {
   std::vector<std::string> fixes;
+  FsckReport report = first;
+  if (!first.schema_problems.empty()) {
+    // Tables first; then the rows the graph can give them.
+    fixes = repo.db().RepairSchema();
+    report = CheckRepository(repo, /*verify_objects=*/false);
+  }
   for (const auto& [commit, version] : report.missing_tags) {
     if (repo.graph().TagTarget(version.Tag())) continue;  // taken since: leave it
     repo.graph().CreateTag(version.Tag(), commit);

@@ -7,11 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "storage/repository.hpp"
 #include "storage/semver.hpp"
+#include "storage/versions.hpp"
 
 namespace fomo {
 
@@ -25,12 +27,17 @@ struct FsckReport {
   std::vector<std::string> stale_rows; // rows whose commit the graph does not have
   std::vector<std::pair<CommitId, SemVer>> missing_tags;
   std::vector<ObjectId> unreachable_objects;
+  std::vector<std::string> schema_problems;  // the database's schema differs from this fomo's
   size_t temporary_files = 0;
 
   bool ok() const { return errors.empty(); }
 };
 
-FsckReport CheckRepository(const Repository& repo, bool verify_objects);
+// Checks a layer above storage/ adds for each version (its manifest against its
+// model config): appends what is wrong.
+using VersionCheck = std::function<void(const StoredVersion& version, std::vector<std::string>* errors)>;
+
+FsckReport CheckRepository(const Repository& repo, bool verify_objects, const VersionCheck& check_version = {});
 // Fixes what the report found that can be fixed without guessing; returns a line per fix.
 std::vector<std::string> RepairRepository(Repository& repo, const FsckReport& report);
 

@@ -21,6 +21,10 @@ Encoding ParseEncoding(const std::string& name) {
 }  // namespace
 
 const ManifestEntry* Manifest::Find(const std::string& name) const {
+  if (!index_.empty() && index_.size() == tensors.size()) {
+    auto it = index_.find(name);
+    if (it != index_.end() && it->second < tensors.size() && tensors[it->second].name == name) return &tensors[it->second];
+  }
   for (const auto& entry : tensors) {
     if (entry.name == name) return &entry;
   }
@@ -67,8 +71,16 @@ Manifest Manifest::FromJson(const std::string& text) {
       if (!dtype) throw CorruptError(fmt::format("manifest entry '{}' has an unknown dtype", e.name));
       e.dtype = *dtype;
       e.shape = t.at("shape").get<Shape>();
+      try {
+        ByteSize(e.dtype, e.shape);
+      } catch (const Error&) {
+        throw CorruptError(fmt::format("manifest entry '{}' has an impossible shape {}", e.name, ShapeString(e.shape)));
+      }
       e.encoding = ParseEncoding(t.at("encoding").get<std::string>());
       e.stored_bytes = t.at("stored_bytes").get<uint64_t>();
+      if (!manifest.index_.emplace(e.name, manifest.tensors.size()).second) {
+        throw CorruptError(fmt::format("manifest names tensor '{}' twice", e.name));
+      }
       manifest.tensors.push_back(std::move(e));
     }
   } catch (const json::exception& e) {

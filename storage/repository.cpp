@@ -56,6 +56,11 @@ Repository Repository::Open(const fs::path& start) {
 }
 
 void Repository::LockForWriting(bool quiet) {
+  if (db_.read_only()) {
+    throw Error(fmt::format("cannot change the repository in '{}': it is read-only (a read-only mount or "
+                            "directory); reading commands work on it",
+                            root_.string()));
+  }
   if (!lock_) lock_ = std::make_unique<RepoLock>(lock_path(), RepoLock::DefaultTimeout(), quiet);
 }
 

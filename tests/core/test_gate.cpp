@@ -50,3 +50,25 @@ TEST_CASE("gate syntax errors name the column", "[core][gate]") {
     CHECK_THAT(std::string(e.what()), HasSubstr("column"));
   }
 }
+
+TEST_CASE("deep nesting is refused with a clear error, not a crashed stack", "[core][gate][hardening]") {
+  // Each of these overflowed the stack (SIGSEGV) before the parser had bounds.
+  CHECK_THROWS_WITH(Gate::Parse(std::string(30000, '(') + "1" + std::string(30000, ')')),
+                    HasSubstr("nesting deeper than 256 levels"));
+  CHECK_THROWS_WITH(Gate::Parse(std::string(100000, '!') + "1"), HasSubstr("nesting deeper than 256 levels"));
+  CHECK_THROWS_WITH(Gate::Parse(std::string(100000, '-') + "1"), HasSubstr("nesting deeper than 256 levels"));
+  // A long flat chain would recurse as deep when evaluated and destroyed.
+  std::string chain = "1";
+  for (int i = 0; i < 50000; ++i) chain += "+1";
+  CHECK_THROWS_WITH(Gate::Parse(chain), HasSubstr("at most 4095 are allowed"));
+  // Within the bounds, deep gates still work.
+  CHECK(Passes(std::string(200, '(') + "1" + std::string(200, ')'), {}));
+  std::string sum = "0";
+  for (int i = 0; i < 1000; ++i) sum += "+1";
+  CHECK(Passes(sum + " == 1000", {}));
+}
+
+TEST_CASE("an empty gate is a usage error, as a blank one is", "[core][gate][hardening]") {
+  CHECK_THROWS_WITH(Gate::Parse(""), HasSubstr("the expression is empty"));
+  CHECK_THROWS_WITH(Gate::Parse("  \t"), HasSubstr("the expression is empty"));
+}
