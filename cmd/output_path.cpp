@@ -35,8 +35,15 @@ bool Inside(const fs::path& path, const fs::path& dir) {
 
 fs::path CheckedOutputPath(const std::string& given, const Repository* repo, bool directory) {
   std::error_code ec;
-  // Symlinks (the file itself and any directory on the way) resolve to what they name.
-  fs::path resolved = fs::weakly_canonical(fs::absolute(given), ec);
+  // Symlinks (the file itself, dangling or not, and any directory on the way)
+  // resolve to what they name.
+  fs::path link = fs::absolute(given);
+  for (int hops = 0; hops < 40 && fs::is_symlink(fs::symlink_status(link, ec)); ++hops) {
+    fs::path target = fs::read_symlink(link, ec);
+    if (ec) break;
+    link = target.is_absolute() ? target : link.parent_path() / target;
+  }
+  fs::path resolved = fs::weakly_canonical(link, ec);
   if (ec) throw Error(fmt::format("cannot write '{}': {}", given, ec.message()));
   if (repo) {
     fs::path fomo_dir = fs::weakly_canonical(repo->fomo_dir(), ec);
