@@ -148,7 +148,7 @@ TEST_CASE("a read-only repository fails cleanly and keeps the repository", "[cli
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 1);
   REQUIRE_THAT(err, HasSubstr("fomo: ") && (HasSubstr("Read-only file system") || HasSubstr("Permission denied") ||
-                                           HasSubstr("Operation not permitted")));
+                                           HasSubstr("Operation not permitted") || HasSubstr("it is read-only")));
   REQUIRE(RepositorySnapshot(f.repo) == before);
 }
 

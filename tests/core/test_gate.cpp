@@ -53,10 +53,15 @@ TEST_CASE("gate syntax errors name the column", "[core][gate]") {
 
 TEST_CASE("deep nesting is refused with a clear error, not a crashed stack", "[core][gate][hardening]") {
   // Each of these overflowed the stack (SIGSEGV) before the parser had bounds.
+  // The token bound stops them before any recursion; within it, the nesting bound.
   CHECK_THROWS_WITH(Gate::Parse(std::string(30000, '(') + "1" + std::string(30000, ')')),
+                    HasSubstr("at most 4095 are allowed"));
+  CHECK_THROWS_WITH(Gate::Parse(std::string(100000, '!') + "1"), HasSubstr("at most 4095 are allowed"));
+  CHECK_THROWS_WITH(Gate::Parse(std::string(100000, '-') + "1"), HasSubstr("at most 4095 are allowed"));
+  CHECK_THROWS_WITH(Gate::Parse(std::string(1000, '(') + "1" + std::string(1000, ')')),
                     HasSubstr("nesting deeper than 256 levels"));
-  CHECK_THROWS_WITH(Gate::Parse(std::string(100000, '!') + "1"), HasSubstr("nesting deeper than 256 levels"));
-  CHECK_THROWS_WITH(Gate::Parse(std::string(100000, '-') + "1"), HasSubstr("nesting deeper than 256 levels"));
+  CHECK_THROWS_WITH(Gate::Parse(std::string(3000, '!') + "1"), HasSubstr("nesting deeper than 256 levels"));
+  CHECK_THROWS_WITH(Gate::Parse(std::string(3000, '-') + "1"), HasSubstr("nesting deeper than 256 levels"));
   // A long flat chain would recurse as deep when evaluated and destroyed.
   std::string chain = "1";
   for (int i = 0; i < 50000; ++i) chain += "+1";
