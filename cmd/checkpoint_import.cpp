@@ -34,13 +34,20 @@ void PrintImportReport(const core::Checkpoint& c) {
   for (const auto& note : c.notes) std::cout << "note: " << note << "\n";
 }
 
+namespace {
+
+nlohmann::json ProvenanceJson(const core::ConfigProvenance& p) {
+  return {{"sizes", p.dimensions}, {"heads", p.heads}, {"activation", p.activation}};
+}
+
+}  // namespace
+
 nlohmann::json ImportReportJson(const core::Checkpoint& c) {
   return {{"path", c.path.string()},
           {"format", c.kind},
           {"layout", std::string(core::LayoutName(c.layout))},
           {"config", nlohmann::json::parse(c.config.ModelJson())},
-          {"config_from",
-           {{"sizes", c.provenance.dimensions}, {"heads", c.provenance.heads}, {"activation", c.provenance.activation}}},
+          {"config_from", ProvenanceJson(c.provenance)},
           {"notes", c.notes}};
 }
 
@@ -62,10 +69,7 @@ nlohmann::json ImportRecipe(const std::string& command, const core::Checkpoint& 
       {"layout", std::string(core::LayoutName(checkpoint.layout))},
       {"config_source", checkpoint.config_source},
       {"format", checkpoint.kind},
-      {"config_from",
-       {{"sizes", checkpoint.provenance.dimensions},
-        {"heads", checkpoint.provenance.heads},
-        {"activation", checkpoint.provenance.activation}}},
+      {"config_from", ProvenanceJson(checkpoint.provenance)},
       {"import_notes", checkpoint.notes},
       {"user", user},
       {"host", host},

@@ -75,13 +75,13 @@ std::optional<fs::path> Beside(const fs::path& dir, const char* name) {
 }
 
 // Fills weight_files (and formats) from a weights file or a shard index.
-void AddWeights(const fs::path& file, CheckpointSource* source) {
-  if (IsIndexFile(file)) {
-    source->weight_files = ShardsOfIndex(file);
-  } else {
-    source->weight_files = {file};
-  }
+void SetWeights(std::vector<fs::path> files, CheckpointSource* source) {
+  source->weight_files = std::move(files);
   for (const auto& f : source->weight_files) source->formats.push_back(DetectWeightFormat(f));
+}
+
+void AddWeights(const fs::path& file, CheckpointSource* source) {
+  SetWeights(IsIndexFile(file) ? ShardsOfIndex(file) : std::vector<fs::path>{file}, source);
 }
 
 }  // namespace
@@ -171,7 +171,7 @@ CheckpointSource LocateCheckpoint(const fs::path& path) {
       if (!found) continue;
       auto shards = ShardsOfIndex(*found);
       if (std::find(shards.begin(), shards.end(), dir / name) == shards.end()) continue;
-      AddWeights(*found, &source);
+      SetWeights(std::move(shards), &source);
       source.kind = fmt::format("sharded checkpoint, {} shards (from {})", source.weight_files.size(), index);
       break;
     }

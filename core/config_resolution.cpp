@@ -102,8 +102,8 @@ ResolvedConfig ResolveConfig(const ConfigEvidence& e, const ConfigSource& source
   if (stated) {
     r.config = *stated;
     r.provenance = {origin, origin, origin};
-    if (e.metadata.count("fomo.config") == 0 && e.metadata.count("transformer_width") && !e.metadata.count("vision_heads") &&
-        origin == "the checkpoint's metadata") {
+    // OpenAI's metadata keys carry the text heads only; the vision heads follow its rule.
+    if (r.summary == "metadata" && !e.metadata.count("fomo.config") && !e.metadata.count("vision_heads")) {
       r.provenance.heads = "the checkpoint's metadata (vision heads: OpenAI's rule, width / 64)";
     }
     if (source.heads && (source.heads->vision != r.config.vision.heads || source.heads->text != r.config.text.heads)) {

@@ -50,10 +50,6 @@ std::vector<Dtype> DtypesOf(const Manifest& manifest) {
   return out;
 }
 
-float LoadFloat(const uint8_t* src, Dtype from, uint64_t i) {
-  return static_cast<float>(ElementAsDouble(src, from, i));
-}
-
 }  // namespace
 
 Dtype ParseWeightDtype(const std::string& text, std::string_view option) {
@@ -70,6 +66,46 @@ std::optional<Dtype> CommonFloatDtype(const Manifest& manifest) { return Common(
 std::string DescribeDtypes(const std::vector<NamedTensor>& tensors) { return Describe(DtypesOf(tensors)); }
 std::string DescribeDtypes(const Manifest& manifest) { return Describe(DtypesOf(manifest)); }
 
+namespace {
+
+// One pass per (from, to) pair: the dtype switches stay outside the element loop.
+template <typename Load>
+void StoreAll(Load load, uint8_t* dst, Dtype to, uint64_t count) {
+  switch (to) {
+    case Dtype::kF32:
+      for (uint64_t i = 0; i < count; ++i) {
+        const float v = static_cast<float>(load(i));
+        std::memcpy(dst + 4 * i, &v, 4);
+      }
+      return;
+    case Dtype::kF64:
+      for (uint64_t i = 0; i < count; ++i) {
+        const double v = load(i);
+        std::memcpy(dst + 8 * i, &v, 8);
+      }
+      return;
+    case Dtype::kF16:
+    case Dtype::kBF16:
+      // From F64, round once through F32 first (as PyTorch's .half() does).
+      for (uint64_t i = 0; i < count; ++i) {
+        const float f = static_cast<float>(load(i));
+        const uint16_t v = to == Dtype::kF16 ? FloatToHalf(f) : FloatToBFloat16(f);
+        std::memcpy(dst + 2 * i, &v, 2);
+      }
+      return;
+    default: throw Error("unreachable dtype conversion");
+  }
+}
+
+template <typename Bits>
+Bits LoadBits(const uint8_t* src, uint64_t i) {
+  Bits v;
+  std::memcpy(&v, src + sizeof(Bits) * i, sizeof(Bits));
+  return v;
+}
+
+}  // namespace
+
 void ConvertFloats(const uint8_t* src, Dtype from, uint8_t* dst, Dtype to, uint64_t count) {
   if (from == to) {
     std::memcpy(dst, src, count * DtypeSize(from));
@@ -78,31 +114,13 @@ void ConvertFloats(const uint8_t* src, Dtype from, uint8_t* dst, Dtype to, uint6
   if (!IsFloatingPoint(from) || !IsFloatingPoint(to)) {
     throw Error(fmt::format("cannot convert {} to {}: only floating-point tensors convert", DtypeName(from), DtypeName(to)));
   }
-  for (uint64_t i = 0; i < count; ++i) {
-    switch (to) {
-      case Dtype::kF32: {
-        float v = LoadFloat(src, from, i);
-        std::memcpy(dst + 4 * i, &v, 4);
-        break;
-      }
-      case Dtype::kF64: {
-        double v = ElementAsDouble(src, from, i);
-        std::memcpy(dst + 8 * i, &v, 8);
-        break;
-      }
-      case Dtype::kF16: {
-        // From F64, round once through F32 first (as PyTorch's .half() does).
-        uint16_t v = FloatToHalf(LoadFloat(src, from, i));
-        std::memcpy(dst + 2 * i, &v, 2);
-        break;
-      }
-      case Dtype::kBF16: {
-        uint16_t v = FloatToBFloat16(LoadFloat(src, from, i));
-        std::memcpy(dst + 2 * i, &v, 2);
-        break;
-      }
-      default: throw Error("unreachable dtype conversion");
-    }
+  switch (from) {
+    case Dtype::kF32: return StoreAll([&](uint64_t i) { return double(LoadBits<float>(src, i)); }, dst, to, count);
+    case Dtype::kF64: return StoreAll([&](uint64_t i) { return LoadBits<double>(src, i); }, dst, to, count);
+    case Dtype::kF16: return StoreAll([&](uint64_t i) { return HalfToDouble(LoadBits<uint16_t>(src, i)); }, dst, to, count);
+    case Dtype::kBF16:
+      return StoreAll([&](uint64_t i) { return BFloat16ToDouble(LoadBits<uint16_t>(src, i)); }, dst, to, count);
+    default: throw Error("unreachable dtype conversion");
   }
 }
 
