@@ -68,11 +68,16 @@ int RunExport(Context& ctx, const ExportOptions& o) {
   const bool directory = layout != "openai" && !NamesFile(o.output);
   const fs::path target = CheckedOutputPath(o.output, &repo, directory);
   std::vector<std::string> files;
-  if (directory) {
-    auto format = layout == "hf" ? core::DirectoryFormat::kHuggingFace : core::DirectoryFormat::kOpenClip;
-    files = core::ExportModelDirectory(repo.objects(), v.manifest, config, target, format, options);
-  } else {
-    core::ExportCheckpoint(repo.objects(), v.manifest, config, target, options);
+  try {
+    if (directory) {
+      auto format = layout == "hf" ? core::DirectoryFormat::kHuggingFace : core::DirectoryFormat::kOpenClip;
+      files = core::ExportModelDirectory(repo.objects(), v.manifest, config, target, format, options);
+    } else {
+      core::ExportCheckpoint(repo.objects(), v.manifest, config, target, options);
+    }
+  } catch (const CorruptError& e) {
+    throw CorruptError(
+        fmt::format("version {} is damaged: {} ('fomo fsck' lists every problem)", v.version.Tag(), e.what()));
   }
   const std::string dtype_name = dtype ? std::string(DtypeName(*dtype)) : core::DescribeDtypes(v.manifest);
   const uint64_t bytes = BytesUnder(target);

@@ -315,7 +315,7 @@ StoredWeights ReadWeights(const ObjectStore& store, const Manifest& manifest, si
   ParallelFor(manifest.tensors.size(), threads, [&](size_t i) {
     const ManifestEntry& e = manifest.tensors[i];
     Tensor t{e.dtype, e.shape, ByteBuffer(e.raw_bytes())};
-    store.ReadInto(e.id, t.bytes.data(), t.bytes.size());
+    store.ReadAs(e.id, e.dtype, e.shape, t.bytes.data());
     weights.tensors[i] = std::move(t);
   });
   for (size_t i = 0; i < manifest.tensors.size(); ++i) {
@@ -360,10 +360,10 @@ void ExportCheckpoint(const ObjectStore& store, const Manifest& manifest, const 
     const uint64_t size = ByteSize(dtype, e.shape);
     uint8_t* decoded = ThreadScratch<DecodedSlot>(size);
     if (dtype == e.dtype) {
-      store.ReadInto(e.id, decoded, size);
+      store.ReadAs(e.id, e.dtype, e.shape, decoded);
     } else {
       uint8_t* stored = ThreadScratch<StoredSlot>(e.raw_bytes());
-      store.ReadInto(e.id, stored, e.raw_bytes());
+      store.ReadAs(e.id, e.dtype, e.shape, stored);
       ConvertFloats(stored, e.dtype, decoded, dtype, count);
     }
     const size_t element = DtypeSize(dtype);

@@ -92,30 +92,40 @@ DatasetRegistry DatasetRegistry::FromYaml(const YAML::Node& document, const std:
     if (!node.IsMap()) throw Error(fmt::format("{}: line {}: dataset '{}' must be a mapping", origin, node.Mark().line + 1, name));
     for (const auto& field : node) {
       std::string key = field.first.as<std::string>();
-      if (key == "kind") {
-        spec.kind = field.second.as<std::string>();
-        static const std::set<std::string> kKinds = {"idx", "folder", "csv", "tsv", "wds"};
-        if (!kKinds.count(spec.kind)) {
-          throw Error(fmt::format("{}: line {}: dataset '{}': unknown kind '{}' (idx, folder, csv, tsv, wds)",
-                                  origin, field.second.Mark().line + 1, name, spec.kind));
+      try {
+        if (key == "kind") {
+          spec.kind = field.second.as<std::string>();
+          static const std::set<std::string> kKinds = {"idx", "folder", "csv", "tsv", "wds"};
+          if (!kKinds.count(spec.kind)) {
+            throw Error(fmt::format("{}: line {}: dataset '{}': unknown kind '{}' (idx, folder, csv, tsv, wds)",
+                                    origin, field.second.Mark().line + 1, name, spec.kind));
+          }
+        } else if (key == "path_column") {
+          spec.path_column = field.second.as<std::string>();
+        } else if (key == "caption_column") {
+          spec.caption_column = field.second.as<std::string>();
+        } else if (key == "max_bad_share") {
+          spec.max_bad_share = field.second.as<double>();
+          if (!(spec.max_bad_share >= 0 && spec.max_bad_share <= 1)) throw YAML::Exception(field.second.Mark(), "range");
+        } else if (key == "max_image_bytes") {
+          spec.max_image_bytes = field.second.as<uint64_t>();
+          if (spec.max_image_bytes == 0) throw YAML::Exception(field.second.Mark(), "range");
+        } else if (key == "path") {
+          spec.path = field.second.as<std::string>();
+        } else if (key == "classes") {
+          spec.classes = StringList(field.second, "datasets." + name + ".classes", origin);
+        } else if (key == "templates") {
+          spec.templates = StringList(field.second, "datasets." + name + ".templates", origin);
+        } else {
+          throw Error(fmt::format("{}: line {}: unknown key 'datasets.{}.{}'", origin, field.first.Mark().line + 1,
+                                  name, key));
         }
-      } else if (key == "path_column") {
-        spec.path_column = field.second.as<std::string>();
-      } else if (key == "caption_column") {
-        spec.caption_column = field.second.as<std::string>();
-      } else if (key == "max_bad_share") {
-        spec.max_bad_share = field.second.as<double>();
-      } else if (key == "max_image_bytes") {
-        spec.max_image_bytes = field.second.as<uint64_t>();
-      } else if (key == "path") {
-        spec.path = field.second.as<std::string>();
-      } else if (key == "classes") {
-        spec.classes = StringList(field.second, "datasets." + name + ".classes", origin);
-      } else if (key == "templates") {
-        spec.templates = StringList(field.second, "datasets." + name + ".templates", origin);
-      } else {
-        throw Error(fmt::format("{}: line {}: unknown key 'datasets.{}.{}'", origin, field.first.Mark().line + 1,
-                                name, key));
+      } catch (const YAML::Exception&) {
+        const char* expected = key == "max_image_bytes" ? " (a positive byte count)"
+                               : key == "max_bad_share" ? " (a share from 0 to 1)"
+                                                        : "";
+        throw Error(fmt::format("{}: line {}: 'datasets.{}.{}' has a value of the wrong kind or range{}", origin,
+                                field.second.Mark().line + 1, name, key, expected));
       }
     }
     if (spec.path.empty()) throw Error(fmt::format("{}: dataset '{}' needs a path", origin, name));

@@ -62,9 +62,9 @@ json ParseHeader(const fs::path& path, const char* text, size_t size) {
   DuplicateKeys keys;
   json::sax_parse(text, text + size, &keys);
   if (!keys.duplicate.empty()) Fail(path, fmt::format("header names tensor '{}' twice", keys.duplicate));
-  if (header.size() > kMaxSafetensorsTensors + 1) {
-    Fail(path, fmt::format("header names {} tensors, more than the limit of {}", header.size() - header.count("__metadata__"),
-                           kMaxSafetensorsTensors));
+  const size_t tensors = header.size() - header.count("__metadata__");
+  if (tensors > kMaxSafetensorsTensors) {
+    Fail(path, fmt::format("header names {} tensors, more than the limit of {}", tensors, kMaxSafetensorsTensors));
   }
   return header;
 }

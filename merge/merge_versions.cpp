@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <cstring>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -34,11 +35,11 @@ std::vector<float> ReadFloats(const ObjectStore& store, const ManifestEntry& e) 
   const size_t n = static_cast<size_t>(NumElements(e.shape));
   std::vector<float> values(n);
   if (e.dtype == Dtype::kF32) {
-    store.ReadInto(e.id, reinterpret_cast<uint8_t*>(values.data()), e.raw_bytes());
+    store.ReadAs(e.id, e.dtype, e.shape, reinterpret_cast<uint8_t*>(values.data()));
     return values;
   }
   std::vector<uint16_t> half(n);
-  store.ReadInto(e.id, reinterpret_cast<uint8_t*>(half.data()), e.raw_bytes());
+  store.ReadAs(e.id, e.dtype, e.shape, reinterpret_cast<uint8_t*>(half.data()));
   for (size_t i = 0; i < n; ++i) {
     values[i] = static_cast<float>(e.dtype == Dtype::kF16 ? core::HalfToDouble(half[i]) : core::BFloat16ToDouble(half[i]));
   }
@@ -93,11 +94,14 @@ MergedTensors MergeVersions(const ObjectStore& store, const std::vector<const Ma
         if (e->dtype != out_dtype) out_dtype = Dtype::kF32;
       }
       const size_t n = static_cast<size_t>(NumElements(entry.shape));
-      std::vector<std::vector<float>> inputs;
+      // A tensor several inputs share (a version named twice, a tensor no update
+      // touched) is read once: memory grows with the distinct tensors, not the list.
+      std::map<ObjectId, std::vector<float>> inputs;
       std::vector<const float*> pointers;
       for (const ManifestEntry* e : entries) {
-        inputs.push_back(ReadFloats(store, *e));
-        pointers.push_back(inputs.back().data());
+        auto it = inputs.find(e->id);
+        if (it == inputs.end()) it = inputs.emplace(e->id, ReadFloats(store, *e)).first;
+        pointers.push_back(it->second.data());
       }
       std::vector<float> base_values;
       if (base && NeedsBase(method)) base_values = ReadFloats(store, Require(*base, entry, "base"));

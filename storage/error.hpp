@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "storage/printable.hpp"
+
 namespace fomo {
 
 enum class ExitCode : int {
@@ -15,10 +17,12 @@ enum class ExitCode : int {
   kGateFailed = 3,  // a --require gate failed; the version sits on a rejected/ branch
 };
 
+// The message is escaped on construction (storage/printable.hpp): names and paths
+// from files cannot split it over lines, cut it with a NUL or drive the terminal.
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message, ExitCode code = ExitCode::kError)
-      : std::runtime_error(message), code_(code) {}
+      : std::runtime_error(Printable(message)), code_(code) {}
   ExitCode code() const { return code_; }
 
  private:

@@ -246,8 +246,23 @@ PutResult ObjectStore::Put(const ObjectId& id, const TensorView& tensor, const s
   return PutResult{header.encoding, head.size() + payload.size(), true};
 }
 
-void ObjectStore::ReadInto(const ObjectId& id, uint8_t* dst, uint64_t size) const {
+void ObjectStore::ReadInto(const ObjectId& id, uint8_t* dst, uint64_t size) const { ReadLinks(id, dst, size, 0); }
+
+void ObjectStore::ReadAs(const ObjectId& id, Dtype dtype, const Shape& shape, uint8_t* dst) const {
+  const ObjectInfo info = Stat(id);
+  if (info.dtype != dtype || info.shape != shape) {
+    throw CorruptError(fmt::format("object {} holds {} {}, the manifest says {} {}", id.Hex(), DtypeName(info.dtype),
+                                   ShapeString(info.shape), DtypeName(dtype), ShapeString(shape)));
+  }
+  ReadLinks(id, dst, info.raw_size, 0);
+}
+
+void ObjectStore::ReadLinks(const ObjectId& id, uint8_t* dst, uint64_t size, int links) const {
   const std::string hex = id.Hex();
+  // Honest chains stop at storage.max_chain (at most 64); a forged one could loop.
+  if (links > kMaxDeltaLinks) {
+    throw CorruptError(fmt::format("object {} is corrupt: its delta chain is more than {} links long", hex, kMaxDeltaLinks));
+  }
   if (!Contains(id)) throw CorruptError(fmt::format("object {} is missing", hex));
   MappedFile file(PathOf(id));
   Header h;
@@ -263,7 +278,7 @@ void ObjectStore::ReadInto(const ObjectId& id, uint8_t* dst, uint64_t size) cons
       codec::DecodePlanes(payload, payload_size, element, dst, size);
     } else if (h.encoding == Encoding::kDelta) {
       if (h.base == id) throw CorruptError("delta refers to itself");
-      ReadInto(h.base, dst, size);
+      ReadLinks(h.base, dst, size, links + 1);
       struct DeltaSlot;
       uint8_t* diff = ThreadScratch<DeltaSlot>(size);
       codec::DecodePlanes(payload, payload_size, element, diff, size);
@@ -271,7 +286,7 @@ void ObjectStore::ReadInto(const ObjectId& id, uint8_t* dst, uint64_t size) cons
     } else {
       if (h.base == id) throw CorruptError("low-rank object refers to itself");
       if (h.dtype != Dtype::kF32 || h.shape.size() != 2) throw CorruptError("low-rank object is not a 2-D F32 tensor");
-      ReadInto(h.base, dst, size);
+      ReadLinks(h.base, dst, size, links + 1);
       DecodeLowRank(payload, payload_size, h.shape, dst, size);
     }
   } catch (const CorruptError& e) {

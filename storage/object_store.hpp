@@ -30,6 +30,10 @@ namespace fs = std::filesystem;
 enum class Encoding : uint8_t { kFull = 1, kDelta = 2, kLowRank = 3 };
 std::string_view EncodingName(Encoding encoding);
 
+// Longer delta chains than any repository makes (storage.max_chain is at most 64)
+// are refused as corrupt: a forged chain could loop.
+inline constexpr int kMaxDeltaLinks = 256;
+
 struct StoreOptions {
   int zstd_level = 3;
   int max_chain = 8;   // delta links before a full frame
@@ -73,6 +77,9 @@ class ObjectStore {
 
   // Decodes the object into dst (exactly raw_size bytes), verifying every hash.
   void ReadInto(const ObjectId& id, uint8_t* dst, uint64_t size) const;
+  // The same for a manifest entry: the object's own header must give that dtype
+  // and shape, or the manifest is refused as damaged.
+  void ReadAs(const ObjectId& id, Dtype dtype, const Shape& shape, uint8_t* dst) const;
   Tensor Read(const ObjectId& id) const;
 
   std::vector<ObjectId> List() const;
@@ -85,6 +92,8 @@ class ObjectStore {
                                      const LowRankFactors& factors) const;
   void DecodeLowRank(const uint8_t* payload, uint64_t payload_size, const Shape& shape, uint8_t* dst,
                      uint64_t size) const;
+
+  void ReadLinks(const ObjectId& id, uint8_t* dst, uint64_t size, int links) const;
 
   fs::path dir_;
   StoreOptions options_;

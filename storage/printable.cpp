@@ -30,8 +30,7 @@ std::string Printable(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c < 0x7f) {
-      if (c == '\\') out += "\\\\";
-      else out.push_back(static_cast<char>(c));
+      out.push_back(static_cast<char>(c));
       ++i;
       continue;
     }

@@ -10,9 +10,11 @@
 
 namespace fomo {
 
-// \n \t \r \0 \\ as C does, other C0 controls, DEL and bytes of invalid UTF-8 as
+// \n \t \r \0 as C does, other C0 controls, DEL and bytes of invalid UTF-8 as
 // \xNN, C1 controls (U+0080 to U+009F, which some terminals obey) as \u00NN.
-// Printable text, UTF-8 included, is left as it is.
+// Printable text, UTF-8 and backslashes included, is left as it is, so escaping
+// twice changes nothing: an error message is escaped when it is made (a NUL would
+// end what() early) and wrapping it in another message keeps it as it was.
 std::string Printable(std::string_view text);
 
 }  // namespace fomo

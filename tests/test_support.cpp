@@ -64,9 +64,14 @@ RunResult Run(const std::string& binary, const std::vector<std::string>& args, c
 
 }  // namespace
 
+std::string FomoBinary() {
+  const char* other = std::getenv("FOMO_TEST_BINARY");
+  return other && *other ? other : FOMO_BINARY;
+}
+
 RunResult RunFomo(const std::vector<std::string>& args, const fs::path& dir,
                   const std::map<std::string, std::string>& env) {
-  return Run(FOMO_BINARY, args, dir, env);
+  return Run(FomoBinary(), args, dir, env);
 }
 
 RunResult RunGen(const std::vector<std::string>& args) {

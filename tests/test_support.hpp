@@ -33,7 +33,10 @@ struct RunResult {
   std::string err;
 };
 
-// Runs the built fomo binary with args in dir, with extra environment variables.
+// The fomo binary the tests run: this build's, or FOMO_TEST_BINARY's (to run the
+// suite against another build, such as the one before a fix).
+std::string FomoBinary();
+// Runs the fomo binary with args in dir, with extra environment variables.
 RunResult RunFomo(const std::vector<std::string>& args, const fs::path& dir,
                   const std::map<std::string, std::string>& env = {});
 // Runs the fomo-gen helper.

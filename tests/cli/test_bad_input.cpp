@@ -127,7 +127,7 @@ TEST_CASE("a read-only repository fails cleanly and keeps the repository", "[cli
     // root writes through permissions: mount the repository read-only in a private
     // mount namespace instead, as a read-only file system would be.
     command = "unshare -m sh -c 'mount --bind -o ro \"$0\" \"$0\" && cd \"$0\" && exec \"$1\" commit \"$2\"' '" +
-              f.repo.string() + "' '" + FOMO_BINARY + "' '" + dense.string() + "' 2>'" + err_file + "'";
+              f.repo.string() + "' '" + FomoBinary() + "' '" + dense.string() + "' 2>'" + err_file + "'";
   } else {
     if (::geteuid() == 0) {
       // No mount namespaces here: make the object store immutable instead.
@@ -138,7 +138,7 @@ TEST_CASE("a read-only repository fails cleanly and keeps the repository", "[cli
       }
     }
     fs::permissions(f.repo / ".fomo" / "objects", fs::perms::owner_write, fs::perm_options::remove);
-    command = "cd '" + f.repo.string() + "' && '" + FOMO_BINARY + "' commit '" + dense.string() + "' 2>'" + err_file + "'";
+    command = "cd '" + f.repo.string() + "' && '" + FomoBinary() + "' commit '" + dense.string() + "' 2>'" + err_file + "'";
   }
   int status = std::system(command.c_str());
   if (immutable) std::system(("chattr -i '" + (f.repo / ".fomo" / "objects").string() + "'").c_str());

@@ -80,13 +80,14 @@ TEST_CASE("a commit killed from outside at arbitrary moments loses nothing", "[c
   for (int delay_ms : {1, 3, 6, 10, 20, 40}) {
     INFO("killed after " << delay_ms << " ms");
     Chain chain;
+    const std::string binary = FomoBinary();
     pid_t pid = ::fork();
     if (pid == 0) {
       int devnull = ::open("/dev/null", O_WRONLY);
       ::dup2(devnull, 1);
       ::dup2(devnull, 2);
       if (::chdir(chain.repo.c_str()) != 0) ::_exit(127);
-      ::execl(FOMO_BINARY, FOMO_BINARY, "commit", chain.next.c_str(), static_cast<char*>(nullptr));
+      ::execl(binary.c_str(), binary.c_str(), "commit", chain.next.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));

@@ -1,4 +1,6 @@
 // Every dataset kind on small files the test writes, including a broken JPEG.
+#include <sys/stat.h>
+
 #include "catch.hpp"
 #include "core/dataset.hpp"
 #include "core/image_decode.hpp"
@@ -94,4 +96,26 @@ TEST_CASE("WebDataset tar shards load image and caption pairs", "[data]") {
   WriteFile(dir / "shards" / "000000.tar", ReadFile(dir / "shards" / "000000.tar").substr(0, 700));
   REQUIRE_THROWS_WITH(core::LoadImages(registry.Get("tiles"), core::Selector::Parse("tiles", registry), 0),
                       HasSubstr("truncated"));
+}
+
+TEST_CASE("image files are read only when regular and within max_image_bytes", "[data][hostile]") {
+  TempDir dir;
+  WritePng(dir / "a.png", 6, 6, 3, 10);
+  auto registry = Registry("datasets:\n  pairs:\n    kind: csv\n    path: " + (dir / "pairs.csv").string() +
+                           "\n  small:\n    kind: csv\n    max_image_bytes: 16\n    path: " +
+                           (dir / "pairs.csv").string() + "\n");
+  auto load = [&](const std::string& name) {
+    return core::LoadImages(registry.Get(name), core::Selector::Parse(name, registry), 0);
+  };
+  // /dev/zero would be read until memory runs out, a FIFO would block for ever.
+  WriteFile(dir / "pairs.csv", "filepath,title\n/dev/zero,zeros\n");
+  REQUIRE_THROWS_WITH(load("pairs"), HasSubstr("'/dev/zero': not a regular file"));
+  REQUIRE(::mkfifo((dir / "fifo.png").c_str(), 0644) == 0);
+  WriteFile(dir / "pairs.csv", "filepath,title\nfifo.png,a pipe\n");
+  REQUIRE_THROWS_WITH(load("pairs"), HasSubstr("fifo.png': not a regular file"));
+  WriteFile(dir / "pairs.csv", "filepath,title\na.png,a square\n");
+  REQUIRE(load("pairs").count() == 1);
+  REQUIRE_THROWS_WITH(load("small"), HasSubstr("more than the dataset's max_image_bytes allows (16)"));
+  REQUIRE_THROWS_WITH(Registry("datasets:\n  x:\n    kind: csv\n    path: /tmp/x.csv\n    max_image_bytes: -3\n"),
+                      HasSubstr("max_image_bytes"));
 }

@@ -102,3 +102,11 @@ TEST_CASE("corrupt IDX files and bad dataset entries are refused", "[data]") {
           YAML::Load("datasets:\n  x:\n    path: /tmp\n    classes: [a]\n    templates: [no slot]\n"), "fomo.yaml"),
       HasSubstr("has no {}"));
 }
+
+TEST_CASE("IDX sizes computed from a header cannot wrap around", "[data][hostile]") {
+  TempDir dir;
+  WriteIdx(dir / "wrap.idx", {4, int64_t{1} << 31, int64_t{1} << 31}, {1, 2, 3});
+  REQUIRE_THROWS_WITH(core::ReadIdx(dir / "wrap.idx"), HasSubstr("overflow"));
+  WriteIdx(dir / "huge.idx", {int64_t{0xffffffff}, int64_t{0xffffffff}}, {1});
+  REQUIRE_THROWS_WITH(core::ReadIdx(dir / "huge.idx"), HasSubstr("promises"));
+}

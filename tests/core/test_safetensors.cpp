@@ -120,3 +120,29 @@ TEST_CASE("corrupt safetensors files are refused with a clear message", "[safete
     REQUIRE_THROWS_WITH(OpenWith(dir, R"({"__metadata__":{"k":1}})", ""), HasSubstr("not a string"));
   }
 }
+
+namespace {
+// A header naming count empty tensors t0, t1, ...
+std::string ManyTensors(size_t count) {
+  std::string json = "{";
+  for (size_t i = 0; i < count; ++i) {
+    json += (i ? "," : "") + std::string("\"t") + std::to_string(i) + "\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}";
+  }
+  return json + "}";
+}
+}  // namespace
+
+TEST_CASE("tensor counts are bounded and a large header opens in linear time", "[safetensors][hostile]") {
+  TempDir dir;
+  // 50,000 tensors took 10 s in the quadratic duplicate check; now a fraction of one.
+  fomo::test::WriteFile(dir / "x.safetensors", Header(ManyTensors(50000)));
+  REQUIRE(core::SafetensorsFile::Open(dir / "x.safetensors").tensors().size() == 50000);
+  REQUIRE(core::SafetensorsFile::Open(dir / "x.safetensors").Find("t49999") != nullptr);
+  REQUIRE_THROWS_WITH(OpenWith(dir, ManyTensors(core::kMaxSafetensorsTensors + 1), ""),
+                      HasSubstr("names 200001 tensors, more than the limit of 200000"));
+  REQUIRE_THROWS_WITH(OpenWith(dir,
+                               "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]},"
+                               "\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}",
+                               ""),
+                      HasSubstr("names tensor 'a' twice"));
+}
