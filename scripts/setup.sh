@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev libfmt-dev libssl-dev libutf8proc-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
   man-db groff-base
   python3-torch
+  clang libclang-rt-14-dev
   dataset-fashion-mnist
 )
 missing=()

@@ -45,18 +45,17 @@ Budget BudgetFromJson(const json& j) {
   return b;
 }
 
-std::string RequireFile(const Graph& graph, const CommitId& commit, const std::string& name) {
-  auto text = graph.ReadFile(commit, name);
-  if (!text) throw CorruptError(fmt::format("commit {} has no {}", commit.substr(0, 12), name));
+std::string RequireFile(const VersionFiles& files, const std::string& what, const std::string& name) {
+  auto text = files(name);
+  if (!text) throw CorruptError(fmt::format("commit {} has no {}", what, name));
   return *text;
 }
 
-json ParseJsonFile(const Graph& graph, const CommitId& commit, const std::string& name) {
+json ParseJsonFile(const VersionFiles& files, const std::string& what, const std::string& name) {
   try {
-    return json::parse(RequireFile(graph, commit, name));
+    return json::parse(RequireFile(files, what, name));
   } catch (const json::exception& e) {
-    throw CorruptError(fmt::format("{} of commit {} is malformed: {}", name, commit.substr(0, 12),
-                                   e.what()));
+    throw CorruptError(fmt::format("{} of commit {} is malformed: {}", name, what, e.what()));
   }
 }
 
@@ -88,11 +87,55 @@ uint64_t AddedBytes(const Manifest& manifest, const std::vector<const Manifest*>
 
 }  // namespace
 
-Manifest LoadManifest(const Graph& graph, const CommitId& commit) {
+StoredVersion ParseVersion(const VersionFiles& files, const std::string& what) {
+  StoredVersion v;
+  json info = ParseJsonFile(files, what, "version.json");
   try {
-    return Manifest::FromJson(RequireFile(graph, commit, "manifest.json"));
+    if (!info.is_object()) throw CorruptError("it is not an object");
+    auto semver = SemVer::Parse(info.value("version", ""));
+    if (!semver) throw CorruptError("it gives no valid version");
+    v.version = *semver;
+    v.kind = info.value("kind", "commit");
+    v.raw_bytes = info.value("raw_bytes", uint64_t{0});
+    v.stored_bytes = info.value("stored_bytes", uint64_t{0});
+    v.budget = BudgetFromJson(info.value("budget", json::object()));
+  } catch (const json::exception& e) {
+    throw CorruptError(fmt::format("version.json of commit {} is malformed: {}", what, e.what()));
   } catch (const CorruptError& e) {
-    throw CorruptError(fmt::format("commit {}: {}", commit.substr(0, 12), e.what()));
+    throw CorruptError(fmt::format("version.json of commit {} is malformed: {}", what, e.what()));
+  }
+  try {
+    v.manifest = Manifest::FromJson(RequireFile(files, what, "manifest.json"));
+  } catch (const CorruptError& e) {
+    throw CorruptError(fmt::format("commit {}: {}", what, e.what()));
+  }
+  if (auto state = files("method_state.json")) {
+    try {
+      v.method_state = Manifest::FromJson(*state);
+    } catch (const CorruptError& e) {
+      throw CorruptError(fmt::format("commit {}: method_state.json: {}", what, e.what()));
+    }
+  }
+  v.config_json = RequireFile(files, what, "config.json");
+  v.recipe = ParseJsonFile(files, what, "recipe.json");
+  v.metrics = ParseJsonFile(files, what, "metrics.json");
+  if (!v.recipe.is_object()) throw CorruptError(fmt::format("recipe.json of commit {} is not an object", what));
+  if (!v.metrics.is_object()) throw CorruptError(fmt::format("metrics.json of commit {} is not an object", what));
+  return v;
+}
+
+namespace {
+VersionFiles FilesOf(const Graph& graph, const CommitId& commit) {
+  return [&graph, commit](const std::string& name) { return graph.ReadFile(commit, name); };
+}
+}  // namespace
+
+Manifest LoadManifest(const Graph& graph, const CommitId& commit) {
+  const std::string what = commit.substr(0, 12);
+  try {
+    return Manifest::FromJson(RequireFile(FilesOf(graph, commit), what, "manifest.json"));
+  } catch (const CorruptError& e) {
+    throw CorruptError(fmt::format("commit {}: {}", what, e.what()));
   }
 }
 
@@ -107,21 +150,9 @@ Manifest LoadMethodState(const Graph& graph, const CommitId& commit) {
 }
 
 StoredVersion LoadVersion(const Graph& graph, const CommitId& commit) {
-  StoredVersion v;
-  v.commit = graph.ReadCommit(commit);
-  json info = ParseJsonFile(graph, commit, "version.json");
-  auto semver = SemVer::Parse(info.value("version", ""));
-  if (!semver) throw CorruptError(fmt::format("commit {} has no valid version", commit.substr(0, 12)));
-  v.version = *semver;
-  v.kind = info.value("kind", "commit");
-  v.raw_bytes = info.value("raw_bytes", uint64_t{0});
-  v.stored_bytes = info.value("stored_bytes", uint64_t{0});
-  v.budget = BudgetFromJson(info.value("budget", json::object()));
-  v.manifest = LoadManifest(graph, commit);
-  v.method_state = LoadMethodState(graph, commit);
-  v.config_json = RequireFile(graph, commit, "config.json");
-  v.recipe = ParseJsonFile(graph, commit, "recipe.json");
-  v.metrics = ParseJsonFile(graph, commit, "metrics.json");
+  CommitInfo info = graph.ReadCommit(commit);
+  StoredVersion v = ParseVersion(FilesOf(graph, commit), commit.substr(0, 12));
+  v.commit = std::move(info);
   return v;
 }
 

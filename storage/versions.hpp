@@ -79,6 +79,12 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
                                            const StoreProgress& progress = {});
 
 StoredVersion LoadVersion(const Graph& graph, const CommitId& commit);
+// The files of a version's commit by name (version.json, manifest.json, ...), or
+// nullopt when the commit lacks one.
+using VersionFiles = std::function<std::optional<std::string>(const std::string& name)>;
+// A version from its files (no commit details); throws fomo::CorruptError naming
+// the file and what is wrong with it. `what` names the commit in messages.
+StoredVersion ParseVersion(const VersionFiles& files, const std::string& what);
 Manifest LoadManifest(const Graph& graph, const CommitId& commit);
 // The commit's method_state.json, or an empty manifest.
 Manifest LoadMethodState(const Graph& graph, const CommitId& commit);
