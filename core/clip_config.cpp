@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "storage/error.hpp"
+#include "storage/json_number.hpp"
 
 namespace fomo::core {
 
@@ -20,7 +21,7 @@ int GetInt(const json& j, const char* key, int fallback) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return fallback;
   if (!it->is_number_integer()) throw Error(fmt::format("config field '{}' must be an integer", key));
-  return it->get<int>();
+  return static_cast<int>(JsonInteger(*it, fmt::format("config field '{}'", key), INT32_MIN, INT32_MAX));
 }
 
 double GetDouble(const json& j, const char* key, double fallback) {
@@ -224,7 +225,7 @@ ClipConfig ClipConfig::FromJsonText(const std::string& text, const std::string& 
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw Error(fmt::format("cannot read config '{}': not valid JSON ({})", origin, e.what()));
   }
   try {

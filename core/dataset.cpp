@@ -20,17 +20,30 @@
 #include "storage/dtype.hpp"
 #include "storage/error.hpp"
 #include "storage/parallel.hpp"
+#include "storage/yaml_text.hpp"
 
 namespace fomo::core {
 
 namespace {
+
+// Paths from tables and fomo.yaml: a name too long or unreadable is one that is
+// not there, said as such, not a filesystem_error.
+bool PathExists(const fs::path& path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
+bool IsDirectory(const fs::path& path) {
+  std::error_code ec;
+  return fs::is_directory(path, ec);
+}
 
 fs::path FindIdx(const fs::path& dir, const std::string& split, const std::string& what) {
   std::string prefix = split == "test" ? "t10k" : "train";
   for (const char* suffix : {"", ".gz"}) {
     for (const char* kind : {"idx3", "idx1"}) {
       fs::path p = dir / fmt::format("{}-{}-{}-ubyte{}", prefix, what, kind, suffix);
-      if (fs::exists(p)) return p;
+      if (PathExists(p)) return p;
     }
   }
   throw Error(fmt::format("dataset directory '{}' has no {} {} file ({}-{}-idx?-ubyte[.gz])", dir.string(),
@@ -80,74 +93,76 @@ DatasetSpec BuiltinFashionMnist() {
 }
 
 DatasetRegistry DatasetRegistry::FromYaml(const YAML::Node& document, const std::string& origin) {
-  DatasetRegistry registry;
-  registry.specs_["fmnist"] = BuiltinFashionMnist();
-  const YAML::Node datasets = document.IsMap() ? document["datasets"] : YAML::Node();
-  if (!datasets || datasets.IsNull()) return registry;
-  if (!datasets.IsMap()) throw Error(fmt::format("{}: 'datasets' must be a mapping", origin));
-  for (const auto& item : datasets) {
-    std::string name = item.first.as<std::string>();
-    const YAML::Node& node = item.second;
-    DatasetSpec spec = name == "fmnist" ? BuiltinFashionMnist() : DatasetSpec{name, "idx", "", {}, {"a photo of a {}."}};
-    if (!node.IsMap()) throw Error(fmt::format("{}: line {}: dataset '{}' must be a mapping", origin, node.Mark().line + 1, name));
-    for (const auto& field : node) {
-      std::string key = field.first.as<std::string>();
-      try {
-        if (key == "kind") {
-          spec.kind = field.second.as<std::string>();
-          static const std::set<std::string> kKinds = {"idx", "folder", "csv", "tsv", "wds"};
-          if (!kKinds.count(spec.kind)) {
-            throw Error(fmt::format("{}: line {}: dataset '{}': unknown kind '{}' (idx, folder, csv, tsv, wds)",
-                                    origin, field.second.Mark().line + 1, name, spec.kind));
+  return WithYamlOrigin(origin, [&] {
+    DatasetRegistry registry;
+    registry.specs_["fmnist"] = BuiltinFashionMnist();
+    const YAML::Node datasets = document.IsMap() ? document["datasets"] : YAML::Node();
+    if (!datasets || datasets.IsNull()) return registry;
+    if (!datasets.IsMap()) throw Error(fmt::format("{}: 'datasets' must be a mapping", origin));
+    for (const auto& item : datasets) {
+      std::string name = item.first.as<std::string>();
+      const YAML::Node& node = item.second;
+      DatasetSpec spec = name == "fmnist" ? BuiltinFashionMnist() : DatasetSpec{name, "idx", "", {}, {"a photo of a {}."}};
+      if (!node.IsMap()) throw Error(fmt::format("{}: line {}: dataset '{}' must be a mapping", origin, node.Mark().line + 1, name));
+      for (const auto& field : node) {
+        std::string key = field.first.as<std::string>();
+        try {
+          if (key == "kind") {
+            spec.kind = field.second.as<std::string>();
+            static const std::set<std::string> kKinds = {"idx", "folder", "csv", "tsv", "wds"};
+            if (!kKinds.count(spec.kind)) {
+              throw Error(fmt::format("{}: line {}: dataset '{}': unknown kind '{}' (idx, folder, csv, tsv, wds)",
+                                      origin, field.second.Mark().line + 1, name, spec.kind));
+            }
+          } else if (key == "path_column") {
+            spec.path_column = field.second.as<std::string>();
+          } else if (key == "caption_column") {
+            spec.caption_column = field.second.as<std::string>();
+          } else if (key == "max_bad_share") {
+            spec.max_bad_share = field.second.as<double>();
+            if (!(spec.max_bad_share >= 0 && spec.max_bad_share <= 1)) throw YAML::Exception(field.second.Mark(), "range");
+          } else if (key == "max_image_bytes") {
+            spec.max_image_bytes = field.second.as<uint64_t>();
+            if (spec.max_image_bytes == 0) throw YAML::Exception(field.second.Mark(), "range");
+          } else if (key == "path") {
+            spec.path = field.second.as<std::string>();
+          } else if (key == "classes") {
+            spec.classes = StringList(field.second, "datasets." + name + ".classes", origin);
+          } else if (key == "templates") {
+            spec.templates = StringList(field.second, "datasets." + name + ".templates", origin);
+          } else {
+            throw Error(fmt::format("{}: line {}: unknown key 'datasets.{}.{}'", origin, field.first.Mark().line + 1,
+                                    name, key));
           }
-        } else if (key == "path_column") {
-          spec.path_column = field.second.as<std::string>();
-        } else if (key == "caption_column") {
-          spec.caption_column = field.second.as<std::string>();
-        } else if (key == "max_bad_share") {
-          spec.max_bad_share = field.second.as<double>();
-          if (!(spec.max_bad_share >= 0 && spec.max_bad_share <= 1)) throw YAML::Exception(field.second.Mark(), "range");
-        } else if (key == "max_image_bytes") {
-          spec.max_image_bytes = field.second.as<uint64_t>();
-          if (spec.max_image_bytes == 0) throw YAML::Exception(field.second.Mark(), "range");
-        } else if (key == "path") {
-          spec.path = field.second.as<std::string>();
-        } else if (key == "classes") {
-          spec.classes = StringList(field.second, "datasets." + name + ".classes", origin);
-        } else if (key == "templates") {
-          spec.templates = StringList(field.second, "datasets." + name + ".templates", origin);
-        } else {
-          throw Error(fmt::format("{}: line {}: unknown key 'datasets.{}.{}'", origin, field.first.Mark().line + 1,
-                                  name, key));
+        } catch (const YAML::Exception&) {
+          const char* expected = key == "max_image_bytes" ? " (a positive byte count)"
+                                 : key == "max_bad_share" ? " (a share from 0 to 1)"
+                                                          : "";
+          throw Error(fmt::format("{}: line {}: 'datasets.{}.{}' has a value of the wrong kind or range{}", origin,
+                                  field.second.Mark().line + 1, name, key, expected));
         }
-      } catch (const YAML::Exception&) {
-        const char* expected = key == "max_image_bytes" ? " (a positive byte count)"
-                               : key == "max_bad_share" ? " (a share from 0 to 1)"
-                                                        : "";
-        throw Error(fmt::format("{}: line {}: 'datasets.{}.{}' has a value of the wrong kind or range{}", origin,
-                                field.second.Mark().line + 1, name, key, expected));
       }
-    }
-    if (spec.path.empty()) throw Error(fmt::format("{}: dataset '{}' needs a path", origin, name));
-    if (spec.classes.empty() && spec.kind == "folder") {
-      fs::path root = fs::is_directory(spec.path / "test") ? spec.path / "test" : spec.path;
-      std::error_code ec;
-      for (const auto& entry : fs::directory_iterator(root, ec)) {
-        if (entry.is_directory()) spec.classes.push_back(entry.path().filename().string());
+      if (spec.path.empty()) throw Error(fmt::format("{}: dataset '{}' needs a path", origin, name));
+      if (spec.classes.empty() && spec.kind == "folder") {
+        fs::path root = IsDirectory(spec.path / "test") ? spec.path / "test" : spec.path;
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(root, ec)) {
+          if (entry.is_directory()) spec.classes.push_back(entry.path().filename().string());
+        }
+        std::sort(spec.classes.begin(), spec.classes.end());
       }
-      std::sort(spec.classes.begin(), spec.classes.end());
-    }
-    if (spec.classes.empty() && spec.kind == "idx") {
-      throw Error(fmt::format("{}: dataset '{}' needs its class names", origin, name));
-    }
-    for (const auto& t : spec.templates) {
-      if (t.find("{}") == std::string::npos) {
-        throw Error(fmt::format("{}: dataset '{}': template '{}' has no {{}}", origin, name, t));
+      if (spec.classes.empty() && spec.kind == "idx") {
+        throw Error(fmt::format("{}: dataset '{}' needs its class names", origin, name));
       }
+      for (const auto& t : spec.templates) {
+        if (t.find("{}") == std::string::npos) {
+          throw Error(fmt::format("{}: dataset '{}': template '{}' has no {{}}", origin, name, t));
+        }
+      }
+      registry.specs_[name] = spec;
     }
-    registry.specs_[name] = spec;
-  }
-  return registry;
+    return registry;
+  });
 }
 
 const DatasetSpec& DatasetRegistry::Get(const std::string& name) const {
@@ -394,7 +409,7 @@ std::vector<std::string> ParseDelimitedLine(const std::string& line, char delimi
 
 ImageSet LoadTable(const DatasetSpec& spec, const Selector& selector) {
   fs::path file = SplitPath(spec, selector.split);
-  if (!fs::exists(file)) throw Error(fmt::format("dataset '{}': table '{}' is missing", spec.name, file.string()));
+  if (!PathExists(file)) throw Error(fmt::format("dataset '{}': table '{}' is missing", spec.name, file.string()));
   const char delimiter = spec.kind == "tsv" ? '\t' : ',';
   std::istringstream lines(ReadWholeFile(file, kMaxIndexBytes, "an index file"));
   std::string line;
@@ -419,7 +434,7 @@ ImageSet LoadTable(const DatasetSpec& spec, const Selector& selector) {
     }
     fs::path image = fields[path_col];
     if (image.is_relative()) image = file.parent_path() / image;
-    if (!fs::exists(image)) {
+    if (!PathExists(image)) {
       throw Error(fmt::format("dataset '{}': image '{}' (line {}) is missing", spec.name, image.string(), row));
     }
     pending.push_back({image, "", image.string(), -1, fields[caption_col]});
@@ -431,14 +446,14 @@ ImageSet LoadTable(const DatasetSpec& spec, const Selector& selector) {
 
 ImageSet LoadFolder(const DatasetSpec& spec, const Selector& selector) {
   fs::path root = spec.path;
-  if (fs::is_directory(root / selector.split)) root = root / selector.split;
-  if (!fs::is_directory(root)) throw Error(fmt::format("dataset '{}': directory '{}' is missing", spec.name, root.string()));
+  if (IsDirectory(root / selector.split)) root = root / selector.split;
+  if (!IsDirectory(root)) throw Error(fmt::format("dataset '{}': directory '{}' is missing", spec.name, root.string()));
   std::set<int> wanted(selector.classes.begin(), selector.classes.end());
   std::vector<PendingImage> pending;
   for (size_t c = 0; c < spec.classes.size(); ++c) {
     if (!wanted.empty() && !wanted.count(static_cast<int>(c))) continue;
     fs::path dir = root / spec.classes[c];
-    if (!fs::is_directory(dir)) {
+    if (!IsDirectory(dir)) {
       throw Error(fmt::format("dataset '{}': class folder '{}' is missing", spec.name, dir.string()));
     }
     std::vector<fs::path> files;
@@ -458,12 +473,12 @@ ImageSet LoadFolder(const DatasetSpec& spec, const Selector& selector) {
 ImageSet LoadShards(const DatasetSpec& spec, const Selector& selector) {
   fs::path location = SplitPath(spec, selector.split);
   std::vector<fs::path> shards;
-  if (fs::is_directory(location)) {
+  if (IsDirectory(location)) {
     for (const auto& entry : fs::directory_iterator(location)) {
       if (entry.path().extension() == ".tar") shards.push_back(entry.path());
     }
     std::sort(shards.begin(), shards.end());
-  } else if (fs::exists(location)) {
+  } else if (PathExists(location)) {
     shards.push_back(location);
   }
   if (shards.empty()) throw Error(fmt::format("dataset '{}': no .tar shards at '{}'", spec.name, location.string()));
@@ -520,7 +535,7 @@ ImageSet LoadShards(const DatasetSpec& spec, const Selector& selector) {
 }
 
 ImageSet LoadIdx(const DatasetSpec& spec, const Selector& selector) {
-  if (!fs::is_directory(spec.path)) {
+  if (!IsDirectory(spec.path)) {
     throw Error(fmt::format("dataset '{}': directory '{}' is missing{}", spec.name, spec.path.string(),
                             spec.name == "fmnist" ? " (install Debian's dataset-fashion-mnist)" : ""));
   }

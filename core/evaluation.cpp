@@ -13,6 +13,7 @@
 #include "storage/error.hpp"
 #include "storage/sha256.hpp"
 #include "storage/versions.hpp"
+#include "storage/yaml_text.hpp"
 
 namespace fomo::core {
 
@@ -47,30 +48,32 @@ std::string ConfigHash(const DatasetSpec& spec, const Selector& selector, const 
 }  // namespace
 
 Suites Suites::FromYaml(const YAML::Node& document, const std::string& origin) {
-  Suites suites;
-  const YAML::Node node = document.IsMap() ? document["suites"] : YAML::Node();
-  if (!node || node.IsNull()) {
-    suites.retention = {"fmnist"};
-    return suites;
-  }
-  suites.adaptation_auto = false;
-  if (!node.IsMap()) throw Error(fmt::format("{}: 'suites' must be a mapping", origin));
-  for (const auto& item : node) {
-    std::string key = item.first.as<std::string>();
-    if (key == "adaptation") {
-      if (item.second.IsScalar() && item.second.as<std::string>() == "auto") {
-        suites.adaptation_auto = true;
-        continue;
-      }
-      suites.adaptation = SelectorList(item.second, "suites.adaptation", origin);
-    } else if (key == "retention") {
-      suites.retention = SelectorList(item.second, "suites.retention", origin);
-    } else {
-      throw Error(fmt::format("{}: line {}: unknown suite '{}' (adaptation, retention)", origin,
-                              item.first.Mark().line + 1, key));
+  return WithYamlOrigin(origin, [&] {
+    Suites suites;
+    const YAML::Node node = document.IsMap() ? document["suites"] : YAML::Node();
+    if (!node || node.IsNull()) {
+      suites.retention = {"fmnist"};
+      return suites;
     }
-  }
-  return suites;
+    suites.adaptation_auto = false;
+    if (!node.IsMap()) throw Error(fmt::format("{}: 'suites' must be a mapping", origin));
+    for (const auto& item : node) {
+      std::string key = item.first.as<std::string>();
+      if (key == "adaptation") {
+        if (item.second.IsScalar() && item.second.as<std::string>() == "auto") {
+          suites.adaptation_auto = true;
+          continue;
+        }
+        suites.adaptation = SelectorList(item.second, "suites.adaptation", origin);
+      } else if (key == "retention") {
+        suites.retention = SelectorList(item.second, "suites.retention", origin);
+      } else {
+        throw Error(fmt::format("{}: line {}: unknown suite '{}' (adaptation, retention)", origin,
+                                item.first.Mark().line + 1, key));
+      }
+    }
+    return suites;
+  });
 }
 
 std::string TestSplitOf(const std::string& training_selector, const DatasetRegistry& registry) {
@@ -112,26 +115,28 @@ Suites Suites::ForRepository(const Repository& repo) {
 }
 
 EvalSettings EvalSettings::FromYaml(const YAML::Node& document, const std::string& origin) {
-  EvalSettings settings;
-  const YAML::Node node = document.IsMap() ? document["eval"] : YAML::Node();
-  if (!node || node.IsNull()) return settings;
-  if (!node.IsMap()) throw Error(fmt::format("{}: 'eval' must be a mapping", origin));
-  for (const auto& item : node) {
-    std::string key = item.first.as<std::string>();
-    try {
-      if (key == "batch_size") {
-        settings.batch_size = item.second.as<int64_t>();
-        if (settings.batch_size <= 0) throw Error("");
-      } else if (key == "seed") {
-        settings.seed = item.second.as<uint64_t>();
-      } else {
-        throw Error(fmt::format("{}: line {}: unknown key 'eval.{}'", origin, item.first.Mark().line + 1, key));
+  return WithYamlOrigin(origin, [&] {
+    EvalSettings settings;
+    const YAML::Node node = document.IsMap() ? document["eval"] : YAML::Node();
+    if (!node || node.IsNull()) return settings;
+    if (!node.IsMap()) throw Error(fmt::format("{}: 'eval' must be a mapping", origin));
+    for (const auto& item : node) {
+      std::string key = item.first.as<std::string>();
+      try {
+        if (key == "batch_size") {
+          settings.batch_size = item.second.as<int64_t>();
+          if (settings.batch_size <= 0) throw Error("");
+        } else if (key == "seed") {
+          settings.seed = item.second.as<uint64_t>();
+        } else {
+          throw Error(fmt::format("{}: line {}: unknown key 'eval.{}'", origin, item.first.Mark().line + 1, key));
+        }
+      } catch (const YAML::Exception&) {
+        throw Error(fmt::format("{}: line {}: eval.{} must be a positive integer", origin, item.second.Mark().line + 1, key));
       }
-    } catch (const YAML::Exception&) {
-      throw Error(fmt::format("{}: line {}: eval.{} must be a positive integer", origin, item.second.Mark().line + 1, key));
     }
-  }
-  return settings;
+    return settings;
+  });
 }
 
 std::string MetricsKey(const std::string& dataset, const std::string& split) {

@@ -55,7 +55,7 @@ json ParseHeader(const fs::path& path, const char* text, size_t size) {
   json header;
   try {
     header = json::parse(text, text + size);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     Fail(path, fmt::format("header is not valid JSON ({})", e.what()));
   }
   if (!header.is_object()) Fail(path, "header is not a JSON object");

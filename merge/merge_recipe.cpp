@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "storage/error.hpp"
+#include "storage/yaml_text.hpp"
 
 namespace fomo::merge {
 
@@ -48,77 +49,74 @@ std::vector<double> Weights(const YAML::Node& node, size_t models, const std::st
 }  // namespace
 
 MergeRecipe MergeRecipe::Parse(const std::string& text, const std::string& origin) {
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw Error(fmt::format("{}: line {}: {}", origin, e.mark.line + 1, e.msg));
-  }
-  if (!doc.IsMap()) throw Error(fmt::format("{}: a merge recipe is a mapping (method, models, ...)", origin));
-  MergeRecipe recipe;
-  YAML::Node overrides;
-  bool any_weight = false;
-  for (const auto& item : doc) {
-    const std::string key = item.first.as<std::string>();
-    const YAML::Node& value = item.second;
-    if (key == "method") {
-      recipe.method = ParseMergeMethod(value.as<std::string>());
-    } else if (key == "base") {
-      recipe.base = value.as<std::string>();
-    } else if (key == "models") {
-      if (!value.IsSequence() || value.size() == 0) Fail(origin, value, "'models' must be a non-empty list");
-      if (value.size() > kMaxMergeModels) {
-        Fail(origin, value, fmt::format("{} models; a merge takes at most {}", value.size(), kMaxMergeModels));
-      }
-      for (const auto& model : value) {
-        if (model.IsScalar()) {
-          recipe.models.push_back(model.as<std::string>());
-          recipe.params.weights.push_back(1.0);
-          continue;
+  return WithYamlOrigin(origin, [&] {
+    const YAML::Node doc = LoadYamlText(text, origin);
+    if (!doc.IsMap()) throw Error(fmt::format("{}: a merge recipe is a mapping (method, models, ...)", origin));
+    MergeRecipe recipe;
+    YAML::Node overrides;
+    bool any_weight = false;
+    for (const auto& item : doc) {
+      const std::string key = item.first.as<std::string>();
+      const YAML::Node& value = item.second;
+      if (key == "method") {
+        recipe.method = ParseMergeMethod(value.as<std::string>());
+      } else if (key == "base") {
+        recipe.base = value.as<std::string>();
+      } else if (key == "models") {
+        if (!value.IsSequence() || value.size() == 0) Fail(origin, value, "'models' must be a non-empty list");
+        if (value.size() > kMaxMergeModels) {
+          Fail(origin, value, fmt::format("{} models; a merge takes at most {}", value.size(), kMaxMergeModels));
         }
-        if (!model.IsMap() || !model["model"]) Fail(origin, model, "each model is a revision or {model: REV, weight: W}");
-        for (const auto& field : model) {
-          const std::string name = field.first.as<std::string>();
-          if (name != "model" && name != "weight") Fail(origin, field.first, fmt::format("unknown model key '{}' (model, weight)", name));
-        }
-        recipe.models.push_back(model["model"].as<std::string>());
-        double weight = 1.0;
-        if (model["weight"]) {
-          try {
-            weight = model["weight"].as<double>();
-          } catch (const YAML::Exception&) {
-            Fail(origin, model["weight"], "a weight must be a number");
+        for (const auto& model : value) {
+          if (model.IsScalar()) {
+            recipe.models.push_back(model.as<std::string>());
+            recipe.params.weights.push_back(1.0);
+            continue;
           }
-          any_weight = true;
+          if (!model.IsMap() || !model["model"]) Fail(origin, model, "each model is a revision or {model: REV, weight: W}");
+          for (const auto& field : model) {
+            const std::string name = field.first.as<std::string>();
+            if (name != "model" && name != "weight") Fail(origin, field.first, fmt::format("unknown model key '{}' (model, weight)", name));
+          }
+          recipe.models.push_back(model["model"].as<std::string>());
+          double weight = 1.0;
+          if (model["weight"]) {
+            try {
+              weight = model["weight"].as<double>();
+            } catch (const YAML::Exception&) {
+              Fail(origin, model["weight"], "a weight must be a number");
+            }
+            any_weight = true;
+          }
+          recipe.params.weights.push_back(weight);
         }
-        recipe.params.weights.push_back(weight);
+      } else if (key == "parameters") {
+        ApplyParameters(value, recipe.params, origin);
+      } else if (key == "overrides") {
+        overrides = value;
+      } else {
+        Fail(origin, item.first, fmt::format("unknown key '{}' (method, base, models, parameters, overrides)", key));
       }
-    } else if (key == "parameters") {
-      ApplyParameters(value, recipe.params, origin);
-    } else if (key == "overrides") {
-      overrides = value;
-    } else {
-      Fail(origin, item.first, fmt::format("unknown key '{}' (method, base, models, parameters, overrides)", key));
     }
-  }
-  if (recipe.models.empty()) throw Error(fmt::format("{}: the recipe names no models", origin));
-  if (!any_weight) recipe.params.weights.clear();
-  if (overrides && !overrides.IsNull()) {
-    if (!overrides.IsSequence()) Fail(origin, overrides, "'overrides' must be a list");
-    for (const auto& entry : overrides) {
-      if (!entry.IsMap() || !entry["pattern"]) Fail(origin, entry, "each override needs a 'pattern'");
-      Override o{entry["pattern"].as<std::string>(), recipe.params};
-      for (const auto& field : entry) {
-        const std::string name = field.first.as<std::string>();
-        if (name == "pattern") continue;
-        if (name == "weights") o.params.weights = Weights(field.second, recipe.models.size(), origin);
-        else if (name == "parameters") ApplyParameters(field.second, o.params, origin);
-        else Fail(origin, field.first, fmt::format("unknown override key '{}' (pattern, weights, parameters)", name));
+    if (recipe.models.empty()) throw Error(fmt::format("{}: the recipe names no models", origin));
+    if (!any_weight) recipe.params.weights.clear();
+    if (overrides && !overrides.IsNull()) {
+      if (!overrides.IsSequence()) Fail(origin, overrides, "'overrides' must be a list");
+      for (const auto& entry : overrides) {
+        if (!entry.IsMap() || !entry["pattern"]) Fail(origin, entry, "each override needs a 'pattern'");
+        Override o{entry["pattern"].as<std::string>(), recipe.params};
+        for (const auto& field : entry) {
+          const std::string name = field.first.as<std::string>();
+          if (name == "pattern") continue;
+          if (name == "weights") o.params.weights = Weights(field.second, recipe.models.size(), origin);
+          else if (name == "parameters") ApplyParameters(field.second, o.params, origin);
+          else Fail(origin, field.first, fmt::format("unknown override key '{}' (pattern, weights, parameters)", name));
+        }
+        recipe.overrides.push_back(std::move(o));
       }
-      recipe.overrides.push_back(std::move(o));
     }
-  }
-  return recipe;
+    return recipe;
+  });
 }
 
 const MergeParams& MergeRecipe::ParamsFor(const std::string& tensor_name) const {

@@ -132,7 +132,12 @@ VersionRow ReadVersionRow(const Statement& s) {
   VersionRow row;
   row.commit = s.Text(0);
   row.version = s.Text(1);
-  row.parents = nlohmann::json::parse(s.Text(2)).get<std::vector<std::string>>();
+  try {
+    row.parents = nlohmann::json::parse(s.Text(2)).get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception&) {
+    throw CorruptError(fmt::format("the database row of {} has malformed parents ('fomo fsck --repair' rebuilds it)",
+                                   row.commit.substr(0, 12)));
+  }
   row.message = s.Text(3);
   row.kind = s.Text(4);
   row.created_at = s.Int(5);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "storage/error.hpp"
+#include "storage/json_number.hpp"
 
 namespace fomo {
 
@@ -56,7 +57,7 @@ Manifest Manifest::FromJson(const std::string& text) {
   try {
     json doc = json::parse(text);
     if (doc.value("format", "") != "fomo-manifest") throw CorruptError("not a fomo manifest");
-    int version = doc.at("version").get<int>();
+    int version = static_cast<int>(JsonInteger(doc.at("version"), "the manifest's version", 0, 1 << 20));
     if (version > kManifestVersion) {
       throw CorruptError(fmt::format("manifest version {} is newer than this fomo reads ({})",
                                      version, kManifestVersion));
@@ -70,14 +71,18 @@ Manifest Manifest::FromJson(const std::string& text) {
       auto dtype = ParseDtype(t.at("dtype").get<std::string>());
       if (!dtype) throw CorruptError(fmt::format("manifest entry '{}' has an unknown dtype", e.name));
       e.dtype = *dtype;
-      e.shape = t.at("shape").get<Shape>();
+      const json& shape = t.at("shape");
+      if (!shape.is_array()) throw CorruptError(fmt::format("tensor '{}': shape is not a list", e.name));
+      for (const json& dim : shape) {
+        e.shape.push_back(JsonInteger(dim, fmt::format("a dimension of '{}'", e.name), 0, INT64_MAX));
+      }
       try {
         ByteSize(e.dtype, e.shape);
       } catch (const Error&) {
         throw CorruptError(fmt::format("manifest entry '{}' has an impossible shape {}", e.name, ShapeString(e.shape)));
       }
       e.encoding = ParseEncoding(t.at("encoding").get<std::string>());
-      e.stored_bytes = t.at("stored_bytes").get<uint64_t>();
+      e.stored_bytes = JsonUnsigned(t.at("stored_bytes"), fmt::format("stored_bytes of '{}'", e.name));
       if (!manifest.index_.emplace(e.name, manifest.tensors.size()).second) {
         throw CorruptError(fmt::format("manifest names tensor '{}' twice", e.name));
       }

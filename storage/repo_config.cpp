@@ -6,6 +6,7 @@
 
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
+#include "storage/yaml_text.hpp"
 
 namespace fomo {
 
@@ -36,41 +37,38 @@ RepoConfig RepoConfig::Load(const fs::path& path) {
 }
 
 RepoConfig RepoConfig::Parse(const std::string& text, const std::string& origin) {
-  RepoConfig config;
-  try {
-    config.document = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw Error(fmt::format("{}: line {}, column {}: {}", origin, e.mark.line + 1,
-                            e.mark.column + 1, e.msg));
-  }
-  const YAML::Node& doc = config.document;
-  if (doc.IsNull()) return config;
-  if (!doc.IsMap()) throw Error(fmt::format("{}: the top level must be a mapping", origin));
-  for (const auto& item : doc) {
-    auto key = item.first.as<std::string>();
-    if (!kKnownSections.count(key)) {
-      throw Error(fmt::format("{}: line {}: unknown section '{}'", origin,
-                              item.first.Mark().line + 1, key));
-    }
-  }
-  if (const YAML::Node storage = doc["storage"]) {
-    if (!storage.IsMap()) throw Error(fmt::format("{}: 'storage' must be a mapping", origin));
-    for (const auto& item : storage) {
+  return WithYamlOrigin(origin, [&] {
+    RepoConfig config;
+    config.document = LoadYamlText(text, origin);
+    const YAML::Node& doc = config.document;
+    if (doc.IsNull()) return config;
+    if (!doc.IsMap()) throw Error(fmt::format("{}: the top level must be a mapping", origin));
+    for (const auto& item : doc) {
       auto key = item.first.as<std::string>();
-      if (key == "zstd_level") {
-        config.storage.zstd_level = ReadInt(item.second, origin, "storage.zstd_level", 1, 19);
-      } else if (key == "max_chain") {
-        config.storage.max_chain = ReadInt(item.second, origin, "storage.max_chain", 0, 64);
-      } else if (key == "threads") {
-        config.storage.threads =
-            static_cast<size_t>(ReadInt(item.second, origin, "storage.threads", 0, 1024));
-      } else {
-        throw Error(fmt::format("{}: line {}: unknown key 'storage.{}'", origin,
+      if (!kKnownSections.count(key)) {
+        throw Error(fmt::format("{}: line {}: unknown section '{}'", origin,
                                 item.first.Mark().line + 1, key));
       }
     }
-  }
-  return config;
+    if (const YAML::Node storage = doc["storage"]) {
+      if (!storage.IsMap()) throw Error(fmt::format("{}: 'storage' must be a mapping", origin));
+      for (const auto& item : storage) {
+        auto key = item.first.as<std::string>();
+        if (key == "zstd_level") {
+          config.storage.zstd_level = ReadInt(item.second, origin, "storage.zstd_level", 1, 19);
+        } else if (key == "max_chain") {
+          config.storage.max_chain = ReadInt(item.second, origin, "storage.max_chain", 0, 64);
+        } else if (key == "threads") {
+          config.storage.threads =
+              static_cast<size_t>(ReadInt(item.second, origin, "storage.threads", 0, 1024));
+        } else {
+          throw Error(fmt::format("{}: line {}: unknown key 'storage.{}'", origin,
+                                  item.first.Mark().line + 1, key));
+        }
+      }
+    }
+    return config;
+  });
 }
 
 std::string RepoConfig::Template(const std::string& retention) {

@@ -14,6 +14,7 @@
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
 #include "storage/parallel.hpp"
+#include "storage/json_number.hpp"
 
 namespace fomo {
 
@@ -35,7 +36,13 @@ Budget BudgetFromJson(const json& j) {
   if (!j.is_object()) return b;
   auto get = [&](const char* key, auto& field) {
     using T = typename std::decay_t<decltype(field)>::value_type;
-    if (j.contains(key) && !j[key].is_null()) field = j[key].get<T>();
+    if (!j.contains(key) || j[key].is_null()) return;
+    if constexpr (std::is_integral_v<T>) {
+      field = JsonInteger(j[key], fmt::format("budget.{}", key), 0, INT64_MAX);
+    } else {
+      if (!j[key].is_number()) throw CorruptError(fmt::format("budget.{} must be a number", key));
+      field = j[key].get<T>();
+    }
   };
   get("steps", b.steps);
   get("samples", b.samples);
@@ -96,8 +103,8 @@ StoredVersion ParseVersion(const VersionFiles& files, const std::string& what) {
     if (!semver) throw CorruptError("it gives no valid version");
     v.version = *semver;
     v.kind = info.value("kind", "commit");
-    v.raw_bytes = info.value("raw_bytes", uint64_t{0});
-    v.stored_bytes = info.value("stored_bytes", uint64_t{0});
+    v.raw_bytes = info.contains("raw_bytes") ? JsonUnsigned(info["raw_bytes"], "raw_bytes") : 0;
+    v.stored_bytes = info.contains("stored_bytes") ? JsonUnsigned(info["stored_bytes"], "stored_bytes") : 0;
     v.budget = BudgetFromJson(info.value("budget", json::object()));
   } catch (const json::exception& e) {
     throw CorruptError(fmt::format("version.json of commit {} is malformed: {}", what, e.what()));

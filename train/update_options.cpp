@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "storage/error.hpp"
+#include "storage/yaml_text.hpp"
 
 namespace fomo::train {
 
@@ -75,35 +76,37 @@ void ApplyKey(UpdateOptions& o, const std::string& key, const YAML::Node& value)
 }  // namespace
 
 UpdateOptions UpdateOptions::Defaults(const std::string& level, const YAML::Node& document, const std::string& origin) {
-  UpdateOptions o = BuiltinDefaults(level);
-  const YAML::Node section = document.IsMap() ? document["defaults"] : YAML::Node();
-  if (!section || section.IsNull()) return o;
-  if (!section.IsMap()) throw Error(fmt::format("{}: 'defaults' must be a mapping of levels", origin));
-  for (const auto& entry : section) {
-    const std::string name = entry.first.as<std::string>();
-    if (name != "patch" && name != "minor" && name != "major" && name != "pretrain") {
-      throw Error(fmt::format("{}: line {}: unknown level 'defaults.{}' (patch, minor, major, pretrain)", origin,
-                              entry.first.Mark().line + 1, name));
+  return WithYamlOrigin(origin, [&] {
+    UpdateOptions o = BuiltinDefaults(level);
+    const YAML::Node section = document.IsMap() ? document["defaults"] : YAML::Node();
+    if (!section || section.IsNull()) return o;
+    if (!section.IsMap()) throw Error(fmt::format("{}: 'defaults' must be a mapping of levels", origin));
+    for (const auto& entry : section) {
+      const std::string name = entry.first.as<std::string>();
+      if (name != "patch" && name != "minor" && name != "major" && name != "pretrain") {
+        throw Error(fmt::format("{}: line {}: unknown level 'defaults.{}' (patch, minor, major, pretrain)", origin,
+                                entry.first.Mark().line + 1, name));
+      }
+      if (!entry.second.IsMap() && !entry.second.IsNull()) {
+        throw Error(fmt::format("{}: line {}: 'defaults.{}' must be a mapping", origin, entry.first.Mark().line + 1, name));
+      }
     }
-    if (!entry.second.IsMap() && !entry.second.IsNull()) {
-      throw Error(fmt::format("{}: line {}: 'defaults.{}' must be a mapping", origin, entry.first.Mark().line + 1, name));
+    const YAML::Node node = section[level];
+    if (!node || node.IsNull()) return o;
+    for (const auto& item : node) {
+      const std::string key = item.first.as<std::string>();
+      try {
+        ApplyKey(o, key, item.second);
+      } catch (const YAML::Exception&) {
+        throw Error(fmt::format("{}: line {}: defaults.{}.{} has a value of the wrong kind", origin,
+                                item.second.Mark().line + 1, level, key));
+      } catch (const Error& e) {
+        throw Error(fmt::format("{}: line {}: defaults.{}.{}: {}", origin, item.first.Mark().line + 1, level, key,
+                                e.what()));
+      }
     }
-  }
-  const YAML::Node node = section[level];
-  if (!node || node.IsNull()) return o;
-  for (const auto& item : node) {
-    const std::string key = item.first.as<std::string>();
-    try {
-      ApplyKey(o, key, item.second);
-    } catch (const YAML::Exception&) {
-      throw Error(fmt::format("{}: line {}: defaults.{}.{} has a value of the wrong kind", origin,
-                              item.second.Mark().line + 1, level, key));
-    } catch (const Error& e) {
-      throw Error(fmt::format("{}: line {}: defaults.{}.{}: {}", origin, item.first.Mark().line + 1, level, key,
-                              e.what()));
-    }
-  }
-  return o;
+    return o;
+  });
 }
 
 nlohmann::json UpdateOptions::ToJson() const {

@@ -26,3 +26,9 @@ TEST_CASE("fomo.yaml settings are read and checked", "[config]") {
   REQUIRE_THROWS_WITH(RepoConfig::Parse("stroage: {}\n", "fomo.yaml"), HasSubstr("unknown section"));
   REQUIRE_THROWS_WITH(RepoConfig::Parse("- a\n- b\n", "fomo.yaml"), HasSubstr("mapping"));
 }
+
+TEST_CASE("deeply nested YAML is refused with its depth, not a crash", "[config][hostile]") {
+  REQUIRE_THROWS_WITH(fomo::RepoConfig::Parse("storage: " + std::string(100000, '['), "fomo.yaml"),
+                      HasSubstr("fomo.yaml: line 1") && HasSubstr("nesting deeper than"));
+  REQUIRE_THROWS_WITH(fomo::RepoConfig::Parse("a: [1\n", "fomo.yaml"), HasSubstr("fomo.yaml: line 2, column 1"));
+}
