@@ -78,6 +78,7 @@ int RunEmbed(Context& ctx, const EmbedOptions& o) {
     inputs.tokens = text_tokens.view();
   }
 
+  core::CheckManifest(v.manifest, config, v.version.Tag());
   core::StoredWeights weights = core::ReadWeights(repo.objects(), v.manifest, repo.config().storage.threads);
   core::EmbedOutputs out = core::Torch().embed(config, weights.named, inputs, !o.raw);
 

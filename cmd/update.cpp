@@ -247,6 +247,7 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   }
   const core::ClipConfig config = core::ClipConfig::FromJsonText(parent.config_json, "repository config");
   const SemVer next = NextFreeVersion(repo.graph(), parent.version, level);
+  core::CheckManifest(source.manifest, config, source.version.Tag());
   core::StoredWeights weights = core::ReadWeights(repo.objects(), source.manifest, repo.config().storage.threads);
   core::StoredWeights carried = core::ReadWeights(repo.objects(), source.method_state, repo.config().storage.threads);
 

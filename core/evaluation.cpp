@@ -184,7 +184,10 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
         throw Error(fmt::format("{} has a vocabulary of {} tokens; CLIP text needs {}", v.version.Tag(),
                                 config.vocab_size, ClipTokenizer::Default().vocab_size()));
       }
-      if (!weights) weights = ReadWeights(repo.objects(), v.manifest, repo.config().storage.threads);
+      if (!weights) {
+        CheckManifest(v.manifest, config, v.version.Tag());
+        weights = ReadWeights(repo.objects(), v.manifest, repo.config().storage.threads);
+      }
       auto cached = image_cache.find(selector.Canonical());
       if (cached == image_cache.end()) {
         cached = image_cache.emplace(selector.Canonical(), LoadImages(spec, selector, settings.seed)).first;

@@ -79,6 +79,7 @@ bool LooksIncompressible(const uint8_t* plane, size_t size) {
 }  // namespace
 
 void SplitPlanes(const uint8_t* src, uint64_t count, size_t element_size, uint8_t* dst) {
+  if (count == 0) return;  // an empty tensor may have no buffer at all
   switch (element_size) {
     case 1: std::memcpy(dst, src, count); return;
     case 2: SplitFixed<2>(src, count, dst); return;
@@ -92,6 +93,7 @@ void SplitPlanes(const uint8_t* src, uint64_t count, size_t element_size, uint8_
 }
 
 void MergePlanes(const uint8_t* planes, uint64_t count, size_t element_size, uint8_t* dst) {
+  if (count == 0) return;
   switch (element_size) {
     case 1: std::memcpy(dst, planes, count); return;
     case 2: MergeFixed<2>(planes, count, dst); return;
@@ -175,7 +177,7 @@ void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_
     uint8_t* plane = target + p * count;
     if (method == kRaw) {
       if (stored != count) throw CorruptError("raw plane has the wrong size");
-      std::memcpy(plane, payload, count);
+      if (count > 0) std::memcpy(plane, payload, count);  // an empty tensor has no buffer
     } else if (method == kZstd) {
       size_t n = ZSTD_decompressDCtx(ThreadDctx(), plane, count, payload, stored);
       if (ZSTD_isError(n) || n != count) throw CorruptError("zstd plane does not decode");
