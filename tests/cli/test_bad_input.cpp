@@ -13,32 +13,14 @@
 #include <nlohmann/json.hpp>
 
 #include "catch.hpp"
+#include "reference_repo.hpp"
 #include "test_support.hpp"
 
 using namespace fomo::test;
 
 namespace {
 
-struct Fixture {
-  TempDir dir;
-  fs::path repo = dir / "repo";
-  Fixture() {
-    fs::create_directories(repo);
-    InitReference(repo);
-  }
-};
-
-// Runs a command that must fail: exit code, one line on stderr naming the problem,
-// and a repository identical to before.
-void ExpectRefused(const Fixture& f, const std::vector<std::string>& args, int code, const std::string& message) {
-  auto before = RepositorySnapshot(f.repo);
-  RunResult r = RunFomo(args, f.repo);
-  INFO("stderr: " << r.err);
-  REQUIRE(r.exit_code == code);
-  REQUIRE_THAT(r.err, HasSubstr(message));
-  REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-  REQUIRE(RepositorySnapshot(f.repo) == before);
-}
+using Fixture = ReferenceRepo;
 
 std::string Truncated(const fs::path& path, size_t keep) { return ReadFile(path).substr(0, keep); }
 
