@@ -40,7 +40,7 @@ TEST_CASE("class folders load, broken images are skipped and counted", "[data]")
     fs::create_directories(dir / "test" / cls);
     for (int i = 0; i < 3; ++i) WritePng(dir / "test" / cls / (std::to_string(i) + ".png"), 10, 12, 3, 50);
   }
-  WriteFile(dir / "test" / "dog" / "broken.jpg", std::string("\xFF\xD8\xFF\xE0 not really a jpeg", 24));
+  WriteFile(dir / "test" / "dog" / "broken.jpg", std::string("\xFF\xD8\xFF\xE0 not really a jpeg", 22));
   WriteFile(dir / "test" / "dog" / "notes.txt", "ignored");
   std::string yaml = "datasets:\n  pets:\n    kind: folder\n    path: " + dir.path().string();
   auto lenient = Registry(yaml + "\n    max_bad_share: 0.5\n");
