@@ -1,4 +1,5 @@
-// fomo log [REV] [--oneline] [--graph] [--all] [-n N]: history from HEAD (or REV), newest first.
+// fomo log [REV] [--oneline] [--graph] [--all] [-n N] [--metrics [--eval]]: history
+// from HEAD (or REV), newest first. Reading history never evaluates unless asked.
 #include <iostream>
 
 #include <fmt/format.h>
@@ -21,7 +22,8 @@ struct LogOptions {
   bool oneline = false;
   int max_count = -1;
   bool metrics = false;
-  bool no_eval = false;
+  bool eval = false;
+  bool no_eval = false;  // the default since reading history never evaluates; kept for scripts
   bool graph = false;
   bool all = false;
 };
@@ -62,18 +64,22 @@ int RunLog(Context& ctx, const LogOptions& o) {
   }
   RefNames refs = RefNames::Collect(graph);
   LogGraph drawing;
-  if (o.metrics && !o.no_eval) {
+  if (o.eval && !o.metrics) throw UsageError("--eval measures what --metrics shows: give --metrics too");
+  if (o.eval && o.no_eval) throw UsageError("give --eval or --no-eval, not both");
+  if (o.metrics && o.eval) {
     std::vector<CommitId> shown = graph.Walk(starts);
     if (o.max_count >= 0 && shown.size() > static_cast<size_t>(o.max_count)) shown.resize(o.max_count);
     EvaluateMissing(ctx, repo, shown);
   }
   nlohmann::json list = nlohmann::json::array();
   int shown = 0;
+  int unmeasured = 0;
   for (const auto& commit : graph.Walk(starts)) {
     if (o.max_count >= 0 && shown >= o.max_count) break;
     ++shown;
     StoredVersion v = LoadVersion(graph, commit);
     nlohmann::json measured = core::MetricsOf(repo, commit);
+    if (o.metrics && !measured["summary"]["gm"].is_number()) ++unmeasured;
     if (ctx.global.json) {
       list.push_back(VersionJson(v, refs, measured));
     } else if (o.oneline || o.graph) {
@@ -90,6 +96,11 @@ int RunLog(Context& ctx, const LogOptions& o) {
     }
   }
   if (ctx.global.json) PrintJson(list);
+  if (unmeasured > 0 && !ctx.global.quiet && !ctx.global.json) {
+    std::cerr << fmt::format("note: {} of {} versions lack stored numbers ('-'); 'fomo log --metrics --eval' or "
+                             "'fomo eval REV' measures them\n",
+                             unmeasured, shown);
+  }
   return 0;
 }
 
@@ -102,8 +113,9 @@ Runner SetupLog(CommandLine& cli) {
   cli.Flag("--graph", &o->graph, "draw the commit graph beside one line per version");
   cli.Flag("--all", &o->all, "every branch, not only the history of REV");
   cli.Option("-n,--max-count", &o->max_count, "show at most N versions", "N");
-  cli.Flag("--metrics", &o->metrics, "show A_KA, A_ZS and their geometric mean per version");
-  cli.Flag("--no-eval", &o->no_eval, "with --metrics: show only what is already measured");
+  cli.Flag("--metrics", &o->metrics, "show the stored A_KA, A_ZS and their geometric mean per version ('-': not measured)");
+  cli.Flag("--eval", &o->eval, "with --metrics: first measure what the shown versions lack (takes the write lock)");
+  cli.Flag("--no-eval", &o->no_eval, "with --metrics: show only what is stored (the default)");
   return [o](Context& ctx) { return RunLog(ctx, *o); };
 }
 

@@ -1,4 +1,6 @@
 // fomo eval out of the box on the built-in Fashion-MNIST, with caching.
+#include <sqlite3.h>
+
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -10,8 +12,7 @@ using namespace fomo::test;
 
 TEST_CASE("eval measures the retention suite, stores it and reuses it", "[cli][eval]") {
   if (!fs::exists("/usr/share/datasets/fashion-mnist")) {
-    WARN("dataset-fashion-mnist is not installed (scripts/setup.sh installs it)");
-    return;
+    FOMO_SKIP("dataset-fashion-mnist is not installed (scripts/setup.sh installs it)");
   }
   TempDir dir;
   // A capped selector keeps the test fast; it goes into the suites like any other.
@@ -106,8 +107,7 @@ TEST_CASE("eval runs zero-shot on class folders and retrieval on caption tables"
 TEST_CASE("init evaluates the base unless --no-eval, and a model that cannot be evaluated is still kept",
           "[cli][eval]") {
   if (!fs::exists("/usr/share/datasets/fashion-mnist")) {
-    WARN("dataset-fashion-mnist is not installed (scripts/setup.sh installs it)");
-    return;
+    FOMO_SKIP("dataset-fashion-mnist is not installed (scripts/setup.sh installs it)");
   }
   TempDir dir;
   WriteFile(dir / "fomo.yaml", "suites:\n  retention: ['fmnist#100']\n");
@@ -141,4 +141,47 @@ TEST_CASE("zero-shot accuracy has the known answer when every image is the same"
   auto show = nlohmann::json::parse(RunFomo({"show", "--json"}, dir / "repo").out);
   CHECK(show["metrics"]["same"]["top1"].get<double>() == Approx(100.0 / 6));
   CHECK(show["metrics"]["same"]["top5"].get<double>() == Approx(500.0 / 6));
+}
+
+namespace {
+int64_t EvaluationRows(const fs::path& repo) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2((repo / ".fomo" / "fomo.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* statement = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM evaluations", -1, &statement, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
+  const int64_t rows = sqlite3_column_int64(statement, 0);
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return rows;
+}
+}  // namespace
+
+TEST_CASE("log --metrics reads what is stored and evaluates only with --eval", "[cli][eval]") {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist")) FOMO_SKIP("dataset-fashion-mnist is not installed");
+  TempDir dir;
+  WriteFile(dir / "fomo.yaml", "suites:\n  adaptation: ['fmnist:5-9#50']\n  retention: ['fmnist:0-4#50']\n");
+  REQUIRE(RunFomo({"init", "--arch", "tiny", "--seed", "3", "-q", "--no-eval"}, dir.path()).exit_code == 0);
+  REQUIRE(RunFomo({"export", "-q", "-o", (dir / "v1.safetensors").string()}, dir.path()).exit_code == 0);
+  for (int i = 0; i < 2; ++i) {
+    fs::path update = dir / ("u" + std::to_string(i) + ".safetensors");
+    REQUIRE(RunGen({"update", (dir / "v1.safetensors").string(), "-o", update.string(), "--seed",
+                    std::to_string(i + 1)}).exit_code == 0);
+    REQUIRE(RunFomo({"commit", update.string(), "-q", "--no-eval"}, dir.path()).exit_code == 0);
+  }
+  REQUIRE(EvaluationRows(dir.path()) == 0);
+
+  RunResult log = RunFomo({"log", "--metrics", "--oneline"}, dir.path());
+  INFO(log.err);
+  REQUIRE(log.exit_code == 0);
+  REQUIRE_THAT(log.err, HasSubstr("3 of 3 versions lack stored numbers") && !HasSubstr("evaluating"));
+  REQUIRE_THAT(log.out, HasSubstr("A_KA     -"));
+  REQUIRE(EvaluationRows(dir.path()) == 0);
+
+  RunResult measured = RunFomo({"log", "--metrics", "--eval", "-n", "1", "--oneline"}, dir.path());
+  INFO(measured.err);
+  REQUIRE(measured.exit_code == 0);
+  REQUIRE(EvaluationRows(dir.path()) == 4);  // HEAD only: two datasets x top1, top5
+  REQUIRE_THAT(measured.out, !HasSubstr("A_KA     -"));
+  REQUIRE(RunFomo({"log", "--eval"}, dir.path()).exit_code == 2);
 }
