@@ -27,6 +27,17 @@ std::string FreeBranchName(const Graph& graph, const std::string& base) {
   }
 }
 
+void CheckGateMeasurable(const Repository& repo, const std::string& require, const std::vector<std::string>& training) {
+  const core::Gate gate = core::Gate::Parse(require);
+  const std::vector<std::string> keys = core::MeasuredKeys(repo, training);
+  const std::vector<std::string> unknown = gate.UnmeasurableNames(keys);
+  if (unknown.empty()) return;
+  throw UsageError(fmt::format("--require names {}, which the evaluation of this version will not measure (it "
+                               "measures adaptation, retention, gm{}{}; a dataset's metric: .top1, .top5, .recall@5)",
+                               fmt::format("'{}'", fmt::join(unknown, "', '")), keys.empty() ? "" : ", ",
+                               fmt::join(keys, ", ")));
+}
+
 void GatedCommit::Prepare(const Graph& graph, VersionDraft& draft) const {
   if (!gated()) {
     draft.branch = line_;
@@ -39,12 +50,14 @@ void GatedCommit::Prepare(const Graph& graph, VersionDraft& draft) const {
 }
 
 int GatedCommit::Finish(Context& ctx, Repository& repo, const StoredVersion& made, const CommitId& parent,
-                        const CommitId& anchor, bool no_eval, std::string* status) const {
+                        const CommitId& anchor, bool no_eval, std::string* status, nlohmann::json* verdict_json) const {
   *status = "committed";
   if (!no_eval || gated()) {
     EvaluateNewVersion(ctx, repo, made.commit.id);
     EvaluateMissing(ctx, repo, {parent});
   }
+  *status = "committed";
+  *verdict_json = nullptr;
   if (!gated()) return 0;
   core::GateInputs inputs{core::MetricsOf(repo, made.commit.id), core::MetricsOf(repo, parent),
                           core::MetricsOf(repo, anchor)};
@@ -60,9 +73,10 @@ int GatedCommit::Finish(Context& ctx, Repository& repo, const StoredVersion& mad
     graph.SetBranch(line_, made.commit.id, fmt::format("fomo: version {} passed --require", made.version.ToString()));
     graph.CreateTag(made.version.Tag(), made.commit.id);
     drop_pending();
+    *verdict_json = {{"require", require_}, {"passed", true}, {"values", verdict.explanation}, {"branch", line_}};
     if (!ctx.global.quiet && !ctx.global.json) {
-      std::cout << fmt::format("--require '{}' holds ({}): {} is on {}\n", require_, verdict.explanation,
-                               made.version.Tag(), line_);
+      std::cout << fmt::format("passed: {} holds --require '{}' ({}) and is on {}\n", made.version.Tag(), require_,
+                               verdict.explanation, line_);
     }
     return 0;
   }
@@ -70,6 +84,11 @@ int GatedCommit::Finish(Context& ctx, Repository& repo, const StoredVersion& mad
   graph.SetBranch(rejected, made.commit.id, fmt::format("fomo: version {} failed --require", made.version.ToString()));
   drop_pending();
   *status = "rejected";
+  *verdict_json = {{"require", require_}, {"passed", false}, {"values", verdict.explanation}, {"branch", rejected}};
+  if (!ctx.global.json) {
+    std::cout << fmt::format("rejected: {} fails --require '{}' ({}); it is on {}, {} did not advance\n",
+                             made.version.Tag(), require_, verdict.explanation, rejected, line_);
+  }
   std::cerr << fmt::format("fomo: --require '{}' failed ({}): the version is on branch '{}', '{}' did not advance\n",
                            require_, verdict.explanation, rejected, line_);
   return static_cast<int>(ExitCode::kGateFailed);

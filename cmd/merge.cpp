@@ -93,6 +93,7 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
   const std::string method_name = merge::MergeMethodName(method);
   auto level = ParseBumpLevel(a.bump);
   if (!level) throw UsageError(fmt::format("--bump must be patch, minor or major, not '{}'", a.bump));
+  if (!a.require.empty()) CheckGateMeasurable(repo, a.require, {});
   if (recipe.models.size() < 2 && method != merge::MergeMethod::kTaskArithmetic && method != merge::MergeMethod::kTies &&
       method != merge::MergeMethod::kDare && method != merge::MergeMethod::kMagmax) {
     throw UsageError(fmt::format("merge method '{}' needs at least two versions", method_name));
@@ -202,11 +203,13 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
     if (info.parents.empty()) break;
     root = info.parents.front();
   }
-  const int exit_code = gate.Finish(ctx, repo, made, parents.front(), root, a.no_eval, &status);
+  nlohmann::json verdict;
+  const int exit_code = gate.Finish(ctx, repo, made, parents.front(), root, a.no_eval, &status, &verdict);
   if (ctx.global.json) {
     nlohmann::json out = VersionJson(LoadVersion(graph, made.commit.id), RefNames::Collect(graph),
                                      core::MetricsOf(repo, made.commit.id));
     out["status"] = status;
+    out["gate"] = verdict;
     PrintJson(out);
   }
   return exit_code;

@@ -202,12 +202,13 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
     }
     const CommitId from = ResolveRevision(repo, a.from.empty() ? "HEAD" : a.from);
     train::UpdateOptions options = OptionsFor(level_name, a, repo.config().document);
-    if (!a.require.empty()) core::Gate::Parse(a.require);  // a typo fails before hours of training
     if (!a.dtype.empty()) core::ParseWeightDtype(a.dtype, "--dtype");
     train::LineHistory history = train::ReadLineHistory(repo.graph(), from);
     std::vector<std::string> data;
     for (const auto& s : options.data) data.push_back(TrainingSelector(s));
     options.data = data;
+    // A typo or a dataset no suite measures fails now, not after hours of training.
+    if (!a.require.empty()) CheckGateMeasurable(repo, a.require, options.data);
     // theta_0 of the merge strategies (and base. in --require): --anchor, else the
     // anchor the line's last merge-based update used, else the root version.
     if (!a.anchor.empty() && !options.merge) {
@@ -361,12 +362,15 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
                              *trained.budget.seconds, FormatBytes(made.stored_bytes));
   }
   std::string status;
-  const int exit_code = gate.Finish(ctx, repo, made, from, run["anchor"].get<std::string>(), no_eval, &status);
+  nlohmann::json verdict;
+  const int exit_code =
+      gate.Finish(ctx, repo, made, from, run["anchor"].get<std::string>(), no_eval, &status, &verdict);
   if (job.run_id) repo.db().FinishTrainingRun(*job.run_id, status, made.commit.id);
   if (ctx.global.json) {
     StoredVersion stored = LoadVersion(repo.graph(), made.commit.id);
     nlohmann::json out = VersionJson(stored, RefNames::Collect(repo.graph()), core::MetricsOf(repo, made.commit.id));
     out["status"] = status;
+    out["gate"] = verdict;
     PrintJson(out);
   }
   return exit_code;

@@ -147,6 +147,23 @@ std::string MetricsKey(const std::string& dataset, const std::string& split) {
   return key;
 }
 
+std::vector<std::string> MeasuredKeys(const Repository& repo, const std::vector<std::string>& training) {
+  const auto& doc = repo.config().document;
+  const DatasetRegistry registry = DatasetRegistry::FromYaml(doc, "fomo.yaml");
+  Suites suites = Suites::ForRepository(repo);
+  std::vector<std::string> selectors = suites.adaptation;
+  selectors.insert(selectors.end(), suites.retention.begin(), suites.retention.end());
+  if (suites.adaptation_auto) {
+    for (const auto& s : training) selectors.push_back(TestSplitOf(s, registry));
+  }
+  std::vector<std::string> keys;
+  for (const auto& text : selectors) {
+    const Selector selector = Selector::Parse(text, registry);
+    keys.push_back(MetricsKey(selector.WithoutSplit(), selector.split));
+  }
+  return keys;
+}
+
 std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<CommitId>& commits,
                                          const std::vector<std::string>& selectors, bool force,
                                          const EvalCallbacks& callbacks) {

@@ -29,6 +29,11 @@ struct Suites {
 // "fmnist:5-9@train#1000" -> "fmnist:5-9": the full test split of what was trained on.
 std::string TestSplitOf(const std::string& training_selector, const DatasetRegistry& registry);
 
+// The dataset keys (as MetricsOf writes them) that evaluating a version on the
+// suites will give, with the test split of `training` joining an automatic
+// adaptation suite, as it will for the version an update trains on it.
+std::vector<std::string> MeasuredKeys(const Repository& repo, const std::vector<std::string>& training);
+
 struct EvalSettings {
   int64_t batch_size = 256;
   uint64_t seed = 0;

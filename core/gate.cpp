@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -292,6 +293,33 @@ Gate Gate::Parse(const std::string& text) {
   gate.text_ = text;
   gate.root_ = Parser(Lex(text)).Parse();
   return gate;
+}
+
+namespace {
+void CollectNames(const Gate::Node& n, std::vector<std::string>* names) {
+  if (n.kind == Gate::Node::Kind::kName) names->push_back(n.name);
+  if (n.left) CollectNames(*n.left, names);
+  if (n.right) CollectNames(*n.right, names);
+}
+}  // namespace
+
+std::vector<std::string> Gate::UnmeasurableNames(const std::vector<std::string>& dataset_keys) const {
+  static const std::set<std::string> kSummaries = {"adaptation", "retention", "gm"};
+  static const std::set<std::string> kMetrics = {"top1", "top5", "recall@5"};
+  const std::set<std::string> keys(dataset_keys.begin(), dataset_keys.end());
+  std::vector<std::string> names, unknown;
+  CollectNames(*root_, &names);
+  for (const auto& full : names) {
+    std::string name = full;
+    for (const char* prefix : {"parent.", "base."}) {
+      if (name.rfind(prefix, 0) == 0) name = name.substr(std::string(prefix).size());
+    }
+    if (kSummaries.count(name) || keys.count(name)) continue;
+    const size_t dot = name.rfind('.');
+    if (dot != std::string::npos && keys.count(name.substr(0, dot)) && kMetrics.count(name.substr(dot + 1))) continue;
+    if (std::find(unknown.begin(), unknown.end(), full) == unknown.end()) unknown.push_back(full);
+  }
+  return unknown;
 }
 
 GateResult Gate::Evaluate(const GateInputs& inputs) const {

@@ -39,6 +39,10 @@ class Gate {
   // Throws fomo::UsageError naming the position of a syntax error.
   static Gate Parse(const std::string& text);
   GateResult Evaluate(const GateInputs& inputs) const;
+  // The names the expression uses that no evaluation over these dataset keys (as
+  // MetricsOf writes them: "fmnist", "fmnist:5-9#200", "pairs@val") would give: a
+  // gate that can only fail is refused before any training.
+  std::vector<std::string> UnmeasurableNames(const std::vector<std::string>& dataset_keys) const;
   const std::string& text() const { return text_; }
 
   struct Node;

@@ -172,6 +172,8 @@ TEST_CASE("a failed --require gate commits on rejected/ and exits 3", "[cli][tra
   INFO(rejected.err);
   CHECK(rejected.exit_code == 3);
   CHECK_THAT(rejected.err, HasSubstr("rejected/v1.1.0"));
+  // The last line on stdout says it first: the run trained, but the version was rejected.
+  CHECK_THAT(rejected.out, HasSubstr("rejected: v1.1.0 fails --require 'adaptation > parent.adaptation + 1000' (adaptation = "));
   auto head = nlohmann::json::parse(RunFomo({"show", "HEAD", "--json"}, dir.path()).out);
   CHECK(head["version"] == "1.0.0");
   CHECK(RunFomo({"show", "v1.1.0"}, dir.path()).exit_code == 1);  // not tagged
@@ -225,6 +227,9 @@ TEST_CASE("bad training options are refused before any work", "[cli][train]") {
       {{"--warmup", "2"}, 2, "--warmup"},
       {{"--method", "magic"}, 2, "--method"},
       {{"--require", "adaptation >"}, 2, "column"},
+      // Names no evaluation of the new version measures fail before training.
+      {{"--require", "bogus >= 1"}, 2, "--require names 'bogus', which the evaluation of this version will not"},
+      {{"--require", "fmnist:0-4#100.top9 > 0 && parent.nosuch > 0"}, 2, "'fmnist:0-4#100.top9', 'parent.nosuch'"},
       {{"--from", "v9.9.9"}, 1, "unknown revision"},
       {{"--data", "nosuch:1-2"}, 1, "nosuch"},
   };

@@ -77,3 +77,12 @@ TEST_CASE("an empty gate is a usage error, as a blank one is", "[core][gate][har
   CHECK_THROWS_WITH(Gate::Parse(""), HasSubstr("the expression is empty"));
   CHECK_THROWS_WITH(Gate::Parse("  \t"), HasSubstr("the expression is empty"));
 }
+
+TEST_CASE("a gate's names are checked against what the evaluation will measure", "[core][gate]") {
+  const std::vector<std::string> keys = {"fmnist", "fmnist:5-9#200", "pairs@val"};
+  auto unknown = [&](const std::string& text) { return Gate::Parse(text).UnmeasurableNames(keys); };
+  REQUIRE(unknown("adaptation >= parent.adaptation && base.gm < 1 && retention > 0").empty());
+  REQUIRE(unknown("fmnist > 1 && fmnist:5-9#200.top5 > parent.fmnist.top1 && pairs@val.recall@5 > 0").empty());
+  REQUIRE(unknown("bogus >= 1 || fmnist.top9 > 0 || bogus < 2 || parent.fmnist:5-9 > 0") ==
+          std::vector<std::string>{"bogus", "fmnist.top9", "parent.fmnist:5-9"});
+}
