@@ -56,6 +56,7 @@ const std::vector<CommandInfo>& Commands();
 Runner SetupBranch(CommandLine& cli);
 Runner SetupCommit(CommandLine& cli);
 Runner SetupDiff(CommandLine& cli);
+Runner SetupDu(CommandLine& cli);
 Runner SetupEmbed(CommandLine& cli);
 Runner SetupEval(CommandLine& cli);
 Runner SetupExport(CommandLine& cli);

@@ -21,6 +21,7 @@ const std::vector<CommandInfo>& Commands() {
       {"branch", "list, create or delete branches", RepoAccess::kWrite, SetupBranch},
       {"switch", "move HEAD to a branch or version", RepoAccess::kWrite, SetupSwitch},
       {"status", "where HEAD is and how big the repository is", RepoAccess::kRead, SetupStatus},
+      {"du", "bytes each version added and shares, and what gc would free", RepoAccess::kRead, SetupDu},
       {"gc", "remove objects no version needs", RepoAccess::kWrite, SetupGc},
       {"fsck", "verify objects, graph and database", RepoAccess::kRead, SetupFsck},
       {"tokenize", "print CLIP token ids of texts", RepoAccess::kNone, SetupTokenize},

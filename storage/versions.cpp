@@ -77,17 +77,14 @@ void RemoveQuietly(const ObjectStore& store, const std::vector<ObjectId>& ids) {
   }
 }
 
-// Bytes of objects in this manifest that no parent's manifest holds.
-uint64_t AddedBytes(const Manifest& manifest, const std::vector<const Manifest*>& parents) {
-  std::set<ObjectId> inherited;
-  for (const Manifest* parent : parents) {
-    for (const auto& e : parent->tensors) inherited.insert(e.id);
-  }
+// Bytes this commit added to the store: the objects it wrote itself. An object
+// already there (from a parent, another branch, an earlier identical commit) costs
+// nothing, however far away its owner is.
+uint64_t WrittenBytes(const Manifest& manifest, const std::set<ObjectId>& written) {
   std::set<ObjectId> counted;
   uint64_t total = 0;
   for (const auto& e : manifest.tensors) {
-    if (inherited.count(e.id) || !counted.insert(e.id).second) continue;
-    total += e.stored_bytes;
+    if (written.count(e.id) && counted.insert(e.id).second) total += e.stored_bytes;
   }
   return total;
 }
@@ -283,10 +280,16 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
                                                  draft.tensors[i].view.shape, r.encoding, r.stored_size});
     }
   }
-  std::vector<const Manifest*> parent_manifests;
-  for (const auto& p : parents) parent_manifests.push_back(&p.manifest);
+  std::set<ObjectId> written;
+  if (prestored) {
+    written.insert(draft.written_objects.begin(), draft.written_objects.end());
+  } else {
+    for (const auto& [id, result] : results) {
+      if (result.written) written.insert(id);
+    }
+  }
   v.raw_bytes = v.manifest.RawBytes();
-  v.stored_bytes = AddedBytes(v.manifest, parent_manifests);
+  v.stored_bytes = WrittenBytes(v.manifest, written);
   // An online method's state, stored as deltas against the parent's.
   try {
     for (const auto& t : draft.method_state) {

@@ -1,4 +1,6 @@
 // End-to-end runs of the fomo binary on real files.
+#include <csignal>
+
 #include <nlohmann/json.hpp>
 
 #include "catch.hpp"
@@ -220,4 +222,69 @@ TEST_CASE("one flipped byte in an object is found by fsck and refused by export"
   REQUIRE(exported.exit_code == 1);
   REQUIRE_THAT(exported.err, HasSubstr(id));
   REQUIRE_FALSE(fs::exists(out));  // no half-written checkpoint either
+}
+
+TEST_CASE("a commit reports what it added to the store, and du adds up to the store", "[cli][du]") {
+  TempDir dir;
+  InitReference(dir.path());
+  fs::path update = dir / "u.safetensors";
+  REQUIRE(RunGen({"update", DataFile("openai_clip_tiny.safetensors").string(), "-o", update.string(), "--kind",
+                  "dense"}).exit_code == 0);
+  REQUIRE(RunFomo({"commit", update.string(), "-q", "--no-eval"}, dir.path()).exit_code == 0);
+  // v1.0.0's weights again: every object is in the store already (not in the
+  // parent's manifest, but in the grandparent's), so nothing is added.
+  RunResult again = RunFomo({"commit", DataFile("openai_clip_tiny.safetensors").string(), "--no-eval"}, dir.path());
+  INFO(again.err);
+  REQUIRE(again.exit_code == 0);
+  REQUIRE_THAT(again.out, HasSubstr(": 0 B stored for"));
+  auto shown = nlohmann::json::parse(RunFomo({"show", "--json"}, dir.path()).out);
+  REQUIRE(shown["storage"]["stored_bytes"] == 0);
+
+  auto store_bytes = [&] {
+    uint64_t total = 0;
+    for (const auto& e : fs::recursive_directory_iterator(dir / ".fomo" / "objects")) {
+      if (e.is_regular_file()) total += e.file_size();
+    }
+    return total;
+  };
+  auto du = [&] {
+    RunResult r = RunFomo({"du", "--json"}, dir.path());
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return nlohmann::json::parse(r.out);
+  };
+  auto usage = du();
+  REQUIRE(usage["versions"].size() == 3);
+  uint64_t added = 0;
+  for (const auto& v : usage["versions"]) {
+    REQUIRE(v["added"].get<uint64_t>() + v["shared"].get<uint64_t>() == v["total"].get<uint64_t>());
+    added += v["added"].get<uint64_t>();
+  }
+  REQUIRE(usage["versions"][0]["version"] == "1.0.2");
+  REQUIRE(usage["versions"][0]["added"] == 0);
+  REQUIRE(usage["versions"][0]["shared"] == usage["versions"][2]["total"]);
+  const auto& store = usage["store"];
+  REQUIRE(store["bytes"] == store_bytes());
+  REQUIRE(store["versions_added"] == added);
+  REQUIRE(store["bytes"].get<uint64_t>() == added + store["delta_bases"].get<uint64_t>() +
+                                               store["unreachable"].get<uint64_t>());
+  REQUIRE(store["unreachable"] == 0);
+
+  // A commit killed after writing its objects leaves them unreachable: du says
+  // what gc frees, gc frees exactly that.
+  fs::path other = dir / "o.safetensors";
+  REQUIRE(RunGen({"update", update.string(), "-o", other.string(), "--kind", "dense", "--seed", "9"}).exit_code == 0);
+  REQUIRE(RunFomo({"commit", other.string(), "-q", "--no-eval"}, dir.path(), {{"FOMO_CRASH_AT", "objects-written"}})
+              .exit_code == -SIGKILL);
+  const uint64_t with_scratch = store_bytes();
+  usage = du();
+  const uint64_t unreachable = usage["store"]["unreachable"];
+  REQUIRE(unreachable > 0);
+  REQUIRE(usage["store"]["bytes"] == with_scratch);
+  REQUIRE(usage["versions"].size() == 3);
+  auto gc = nlohmann::json::parse(RunFomo({"gc", "--json"}, dir.path()).out);
+  REQUIRE(gc["bytes_removed"] == unreachable);
+  REQUIRE(store_bytes() == with_scratch - unreachable);
+  REQUIRE(du()["store"]["unreachable"] == 0);
+  REQUIRE(RunFomo({"fsck", "-q"}, dir.path()).exit_code == 0);
 }

@@ -1,0 +1,60 @@
+#include "storage/disk_usage.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "storage/fsck.hpp"
+#include "storage/versions.hpp"
+
+namespace fomo {
+
+DiskUsage MeasureDiskUsage(const Repository& repo) {
+  const ObjectStore& store = repo.objects();
+  const Graph& graph = repo.graph();
+  std::map<ObjectId, uint64_t> sizes;  // every object file
+  for (const auto& id : store.List()) {
+    std::error_code ec;
+    const uint64_t size = fs::file_size(store.PathOf(id), ec);
+    sizes[id] = ec ? 0 : size;
+  }
+  auto size_of = [&](const ObjectId& id) {
+    auto it = sizes.find(id);
+    return it == sizes.end() ? uint64_t{0} : it->second;
+  };
+
+  DiskUsage usage;
+  // Parents before children: a version's `added` is what no ancestor (nor any
+  // version walked before it) already stored.
+  std::vector<CommitId> commits = graph.ReachableCommits();
+  std::reverse(commits.begin(), commits.end());
+  std::set<ObjectId> owned;
+  for (const auto& commit : commits) {
+    VersionUsage v;
+    v.commit = commit;
+    std::set<ObjectId> mine;
+    for (const auto& e : LoadManifest(graph, commit).tensors) mine.insert(e.id);
+    for (const auto& e : LoadMethodState(graph, commit).tensors) mine.insert(e.id);
+    for (const auto& id : mine) {
+      v.total += size_of(id);
+      if (owned.insert(id).second) v.added += size_of(id);
+    }
+    usage.store.versions_added += v.added;
+    usage.versions.push_back(v);
+  }
+  const std::vector<ObjectId> reachable = ReachableObjects(repo);
+  const std::set<ObjectId> needed(reachable.begin(), reachable.end());
+  for (const auto& [id, size] : sizes) {
+    usage.store.bytes += size;
+    ++usage.store.objects;
+    if (!needed.count(id)) {
+      usage.store.unreachable += size;
+      ++usage.store.unreachable_objects;
+    } else if (!owned.count(id)) {
+      usage.store.delta_bases += size;
+    }
+  }
+  return usage;
+}
+
+}  // namespace fomo
