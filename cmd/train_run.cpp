@@ -215,13 +215,14 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
       last_flush = std::chrono::steady_clock::now();
     }
   };
-  // FOMO_STOP_AFTER_STEP=N stops as Ctrl-C would once N steps are done (for tests
-  // of --resume that must not depend on timing).
+  // FOMO_STOP_AFTER_STEP=N sends this process a Ctrl-C (SIGINT) once N steps are
+  // done, so tests of --resume take the real signal path without depending on timing.
   const char* stop_after = std::getenv("FOMO_STOP_AFTER_STEP");
   const int64_t stop_at = stop_after ? std::atoll(stop_after) : 0;
   request.should_stop = [&] {
     if (job.state_path.empty()) return false;
-    return signals.requested() || (stop_at > 0 && last && last->step >= stop_at);
+    if (stop_at > 0 && last && last->step >= stop_at && !signals.requested()) ::raise(SIGINT);
+    return signals.requested();
   };
   std::optional<ProgressMeter> fisher_meter;
   request.on_fisher_batch = [&](int64_t done, int64_t total) {
@@ -233,6 +234,7 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
   };
   try {
     result.outcome = train::TrainModule().train(request);
+    result.stop_signal = g_stop_signal.load();
   } catch (...) {
     meter.Finish();
     flush();

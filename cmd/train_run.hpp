@@ -44,6 +44,7 @@ struct TrainingResult {
   double estimated_memory_bytes = 0;  // train/budget.cpp's estimate for this step
   double memory_multiplier = 1;       // against full finetuning: the MAF factor
   int64_t trained_parameters = 0;     // values the method trained (adapters included)
+  int stop_signal = 0;                // SIGINT or SIGTERM when the run was asked to stop
 };
 
 // Option values given as text: a finite number, or a positive whole number; a

@@ -285,8 +285,12 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
     throw;
   }
   if (trained.outcome.interrupted) {
+    // Exit as a shell reports the signal (130 for Ctrl-C, 143 for SIGTERM), so a
+    // script can tell a stop from a failure.
+    const int code = trained.stop_signal ? 128 + trained.stop_signal : static_cast<int>(ExitCode::kInterrupted);
     throw Error(fmt::format("interrupted at step {} of {}; the state is saved: 'fomo {} --resume' finishes the update",
-                            trained.outcome.steps_done, trained.steps, level_name));
+                            trained.outcome.steps_done, trained.steps, level_name),
+                static_cast<ExitCode>(code));
   }
 
   // The version.

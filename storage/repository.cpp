@@ -46,7 +46,10 @@ std::optional<fs::path> Repository::Discover(const fs::path& start) {
 Repository Repository::Open(const fs::path& start) {
   auto root = Discover(start);
   if (!root) {
-    throw Error(fmt::format("not a fomo repository (or any parent up to /): '{}'", start.string()));
+    std::error_code ec;
+    const fs::path where = fs::weakly_canonical(fs::absolute(start, ec), ec);
+    throw Error(fmt::format("not a fomo repository (or any parent up to /): '{}'",
+                            (ec ? start : where).string()));
   }
   fs::path fomo_dir = *root / kFomoDirName;
   RepoConfig config = RepoConfig::Load(*root / kConfigFileName);

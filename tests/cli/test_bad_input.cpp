@@ -95,6 +95,10 @@ TEST_CASE("init refuses bad input and leaves no repository behind", "[cli][bad-i
   r = RunFomo({"log"}, outside.path());
   REQUIRE(r.exit_code == 1);
   REQUIRE_THAT(r.err, HasSubstr("not a fomo repository"));
+  // The directory is named as a path the user can act on, not '.'.
+  r = RunFomo({"-C", outside.path().string(), "log"}, dir.path());
+  REQUIRE(r.exit_code == 1);
+  REQUIRE_THAT(r.err, HasSubstr("'" + fs::canonical(outside.path()).string() + "'"));
 }
 
 TEST_CASE("a read-only repository fails cleanly and keeps the repository", "[cli][bad-input]") {
