@@ -66,7 +66,7 @@ LoadedSource LoadSource(const core::DatasetRegistry& registry, const std::vector
     const core::DatasetSpec& spec = registry.Get(selector.dataset);
     auto set = std::make_unique<core::ImageSet>(core::LoadImages(spec, selector, seed));
     if (set->skipped && !ctx.global.quiet) {
-      std::cerr << fmt::format("note: {}: {} undecodable images skipped\n", selector.Canonical(), set->skipped);
+      std::cerr << fmt::format("note: {}: {}\n", selector.Canonical(), set->SkippedNote());
     }
     if (set->count() == 0) throw Error(fmt::format("selector '{}' selects no images", text));
     for (int64_t i = 0; i < set->count(); ++i) {

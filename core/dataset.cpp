@@ -353,18 +353,21 @@ struct PendingImage {
 // undecodable images are counted and left out.
 void DecodeAll(std::vector<PendingImage>& pending, const DatasetSpec& spec, ImageSet* set) {
   std::vector<std::optional<Image>> decoded(pending.size());
+  std::vector<std::string> problems(pending.size());
   ParallelFor(pending.size(), 0, [&](size_t i) {
     PendingImage& p = pending[i];
     if (!p.file.empty()) p.bytes = ReadWholeFile(p.file, spec.max_image_bytes, "the dataset's max_image_bytes");
     try {
       decoded[i] = DecodeImage(p.bytes, p.origin);
-    } catch (const Error&) {
+    } catch (const Error& e) {
+      problems[i] = e.what();
     }
     std::string().swap(p.bytes);
   });
   for (size_t i = 0; i < pending.size(); ++i) {
     if (!decoded[i]) {
       ++set->skipped;
+      if (set->skipped_examples.size() < ImageSet::kSkippedExamples) set->skipped_examples.push_back(problems[i]);
       continue;
     }
     set->images.push_back(std::move(*decoded[i]));
@@ -377,8 +380,8 @@ void CheckBadShare(const DatasetSpec& spec, const ImageSet& set) {
   const int64_t total = set.count() + set.skipped;
   if (total == 0) throw Error(fmt::format("dataset '{}' has no images for this selection", spec.name));
   if (set.skipped > 0 && static_cast<double>(set.skipped) / total > spec.max_bad_share) {
-    throw Error(fmt::format("dataset '{}': {} of {} images do not decode (more than the {:.0f}% max_bad_share)",
-                            spec.name, set.skipped, total, 100 * spec.max_bad_share));
+    throw Error(fmt::format("dataset '{}': {} of {} images do not decode (more than the {:.0f}% max_bad_share; first: {})",
+                            spec.name, set.skipped, total, 100 * spec.max_bad_share, set.skipped_examples.front()));
   }
 }
 
@@ -593,6 +596,13 @@ void ApplyCap(ImageSet* set, int64_t cap, uint64_t seed) {
 }
 
 }  // namespace
+
+std::string ImageSet::SkippedNote() const {
+  std::string note = fmt::format("{} undecodable image{} skipped: {}", skipped, skipped == 1 ? "" : "s",
+                                 fmt::join(skipped_examples, "; "));
+  if (static_cast<size_t>(skipped) > skipped_examples.size()) note += "; ...";
+  return note;
+}
 
 ImageSet LoadImages(const DatasetSpec& spec, const Selector& selector, uint64_t seed) {
   ImageSet set;

@@ -71,6 +71,11 @@ struct ImageSet {
   std::vector<int> labels;            // indices into the classes (class datasets)
   std::vector<std::string> captions;  // one per image (caption datasets)
   int64_t skipped = 0;                // undecodable images left out
+  static constexpr size_t kSkippedExamples = 3;
+  std::vector<std::string> skipped_examples;  // the first few, with what is wrong with each
+
+  // "2 undecodable images skipped: cannot decode JPEG 'a.jpg': ..., ..."
+  std::string SkippedNote() const;
 
   int64_t count() const { return static_cast<int64_t>(images.size()); }
 };

@@ -248,7 +248,7 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
       }
       if (cached->second.skipped && callbacks.on_notice) {
         callbacks.on_notice(
-            fmt::format("{}: {} undecodable images skipped", selector.Canonical(), cached->second.skipped));
+            fmt::format("{}: {}", selector.Canonical(), cached->second.SkippedNote()));
       }
       repo.db().InsertEvaluations(rows);
       for (const auto& row : rows) records.push_back({commit, key, row.split, row.metric, row.value, false});

@@ -48,13 +48,17 @@ TEST_CASE("class folders load, broken images are skipped and counted", "[data]")
   auto set = core::LoadImages(lenient.Get("pets"), core::Selector::Parse("pets", lenient), 0);
   REQUIRE(set.count() == 6);
   REQUIRE(set.skipped == 1);
+  // The skipped image is named, with what is wrong with it.
+  REQUIRE_THAT(set.SkippedNote(), HasSubstr("1 undecodable image skipped: cannot decode JPEG '") &&
+                                      HasSubstr("broken.jpg'"));
   REQUIRE(set.labels == std::vector<int>{0, 0, 0, 1, 1, 1});
   auto dogs = core::LoadImages(lenient.Get("pets"), core::Selector::Parse("pets:dog", lenient), 0);
   REQUIRE(dogs.count() == 3);
   // One broken image in seven is more than the default 5 % share: the load fails.
   auto strict = Registry(yaml + "\n");
   REQUIRE_THROWS_WITH(core::LoadImages(strict.Get("pets"), core::Selector::Parse("pets", strict), 0),
-                      HasSubstr("1 of 7 images do not decode"));
+                      HasSubstr("1 of 7 images do not decode") && HasSubstr("first: cannot decode JPEG") &&
+                          HasSubstr("broken.jpg"));
 }
 
 TEST_CASE("csv and tsv caption tables load; missing files and columns are named", "[data]") {
