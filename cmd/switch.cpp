@@ -43,6 +43,19 @@ int RunSwitch(Context& ctx, const SwitchOptions& o) {
   } else {
     if (o.target.empty()) throw UsageError("switch needs a branch name");
     if (!graph.BranchTarget(o.target)) {
+      // A version or commit, not a branch: say how to look at it or start a line
+      // from it, as git does, rather than suggest a branch named like a version.
+      std::optional<CommitId> commit;
+      try {
+        commit = ResolveRevision(repo, o.target);
+      } catch (const Error&) {
+      }
+      if (commit) {
+        throw Error(fmt::format("'{}' is {}, not a branch: 'fomo switch --detach {}' points HEAD at it, 'fomo switch "
+                                "-c NAME {}' starts a branch there",
+                                o.target, LoadVersion(graph, *commit).version.Tag() == o.target ? "a version" : "a revision",
+                                o.target, o.target));
+      }
       throw Error(fmt::format("no branch '{}' (use 'fomo switch -c {}' to create it, or --detach)",
                               o.target, o.target));
     }

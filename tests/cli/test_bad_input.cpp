@@ -68,6 +68,7 @@ TEST_CASE("unknown revisions and bad options are refused", "[cli][bad-input]") {
   ExpectRefused(f, {"log", "--bogus"}, 2, "bogus");
   ExpectRefused(f, {"frobnicate"}, 2, "frobnicate");
   ExpectRefused(f, {"switch", "nowhere"}, 1, "no branch 'nowhere'");
+  ExpectRefused(f, {"switch", "v1.0.0"}, 1, "'v1.0.0' is a version, not a branch: 'fomo switch --detach v1.0.0'");
   REQUIRE_FALSE(fs::exists(f.dir / "x.safetensors"));
 }
 
