@@ -45,7 +45,13 @@ int RunEval(Context& ctx, const EvalOptions& o) {
     std::string version = LoadVersion(repo.graph(), r.commit).version.ToString();
     const std::string& dataset = r.dataset;
     if (ctx.global.json) {
-      list.push_back({{"version", version}, {"dataset", dataset}, {"metric", r.metric}, {"value", r.value}});
+      list.push_back({{"version", version},
+                      {"commit", r.commit},
+                      {"dataset", dataset},
+                      {"split", r.split},
+                      {"metric", r.metric},
+                      {"value", r.value},
+                      {"stored", r.cached}});
     } else if (!ctx.global.quiet) {
       std::cout << fmt::format("v{:<10} {:<24} {:<6} {:7.2f}{}\n", version, dataset, r.metric, r.value,
                                r.cached ? "  (stored)" : "");

@@ -24,8 +24,12 @@ TEST_CASE("eval measures the retention suite, stores it and reuses it", "[cli][e
   REQUIRE(first.exit_code == 0);
   auto rows = nlohmann::json::parse(first.out);
   REQUIRE(rows.size() == 4);  // two datasets x top1, top5
+  const std::string head = nlohmann::json::parse(RunFomo({"show", "--json"}, dir.path()).out)["commit"];
   for (const auto& r : rows) {
     REQUIRE(r["version"] == "1.0.0");
+    REQUIRE(r["commit"] == head);
+    REQUIRE(r["split"] == "test");
+    REQUIRE(r["stored"] == false);
     REQUIRE(r["value"].get<double>() >= 0);
     REQUIRE(r["value"].get<double>() <= 100);
   }
