@@ -115,6 +115,24 @@ std::string MessageBody(const std::string& message, const std::string& indent) {
   return out;
 }
 
+namespace {
+nlohmann::json Rounded(const nlohmann::json& value) {
+  if (value.is_number_float()) return std::stod(fmt::format("{:.6g}", value.get<double>()));
+  if (value.is_array() || value.is_object()) {
+    nlohmann::json out = value;
+    for (auto& item : out) item = Rounded(item);
+    return out;
+  }
+  return value;
+}
+}  // namespace
+
+std::string PlainValue(const nlohmann::json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_float()) return fmt::format("{:.6g}", value.get<double>());
+  return Rounded(value).dump();
+}
+
 std::string MessageLine(const std::string& message) { return Printable(message); }
 
 }  // namespace fomo::cmd

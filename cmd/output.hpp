@@ -17,6 +17,10 @@ bool StdoutIsTerminal();
 bool StderrIsTerminal();
 
 std::string FormatBytes(uint64_t bytes);  // "3.4 MiB"
+// A JSON value for text output: floats to 6 significant digits (0.000044, not
+// 4.3999999999999995e-05), strings bare, anything else as compact JSON with its
+// floats rounded the same way.
+std::string PlainValue(const nlohmann::json& value);
 std::string FormatTime(int64_t epoch_seconds);  // "2026-11-23 07:05:12 +0000"
 std::string ShortId(const CommitId& id);
 // ANSI colour on a terminal (unless NO_COLOR is set); the plain text otherwise.

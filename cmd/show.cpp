@@ -45,7 +45,7 @@ int RunShow(Context& ctx, const ShowOptions& o) {
     const auto& m = v.recipe["method_options"];
     std::vector<std::string> options;
     for (const auto& [key, value] : m.items()) {
-      if (key != "name" && !(key == "tune_temperature" && !value.get<bool>())) options.push_back(key + " " + value.dump());
+      if (key != "name" && !(key == "tune_temperature" && !value.get<bool>())) options.push_back(key + " " + PlainValue(value));
     }
     std::cout << fmt::format("method   {}{}, trained {} values\n", m.value("name", "?"),
                              options.empty() ? "" : fmt::format(" ({})", fmt::join(options, ", ")),
@@ -54,7 +54,7 @@ int RunShow(Context& ctx, const ShowOptions& o) {
   std::cout << "\n" << MessageBody(v.commit.message, "    ") << "\n\n";
   std::cout << "recipe\n";
   for (const auto& [key, value] : v.recipe.items()) {
-    std::cout << fmt::format("  {:<14} {}\n", key, MessageLine(value.is_string() ? value.get<std::string>() : value.dump()));
+    std::cout << fmt::format("  {:<14} {}\n", key, MessageLine(PlainValue(value)));
   }
   std::string budget = BudgetLine(v.budget);
   std::cout << "budget   " << (budget.empty() ? "none (not trained by fomo)" : budget) << "\n";
@@ -65,7 +65,8 @@ int RunShow(Context& ctx, const ShowOptions& o) {
     std::cout << "metrics\n";
     for (const auto& [dataset, values] : metrics.items()) {
       for (const auto& [metric, value] : values.items()) {
-        std::cout << fmt::format("  {:<24} {:<10} {}\n", dataset, metric, value.dump());
+        std::cout << fmt::format("  {:<24} {:<10} {}\n", dataset, metric,
+                                 value.is_number() ? fmt::format("{:.2f}", value.get<double>()) : PlainValue(value));
       }
     }
   }

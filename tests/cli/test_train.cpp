@@ -4,6 +4,8 @@
 // bad options. Runs are a few steps at batch 16 on capped selectors.
 #include <cstring>
 
+#include <regex>
+
 #include <nlohmann/json.hpp>
 
 #include "catch.hpp"
@@ -94,6 +96,12 @@ TEST_CASE("updates bump the semantic version and record data, budget and steps",
   RunResult eval = RunFomo({"eval", "v2.0.0", "--suite", "adaptation", "--json"}, dir.path());
   REQUIRE(eval.exit_code == 0);
   CHECK_THAT(eval.out, HasSubstr("fmnist:5-9"));
+  // Text output rounds its numbers (metrics to two decimals, options to six
+  // significant digits): no 43.999999999999993 on a terminal.
+  RunResult shown = RunFomo({"show", "v2.0.0"}, dir.path());
+  REQUIRE(shown.exit_code == 0);
+  CHECK_THAT(shown.out, HasSubstr("metrics\n"));
+  CHECK_FALSE(std::regex_search(shown.out, std::regex("[0-9]\\.[0-9]{7,}")));
 }
 
 TEST_CASE("the same update twice gives the same loss curve and bit-identical weights", "[cli][train]") {
