@@ -138,7 +138,9 @@ TEST_CASE("an interrupted update resumes to the result of an uninterrupted one",
   REQUIRE(resumed.exit_code == 0);
   CHECK(nlohmann::json::parse(RunFomo({"status", "--json"}, a.path()).out)["training"].is_null());
 
-  REQUIRE(RunFomo(Update("minor", {}), b.path()).exit_code == 0);
+  RunResult uninterrupted = RunFomo(Update("minor", {}), b.path());
+  INFO(uninterrupted.err);
+  REQUIRE(uninterrupted.exit_code == 0);
   CHECK(Losses(a.path(), "v1.1.0") == Losses(b.path(), "v1.1.0"));
   CHECK(Exported(a.path(), "v1.1.0") == Exported(b.path(), "v1.1.0"));
 }
