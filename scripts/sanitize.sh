@@ -5,9 +5,9 @@
 #   scripts/sanitize.sh [CTEST ARGS...]     e.g. scripts/sanitize.sh -R fuzz_replay
 #
 # Any sanitizer report fails the test that caused it (halt_on_error). LibTorch
-# itself is not instrumented; its allocations pass through ASan's allocator and
-# the leak check (the suppressions in scripts/lsan.supp name LibTorch's and
-# Python's own start-up allocations, which live until exit by design).
+# itself is not instrumented; its allocations pass through ASan's allocator.
+# scripts/lsan.supp names LibTorch's and Python's start-up allocations for a run
+# with leak checking (ASAN_OPTIONS=detect_leaks=1), which is off by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
@@ -18,12 +18,15 @@ cmake --build build-sanitize -j"$(nproc 2>/dev/null || echo 2)"
 # end, including one from an attempt that a retry then passed.
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
-export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_odr_violation=0:log_path=$reports/asan
+# Leak checking is off: LeakSanitizer's tracer itself crashes now and then at the
+# exit of a process that ran LibTorch's thread pools ("Tracer caught signal 11 ...
+# LeakSanitizer has encountered a fatal error"), failing a test that did nothing
+# wrong (three times in one CI run on 2026-12-02). ASan's memory errors and UBSan
+# stay on.
+export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=0:detect_odr_violation=0:log_path=$reports/asan
 export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan
-# A test is retried once: a training test failed once here (2026-12-02) in one of
-# four full runs and never in twenty reruns; the retry keeps CI usable while the
-# report below is what to look at.
+# A test is retried once, and every report is printed below either way.
 status=0
 ctest --test-dir build-sanitize --output-on-failure -j"$(nproc 2>/dev/null || echo 2)" --repeat until-pass:2 "$@" ||
   status=$?
