@@ -42,8 +42,10 @@ DiskUsage MeasureDiskUsage(const Repository& repo) {
     usage.store.versions_added += v.added;
     usage.versions.push_back(v);
   }
-  const std::vector<ObjectId> reachable = ReachableObjects(repo);
-  const std::set<ObjectId> needed(reachable.begin(), reachable.end());
+  // The manifests are read once, above: what they hold plus their delta bases is
+  // what gc keeps (ReachableObjects would read them all again).
+  std::set<ObjectId> needed = owned;
+  AddDeltaBases(store, &needed);
   for (const auto& [id, size] : sizes) {
     usage.store.bytes += size;
     ++usage.store.objects;

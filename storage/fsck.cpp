@@ -15,8 +15,9 @@ namespace {
 
 std::string Short(const CommitId& id) { return id.substr(0, 12); }
 
-// Adds the delta bases each object needs, transitively.
-void AddBases(const ObjectStore& store, std::set<ObjectId>* ids) {
+}  // namespace
+
+void AddDeltaBases(const ObjectStore& store, std::set<ObjectId>* ids) {
   std::vector<ObjectId> pending(ids->begin(), ids->end());
   while (!pending.empty()) {
     ObjectId id = pending.back();
@@ -26,6 +27,8 @@ void AddBases(const ObjectStore& store, std::set<ObjectId>* ids) {
     if (info.base && ids->insert(*info.base).second) pending.push_back(*info.base);
   }
 }
+
+namespace {
 
 bool OnRejectedBranch(const Graph& graph, const CommitId& commit) {
   for (const auto& branch : graph.Branches()) {
@@ -42,7 +45,7 @@ std::vector<ObjectId> ReachableObjects(const Repository& repo) {
     for (const auto& e : LoadManifest(repo.graph(), commit).tensors) ids.insert(e.id);
     for (const auto& e : LoadMethodState(repo.graph(), commit).tensors) ids.insert(e.id);
   }
-  AddBases(repo.objects(), &ids);
+  AddDeltaBases(repo.objects(), &ids);
   return std::vector<ObjectId>(ids.begin(), ids.end());
 }
 
@@ -135,7 +138,7 @@ FsckReport CheckRepository(const Repository& repo, bool verify_objects, const Ve
   report.objects_checked = to_check.size();
 
   std::set<ObjectId> needed = referenced;
-  AddBases(store, &needed);
+  AddDeltaBases(store, &needed);
   for (const auto& id : store.List()) {
     if (!needed.count(id)) report.unreachable_objects.push_back(id);
   }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <set>
 #include <vector>
 
 #include "storage/repository.hpp"
@@ -49,6 +50,8 @@ struct GcReport {
 
 // Objects reachable from any ref, including the delta bases they need.
 std::vector<ObjectId> ReachableObjects(const Repository& repo);
+// Adds the delta bases each object in ids needs, transitively.
+void AddDeltaBases(const ObjectStore& store, std::set<ObjectId>* ids);
 GcReport CollectGarbage(Repository& repo, bool dry_run);
 
 }  // namespace fomo

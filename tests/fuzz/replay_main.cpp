@@ -2,6 +2,7 @@
 // target, as the normal test suite does with tests/fuzz/corpus/TARGET (seeds and
 // every input a fuzzing run found to crash). `fomo_fuzz_replay --list` names the
 // targets.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
