@@ -25,6 +25,7 @@ struct EvalOptions {
 
 int RunEval(Context& ctx, const EvalOptions& o) {
   Repository& repo = ctx.repo();
+  repo.RequireWritable();  // results are stored as they are measured
   std::vector<std::string> selectors = o.datasets;
   if (selectors.empty()) {
     if (o.suite != "all" && o.suite != "adaptation" && o.suite != "retention") {

@@ -73,7 +73,8 @@ void EvaluateMissing(Context& ctx, Repository& repo, const std::vector<CommitId>
     if (!ctx.global.quiet) std::cerr << "note: the repository is read-only: showing the metrics it stores\n";
     return;
   }
-  repo.LockForWriting(ctx.global.quiet);
+  // No write lock: evaluations are rows in fomo.sqlite (WAL), written in one
+  // transaction each, so they never wait on a training or a publish.
   EvalReporter reporter(ctx);
   for (const auto& commit : commits) TryEvaluate(ctx, repo, commit, selectors, reporter, "--no-eval skips this");
 }

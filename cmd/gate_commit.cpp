@@ -12,13 +12,6 @@
 
 namespace fomo::cmd {
 
-std::string LineFor(const Graph& graph, const CommitId& first_parent, const SemVer& version) {
-  HeadState head = graph.Head();
-  if (head.branch && head.commit && *head.commit == first_parent) return *head.branch;
-  if (!head.branch && !head.commit) throw Error("HEAD points nowhere; 'fomo switch BRANCH' first");
-  return "fork/" + version.Tag();
-}
-
 std::string FreeBranchName(const Graph& graph, const std::string& base) {
   if (!graph.BranchTarget(base)) return base;
   for (int i = 2;; ++i) {
@@ -38,60 +31,110 @@ void CheckGateMeasurable(const Repository& repo, const std::string& require, con
                                fmt::join(keys, ", ")));
 }
 
-void GatedCommit::Prepare(const Graph& graph, VersionDraft& draft) const {
-  if (!gated()) {
-    draft.branch = line_;
+std::string LineAt(const Graph& graph, const CommitId& first_parent) {
+  HeadState head = graph.Head();
+  if (!head.branch && !head.commit) throw Error("HEAD points nowhere; 'fomo switch BRANCH' first");
+  if (head.branch && head.commit && *head.commit == first_parent) return *head.branch;
+  return std::string();
+}
+
+bool Publication::LineMoved(const Graph& graph) const {
+  return !plan_.line.empty() && graph.BranchTarget(plan_.line) != plan_.first_parent;
+}
+
+void Publication::Prepare(Repository& repo, VersionDraft& draft) {
+  if (gated()) core::Gate::Parse(plan_.require);  // a typo fails before any work is stored
+  const Graph& graph = repo.graph();
+  moved_ = LineMoved(graph);
+  const SemVer release = NextFreeVersion(graph, plan_.bumped_from, plan_.level);
+  if (!gated() && !moved_) {
+    draft.version = release;
+    branch_ = plan_.line.empty() ? FreeBranchName(graph, "fork/" + release.Tag()) : plan_.line;
+    draft.branch = branch_;
+    draft.tag = true;
     return;
   }
-  core::Gate::Parse(require_);  // a typo fails before any work is stored
-  if (!draft.version) throw Error("a gated version needs its version number up front");
-  draft.branch = FreeBranchName(graph, "pending/" + draft.version->Tag());
+  // A candidate: its own pre-release number, no tag, a pending/ branch.
+  draft.version = NextCandidate(repo, release);
+  branch_ = FreeBranchName(graph, "pending/" + draft.version->Tag());
+  draft.branch = branch_;
   draft.tag = false;
 }
 
-int GatedCommit::Finish(Context& ctx, Repository& repo, const StoredVersion& made, const CommitId& parent,
-                        const CommitId& anchor, bool no_eval, std::string* status, nlohmann::json* verdict_json) const {
-  *status = "committed";
-  if (!no_eval || gated()) {
-    EvaluateNewVersion(ctx, repo, made.commit.id);
-    EvaluateMissing(ctx, repo, {parent});
-  }
+int Publication::Pending(Context& ctx, Repository& repo, const StoredVersion& made, std::string* status) const {
+  *status = "pending";
+  const Graph& graph = repo.graph();
+  const auto tip = graph.BranchTarget(plan_.line);
+  const std::string now = tip ? LoadVersion(graph, *tip).version.Tag() + " (" + ShortId(*tip) + ")" : "nothing";
+  const std::string message = fmt::format(
+      "'{0}' moved to {1} while this version was made from {2}: it is {3} on branch '{4}' and '{0}' is unchanged; "
+      "merge it with 'fomo switch {0} && fomo merge {0} {4}', or rebase it by making it again with --from {0} and "
+      "dropping this one with 'fomo branch -d {4}'",
+      plan_.line, now, ShortId(plan_.first_parent), made.version.Tag(), branch_);
+  if (!ctx.global.json && !ctx.global.quiet) std::cout << fmt::format("pending: {} is on {}\n", made.version.Tag(), branch_);
+  std::cerr << "fomo: " << message << "\n";
+  return static_cast<int>(ExitCode::kPending);
+}
+
+int Publication::Finish(Context& ctx, Repository& repo, StoredVersion& made, const CommitId& anchor, bool no_eval,
+                        std::string* status, nlohmann::json* verdict_json) {
   *status = "committed";
   *verdict_json = nullptr;
-  if (!gated()) return 0;
-  core::GateInputs inputs{core::MetricsOf(repo, made.commit.id), core::MetricsOf(repo, parent),
+  if (!no_eval || gated()) {
+    EvaluateNewVersion(ctx, repo, made.commit.id);
+    EvaluateMissing(ctx, repo, {plan_.first_parent});
+  }
+  if (!gated()) return moved_ ? Pending(ctx, repo, made, status) : 0;
+
+  core::GateInputs inputs{core::MetricsOf(repo, made.commit.id), core::MetricsOf(repo, plan_.first_parent),
                           core::MetricsOf(repo, anchor)};
-  core::GateResult verdict = core::Gate::Parse(require_).Evaluate(inputs);
+  const core::GateResult verdict = core::Gate::Parse(plan_.require).Evaluate(inputs);
+  // Settling moves refs: under the lock, against the refs as they are now.
+  repo.LockForWriting(ctx.global.quiet);
   Graph& graph = repo.graph();
-  auto drop_pending = [&] {
-    // The pending branch is the one pointing at this version.
-    for (const auto& branch : graph.Branches()) {
-      if (branch.rfind("pending/", 0) == 0 && graph.BranchTarget(branch) == made.commit.id) graph.DeleteBranch(branch);
+  const std::string pending = branch_;
+  if (!verdict.passed) {
+    branch_ = FreeBranchName(graph, "rejected/" + made.version.Tag());
+    graph.SetBranch(branch_, made.commit.id, fmt::format("fomo: {} failed --require", made.version.ToString()));
+    graph.DeleteBranch(pending);
+    repo.Unlock();
+    *status = "rejected";
+    *verdict_json = {{"require", plan_.require}, {"passed", false}, {"values", verdict.explanation}, {"branch", branch_}};
+    const std::string line = plan_.line.empty() ? "no line" : "'" + plan_.line + "'";
+    if (!ctx.global.json) {
+      std::cout << fmt::format("rejected: {} fails --require '{}' ({}); it is on {}, {} did not advance\n",
+                               made.version.Tag(), plan_.require, verdict.explanation, branch_, line);
     }
-  };
-  if (verdict.passed) {
-    graph.SetBranch(line_, made.commit.id, fmt::format("fomo: version {} passed --require", made.version.ToString()));
-    graph.CreateTag(made.version.Tag(), made.commit.id);
-    drop_pending();
-    *verdict_json = {{"require", require_}, {"passed", true}, {"values", verdict.explanation}, {"branch", line_}};
+    std::cerr << fmt::format("fomo: --require '{}' failed ({}): the version is on branch '{}', {} did not advance\n",
+                             plan_.require, verdict.explanation, branch_, line);
+    return static_cast<int>(ExitCode::kGateFailed);
+  }
+  *verdict_json = {{"require", plan_.require}, {"passed", true}, {"values", verdict.explanation}, {"branch", branch_}};
+  if (moved_ || LineMoved(graph)) {
+    repo.Unlock();
     if (!ctx.global.quiet && !ctx.global.json) {
-      std::cout << fmt::format("passed: {} holds --require '{}' ({}) and is on {}\n", made.version.Tag(), require_,
-                               verdict.explanation, line_);
+      std::cout << fmt::format("passed: {} holds --require '{}' ({})\n", made.version.Tag(), plan_.require,
+                               verdict.explanation);
     }
-    return 0;
+    moved_ = true;
+    return Pending(ctx, repo, made, status);
   }
-  const std::string rejected = FreeBranchName(graph, "rejected/" + made.version.Tag());
-  graph.SetBranch(rejected, made.commit.id, fmt::format("fomo: version {} failed --require", made.version.ToString()));
-  drop_pending();
-  *status = "rejected";
-  *verdict_json = {{"require", require_}, {"passed", false}, {"values", verdict.explanation}, {"branch", rejected}};
-  if (!ctx.global.json) {
-    std::cout << fmt::format("rejected: {} fails --require '{}' ({}); it is on {}, {} did not advance\n",
-                             made.version.Tag(), require_, verdict.explanation, rejected, line_);
+  // The candidate becomes the release: its number now, the line, the tag.
+  const SemVer release = NextFreeVersion(graph, plan_.bumped_from, plan_.level);
+  StoredVersion promoted = RenumberVersion(repo, made.commit.id, release);
+  branch_ = plan_.line.empty() ? FreeBranchName(graph, "fork/" + release.Tag()) : plan_.line;
+  graph.SetBranch(branch_, promoted.commit.id, fmt::format("fomo: version {} passed --require", release.ToString()));
+  graph.CreateTag(release.Tag(), promoted.commit.id);
+  graph.DeleteBranch(pending);
+  repo.Unlock();
+  (*verdict_json)["branch"] = branch_;
+  (*verdict_json)["candidate"] = made.version.Tag();
+  if (!ctx.global.quiet && !ctx.global.json) {
+    std::cout << fmt::format("passed: {} holds --require '{}' ({}) and is on {} as {}\n", made.version.Tag(),
+                             plan_.require, verdict.explanation, branch_, release.Tag());
   }
-  std::cerr << fmt::format("fomo: --require '{}' failed ({}): the version is on branch '{}', '{}' did not advance\n",
-                           require_, verdict.explanation, rejected, line_);
-  return static_cast<int>(ExitCode::kGateFailed);
+  made = std::move(promoted);
+  return 0;
 }
 
 }  // namespace fomo::cmd

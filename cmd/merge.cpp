@@ -102,6 +102,7 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
   if (!params.weights.empty() && params.weights.size() != recipe.models.size()) {
     throw UsageError(fmt::format("--weights gives {} weights for {} versions", params.weights.size(), recipe.models.size()));
   }
+  repo.RequireWritable();
   HeadState head = graph.Head();
   if (!head.branch) throw Error("HEAD is detached; 'fomo switch BRANCH' before merging");
 
@@ -136,6 +137,13 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
   std::vector<const Manifest*> manifests;
   for (const StoredVersion* v : inputs) manifests.push_back(&v->manifest);
   const bool chatty = !ctx.global.quiet && !ctx.global.json;
+  // The line is HEAD's branch when its tip is merged: decided now, settled when the
+  // merge is published. Merged tensors go to the store as they are computed, so the
+  // write lock is held from here (gc must not see them unreferenced).
+  const std::string line = head.commit && std::find(commits.begin(), commits.end(), *head.commit) != commits.end()
+                               ? LineAt(graph, *head.commit)
+                               : std::string();
+  repo.LockForWriting(ctx.global.quiet);
   ProgressMeter meter("merging", chatty);
   merge::MergedTensors merged = merge::MergeVersions(
       repo.objects(), manifests, base ? &base->manifest : nullptr, method,
@@ -182,16 +190,16 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
   draft.message = a.message.empty() ? fmt::format("merge {} ({})", fmt::join(tags, " "), method_name) : a.message;
   draft.kind = "merge";
   draft.parents = parents;
-  draft.version = NextFreeVersion(graph, highest, *level);
   draft.allow_empty = true;
   // The line advances when its tip is one of the merged versions; otherwise the
   // merge starts a branch of its own, as `fomo minor --from` does.
-  const GatedCommit gate(a.require, LineFor(graph, parents.front(), *draft.version));
-  gate.Prepare(graph, draft);
+  Publication publication({a.require, line, parents.front(), highest, *level});
+  publication.Prepare(repo, draft);
   StoredVersion made = *CommitVersion(repo, draft);
+  repo.Unlock();
   if (chatty) {
     std::cout << fmt::format("{} {} {} (on {}): {} stored for {} raw\n", made.version.Tag(), ShortId(made.commit.id),
-                             made.commit.message, *draft.branch, FormatBytes(made.stored_bytes),
+                             made.commit.message, publication.branch(), FormatBytes(made.stored_bytes),
                              FormatBytes(made.raw_bytes));
   }
   // The gate compares with the first parent (the line's tip when it is merged) and
@@ -204,7 +212,7 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
     root = info.parents.front();
   }
   nlohmann::json verdict;
-  const int exit_code = gate.Finish(ctx, repo, made, parents.front(), root, a.no_eval, &status, &verdict);
+  const int exit_code = publication.Finish(ctx, repo, made, root, a.no_eval, &status, &verdict);
   if (ctx.global.json) {
     nlohmann::json out = VersionJson(LoadVersion(graph, made.commit.id), RefNames::Collect(graph),
                                      core::MetricsOf(repo, made.commit.id));

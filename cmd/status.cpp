@@ -8,6 +8,7 @@
 #include "cmd/output.hpp"
 #include "core/safetensors.hpp"
 #include "storage/atomic_file.hpp"
+#include "storage/training_runs.hpp"
 #include "storage/versions.hpp"
 
 namespace fomo::cmd {
@@ -47,25 +48,29 @@ int RunStatus(Context& ctx) {
   for (const auto& commit : reachable) {
     if (!repo.db().FindVersion(commit)) ++missing_rows;
   }
-  // An update that was interrupted (Ctrl-C, kill) waits in .fomo/train.
-  nlohmann::json training = nullptr;
-  const fs::path run_file = repo.fomo_dir() / "train" / "run.json";
-  if (fs::exists(run_file)) {
-    nlohmann::json run = nlohmann::json::parse(ReadFileToString(run_file), nullptr, false);
-    if (run.is_object()) {
-      training = {{"level", run.value("level", "")}, {"from", run.value("from", "")}, {"state", "interrupted"}};
-      const fs::path state = repo.fomo_dir() / "train" / "state.safetensors";
-      training["step"] = nullptr;
-      if (fs::exists(state)) {
-        try {
-          auto file = core::SafetensorsFile::Open(state);
-          training["step"] = std::stoll(file.metadata().at("step"));
-        } catch (const std::exception&) {
-        }
+  // Trainings running now, and interrupted ones waiting in .fomo/train.
+  nlohmann::json trainings = nlohmann::json::array();
+  for (const auto& r : ListTrainingRuns(repo.fomo_dir())) {
+    const nlohmann::json run = r.run.is_object() ? r.run : nlohmann::json::object();
+    nlohmann::json t = {{"level", run.value("level", "")},
+                        {"from", run.value("from", "")},
+                        {"line", run.value("line", "")},
+                        {"state", r.running ? "running" : "interrupted"},
+                        {"pid", r.running ? nlohmann::json(r.pid) : nlohmann::json(nullptr)},
+                        {"run", run.contains("run_id") ? run["run_id"] : nlohmann::json(nullptr)},
+                        {"step", nullptr}};
+    if (fs::exists(r.state_file())) {
+      try {
+        auto file = core::SafetensorsFile::Open(r.state_file());
+        t["step"] = std::stoll(file.metadata().at("step"));
+      } catch (const std::exception&) {
       }
-      if (run.contains("options")) training["options"] = run["options"];
     }
+    if (run.contains("options")) t["options"] = run["options"];
+    trainings.push_back(std::move(t));
   }
+  // The first of them, for scripts written before several could run.
+  const nlohmann::json training = trainings.empty() ? nlohmann::json(nullptr) : trainings.front();
   if (ctx.global.json) {
     PrintJson({{"root", repo.root().string()},
                {"branch", head.branch ? nlohmann::json(*head.branch) : nlohmann::json(nullptr)},
@@ -79,7 +84,8 @@ int RunStatus(Context& ctx) {
                  {"graph_bytes", graph_bytes},
                  {"database_bytes", db_bytes}}},
                {"missing_database_rows", missing_rows},
-               {"training", training}});
+               {"training", training},
+               {"trainings", trainings}});
     return 0;
   }
   if (head.branch) {
@@ -94,15 +100,22 @@ int RunStatus(Context& ctx) {
   std::cout << fmt::format("{} versions on {} branches\n", reachable.size(), graph.Branches().size());
   std::cout << fmt::format("store: {} objects, {}; graph {}; database {}\n", object_files,
                            FormatBytes(object_bytes), FormatBytes(graph_bytes), FormatBytes(db_bytes));
-  if (training.is_null()) {
-    std::cout << "no training in progress\n";
-  } else {
-    std::string level = training["level"].get<std::string>();
-    std::string step = training["step"].is_null() ? "before its first checkpoint"
-                                                  : fmt::format("at step {}", training["step"].get<int64_t>());
-    std::cout << fmt::format("an interrupted 'fomo {0}' from {1} is saved {2}: 'fomo {0} --resume' finishes it, "
+  if (trainings.empty()) std::cout << "no training in progress\n";
+  for (const auto& t : trainings) {
+    const std::string level = t["level"].get<std::string>();
+    const std::string line = t["line"].get<std::string>().empty() ? "" : " on " + t["line"].get<std::string>();
+    const std::string from = ShortId(t["from"].get<std::string>());
+    if (t["state"] == "running") {
+      std::cout << fmt::format("a 'fomo {}'{} from {} is running (pid {}){}\n", level, line, from,
+                               t["pid"].get<std::string>(),
+                               t["step"].is_null() ? "" : fmt::format(", saved at step {}", t["step"].get<int64_t>()));
+      continue;
+    }
+    std::string step = t["step"].is_null() ? "before its first checkpoint"
+                                           : fmt::format("at step {}", t["step"].get<int64_t>());
+    std::cout << fmt::format("an interrupted 'fomo {0}'{1} from {2} is saved {3}: 'fomo {0} --resume' finishes it, "
                              "'fomo {0} --abort' drops it\n",
-                             level, ShortId(training["from"].get<std::string>()), step);
+                             level, line, from, step);
   }
   if (missing_rows) {
     std::cout << fmt::format("{} versions lack their database row (an interrupted commit): run "

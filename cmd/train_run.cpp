@@ -217,9 +217,17 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
   };
   // FOMO_STOP_AFTER_STEP=N sends this process a Ctrl-C (SIGINT) once N steps are
   // done, so tests of --resume take the real signal path without depending on timing.
+  // FOMO_PAUSE_AT_STEP=N stops the process (SIGSTOP) once, after step N, as a
+  // debugger would: tests do their work beside a training frozen at a known step.
   const char* stop_after = std::getenv("FOMO_STOP_AFTER_STEP");
   const int64_t stop_at = stop_after ? std::atoll(stop_after) : 0;
+  const char* pause_after = std::getenv("FOMO_PAUSE_AT_STEP");
+  int64_t pause_at = pause_after ? std::atoll(pause_after) : 0;
   request.should_stop = [&] {
+    if (pause_at > 0 && last && last->step >= pause_at) {
+      pause_at = 0;
+      ::raise(SIGSTOP);
+    }
     if (job.state_path.empty()) return false;
     if (stop_at > 0 && last && last->step >= stop_at && !signals.requested()) ::raise(SIGINT);
     return signals.requested();

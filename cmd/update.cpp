@@ -22,6 +22,7 @@
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
 #include "storage/versions.hpp"
+#include "storage/training_runs.hpp"
 #include "train/history.hpp"
 
 namespace fomo::cmd {
@@ -164,17 +165,67 @@ void MergeFinetuned(Context& ctx, const train::MergeUpdate& merge, const StoredV
   draft.message = fmt::format("{}, {} merge", draft.message, merge.ToString());
 }
 
+// The interrupted run --resume or --abort means: the one of this level, the one
+// on HEAD's branch when several wait.
+TrainingRunDir PickInterrupted(const std::vector<TrainingRunDir>& runs, const std::string& level,
+                               const HeadState& head, const char* verb) {
+  std::vector<const TrainingRunDir*> waiting, of_level;
+  for (const auto& r : runs) {
+    if (r.running || !r.run.is_object()) continue;
+    waiting.push_back(&r);
+    if (r.level() == level) of_level.push_back(&r);
+  }
+  if (waiting.empty()) {
+    size_t running = 0;
+    for (const auto& r : runs) running += r.running;
+    throw Error(fmt::format("nothing to {}: no interrupted update in .fomo/train{}", verb,
+                            running ? fmt::format(" ({} running now; 'fomo status' shows them)", running) : ""));
+  }
+  if (of_level.empty()) {
+    throw UsageError(fmt::format("the interrupted update is a 'fomo {0}': {1} it with 'fomo {0} --{1}'",
+                                 waiting.front()->level(), verb));
+  }
+  if (of_level.size() > 1 && head.branch) {
+    std::vector<const TrainingRunDir*> here;
+    for (const auto* r : of_level) {
+      if (r->line() == *head.branch) here.push_back(r);
+    }
+    if (!here.empty()) of_level = here;
+  }
+  if (of_level.size() > 1) {
+    std::vector<std::string> described;
+    for (const auto* r : of_level) described.push_back(r->Describe());
+    throw Error(fmt::format("{} interrupted 'fomo {}' runs wait ({}); switch to the branch of the one to {}",
+                            of_level.size(), level, fmt::join(described, "; "), verb));
+  }
+  return *of_level.front();
+}
+
+// Removes a run's directory, and .fomo/train with it when it is left empty.
+void DropRunDir(const fs::path& dir) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::remove(dir.parent_path(), ec);  // fails, as it should, while other runs remain
+}
+
 int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   Repository& repo = ctx.repo();
   const std::string level_name(BumpLevelName(level));
-  const fs::path state_dir = repo.fomo_dir() / "train";
-  const fs::path run_file = state_dir / "run.json";
-  const fs::path state_file = state_dir / "state.safetensors";
   const bool chatty = !ctx.global.quiet && !ctx.global.json;
+  repo.RequireWritable();
+  const std::vector<TrainingRunDir> runs = ListTrainingRuns(repo.fomo_dir());
+  const HeadState head = repo.graph().Head();
 
+  // This process's run directory, held (its lock) until the command ends: others
+  // see it running, and a free lock means interrupted.
+  TrainingRunDir dir;
+  std::unique_ptr<RepoLock> claimed;
   if (a.abort) {
-    if (!fs::exists(run_file)) throw Error("no interrupted update to abort");
-    fs::remove_all(state_dir);
+    dir = PickInterrupted(runs, level_name, head, "abort");
+    claimed = ClaimTrainingRun(dir);
+    if (dir.run.contains("run_id")) repo.db().FinishTrainingRun(dir.run["run_id"].get<int64_t>(), "aborted", std::nullopt);
+    claimed.reset();
+    DropRunDir(dir.dir);
     if (chatty) std::cout << "dropped the interrupted update\n";
     return 0;
   }
@@ -184,23 +235,21 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
     if (a.AnyTrainingOption()) {
       throw UsageError("--resume takes no training options: the interrupted run remembers them");
     }
-    if (!fs::exists(run_file)) throw Error("nothing to resume: no interrupted update in .fomo/train");
-    auto text = ReadFileToString(run_file);
-    run = nlohmann::json::parse(text, nullptr, false);
-    if (!run.is_object() || !run.contains("options")) throw Error(fmt::format("'{}' is unreadable", run_file.string()));
-    if (run.value("level", "") != level_name) {
-      throw UsageError(fmt::format("the interrupted update is a 'fomo {0}': resume it with 'fomo {0} --resume'",
-                                   run.value("level", "?")));
-    }
+    dir = PickInterrupted(runs, level_name, head, "resume");
+    run = dir.run;
+    if (!run.contains("options")) throw Error(fmt::format("'{}' is unreadable", dir.run_file().string()));
+    claimed = ClaimTrainingRun(dir);
+    // Saved by a fomo before publish-time locking: the line is HEAD's if it is still there.
+    if (!run.contains("line")) run["line"] = LineAt(repo.graph(), run["from"].get<std::string>());
   } else {
-    if (fs::exists(run_file)) {
-      nlohmann::json waiting = nlohmann::json::parse(ReadFileToString(run_file), nullptr, false);
-      std::string waiting_level = waiting.is_object() ? waiting.value("level", level_name) : level_name;
-      throw Error(fmt::format("an interrupted 'fomo {0}' is waiting in .fomo/train: continue it with 'fomo {0} "
-                              "--resume' or drop it with 'fomo {0} --abort'",
-                              waiting_level));
-    }
     const CommitId from = ResolveRevision(repo, a.from.empty() ? "HEAD" : a.from);
+    const std::string line = LineAt(repo.graph(), from);
+    for (const auto& r : runs) {
+      if (r.running || !r.run.is_object() || r.line() != line || line.empty()) continue;
+      throw Error(fmt::format("an interrupted 'fomo {0}' on '{1}' is waiting in .fomo/train: continue it with 'fomo {0} "
+                              "--resume' or drop it with 'fomo {0} --abort'",
+                              r.level(), line));
+    }
     train::UpdateOptions options = OptionsFor(level_name, a, repo.config().document);
     if (!a.dtype.empty()) core::ParseWeightDtype(a.dtype, "--dtype");
     train::LineHistory history = train::ReadLineHistory(repo.graph(), from);
@@ -223,6 +272,7 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
     const bool from_anchor = options.merge && options.merge->TrainsFrom() == train::MergeRole::kAnchor;
     run = {{"level", level_name},
            {"from", from},
+           {"line", line},
            {"train_from", from_anchor ? anchor : from},
            {"options", options.ToJson()},
            {"dtype", a.dtype},
@@ -247,6 +297,7 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
                             source.version.Tag(), parent.version.Tag()));
   }
   const core::ClipConfig config = core::ClipConfig::FromJsonText(parent.config_json, "repository config");
+  // The number it would get now, for progress lines; the publish step settles it.
   const SemVer next = NextFreeVersion(repo.graph(), parent.version, level);
   core::CheckManifest(source.manifest, config, source.version.Tag());
   core::StoredWeights weights = core::ReadWeights(repo.objects(), source.manifest, repo.config().storage.threads);
@@ -261,27 +312,27 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   job.task_index = run["task_index"].get<int64_t>();
   job.pretrain = run["pretrain"].get<std::vector<std::string>>();
   job.buffer = run["buffer"].get<std::vector<std::string>>();
-  job.state_path = state_file;
-  job.resume = a.resume && fs::exists(state_file);
+  job.resume = a.resume && fs::exists(dir.state_file());
   job.repo = &repo;
   if (run.contains("run_id")) job.run_id = run["run_id"].get<int64_t>();
   job.parent_commit = train_from;
   job.level = level_name;
 
   if (!a.resume) {
-    fs::create_directories(state_dir);
     job.run_id = repo.db().BeginTrainingRun(from, level_name, run["options"].dump());
     run["run_id"] = *job.run_id;
-    WriteRunFile(run_file, run);
+    claimed = ClaimNewTrainingRun(repo.fomo_dir(), *job.run_id, &dir);
+    WriteRunFile(dir.run_file(), run);
   }
+  job.state_path = dir.state_file();
   TrainingResult trained;
   try {
     trained = RunTraining(ctx, repo.config().document, job);
   } catch (...) {
     // A failed run (NaN loss, bad data) cannot be resumed into anything better.
     if (job.run_id) repo.db().FinishTrainingRun(*job.run_id, "failed", std::nullopt);
-    std::error_code ec;
-    fs::remove_all(state_dir, ec);
+    claimed.reset();
+    DropRunDir(dir.dir);
     throw;
   }
   if (trained.outcome.interrupted) {
@@ -349,16 +400,18 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   draft.bump = level;
   draft.budget = trained.budget;
   draft.allow_empty = true;
-  draft.version = next;
+  // The publish step: the write lock from here until the refs have moved.
+  repo.LockForWriting(ctx.global.quiet);
+  Publication publication({require, run.value("line", ""), from, parent.version, level});
   ProgressMeter meter("storing tensors", chatty);
   const StoreProgress progress = [&](uint64_t d, uint64_t t) { meter.Update(d, t); };
   if (options.merge) MergeFinetuned(ctx, *options.merge, source, run["anchor"].get<std::string>(), draft, progress);
-  const GatedCommit gate(require, LineFor(repo.graph(), from, next));
-  gate.Prepare(repo.graph(), draft);
+  publication.Prepare(repo, draft);
   StoredVersion made = *CommitVersion(repo, draft, progress);
+  repo.Unlock();
   meter.Finish();
-  std::error_code ec;
-  fs::remove_all(state_dir, ec);
+  claimed.reset();
+  DropRunDir(dir.dir);
 
   if (chatty) {
     std::cout << fmt::format("{} {} {}: {} steps, {} samples, {:.1f} s, {} stored\n", made.version.Tag(),
@@ -367,8 +420,7 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   }
   std::string status;
   nlohmann::json verdict;
-  const int exit_code =
-      gate.Finish(ctx, repo, made, from, run["anchor"].get<std::string>(), no_eval, &status, &verdict);
+  const int exit_code = publication.Finish(ctx, repo, made, run["anchor"].get<std::string>(), no_eval, &status, &verdict);
   if (job.run_id) repo.db().FinishTrainingRun(*job.run_id, status, made.commit.id);
   if (ctx.global.json) {
     StoredVersion stored = LoadVersion(repo.graph(), made.commit.id);

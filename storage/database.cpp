@@ -68,6 +68,15 @@ CREATE TABLE training_steps(
   PRIMARY KEY(run_id, step)
 );
 )sql",
+    // 2: versions marked released (pushed, or `fomo tag --release`): their tags stay.
+    R"sql(
+CREATE TABLE releases(
+  tag         TEXT PRIMARY KEY,
+  commit_id   TEXT NOT NULL,
+  released_at INTEGER NOT NULL,
+  how         TEXT NOT NULL
+);
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == Database::kSchemaVersion);
 
@@ -474,6 +483,31 @@ std::optional<int64_t> Database::TrainingRunOf(const std::string& commit) const 
   s.Bind(1, commit);
   if (!s.Step()) return std::nullopt;
   return s.Int(0);
+}
+
+void Database::MarkReleased(const ReleaseRow& row) {
+  Transaction([&] {
+    Statement s(db_, "INSERT OR IGNORE INTO releases(tag, commit_id, released_at, how) VALUES (?, ?, ?, ?)");
+    s.Bind(1, row.tag);
+    s.Bind(2, row.commit);
+    s.Bind(3, row.released_at);
+    s.Bind(4, row.how);
+    s.Step();
+  });
+}
+
+std::optional<ReleaseRow> Database::FindRelease(const std::string& tag) const {
+  Statement s(db_, "SELECT tag, commit_id, released_at, how FROM releases WHERE tag = ?");
+  s.Bind(1, tag);
+  if (!s.Step()) return std::nullopt;
+  return ReleaseRow{s.Text(0), s.Text(1), s.Int(2), s.Text(3)};
+}
+
+std::vector<ReleaseRow> Database::Releases() const {
+  Statement s(db_, "SELECT tag, commit_id, released_at, how FROM releases ORDER BY tag");
+  std::vector<ReleaseRow> rows;
+  while (s.Step()) rows.push_back(ReleaseRow{s.Text(0), s.Text(1), s.Int(2), s.Text(3)});
+  return rows;
 }
 
 std::vector<EvaluationRow> Database::Evaluations(const std::string& commit) const {

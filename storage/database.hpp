@@ -1,4 +1,4 @@
-// fomo.sqlite: versions, evaluations, training runs and their per-step logs. The
+// fomo.sqlite: versions, evaluations, training runs and their per-step logs, releases. The
 // schema is versioned with PRAGMA user_version; the journal is WAL; every write is
 // a transaction.
 #pragma once
@@ -39,6 +39,14 @@ struct EvaluationRow {
   int64_t created_at = 0;
 };
 
+// A version tag marked released: it names its weights forever (never deleted).
+struct ReleaseRow {
+  std::string tag;     // "v1.2.0"
+  std::string commit;
+  int64_t released_at = 0;
+  std::string how;     // "marked" (fomo tag --release), "pushed"
+};
+
 struct TrainingStepRow {
   int64_t step = 0;  // 1-based
   double loss = 0;
@@ -48,7 +56,7 @@ struct TrainingStepRow {
 
 class Database {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens (creating when asked) and migrates to kSchemaVersion. Refuses a database
   // written by a newer fomo.
@@ -87,6 +95,11 @@ class Database {
   // The run that made a version, if fomo trained it.
   std::optional<int64_t> TrainingRunOf(const std::string& commit) const;
   std::vector<EvaluationRow> Evaluations(const std::string& commit) const;
+
+  // Marks a version tag released (a second mark keeps the first).
+  void MarkReleased(const ReleaseRow& row);
+  std::optional<ReleaseRow> FindRelease(const std::string& tag) const;
+  std::vector<ReleaseRow> Releases() const;
 
   // Runs body inside BEGIN IMMEDIATE ... COMMIT; rolls back on an exception.
   template <typename Body>

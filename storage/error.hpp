@@ -15,6 +15,7 @@ enum class ExitCode : int {
   kError = 1,       // something failed; stderr says what and where
   kUsage = 2,       // bad command line
   kGateFailed = 3,  // a --require gate failed; the version sits on a rejected/ branch
+  kPending = 4,     // the line moved while the version was made; it sits on a pending/ branch
   kInterrupted = 130,  // 128 + SIGINT, as a shell reports Ctrl-C (SIGTERM: 143)
 };
 

@@ -214,13 +214,20 @@ std::optional<CommitId> Graph::Resolve(const std::string& rev) const {
   };
   if (rev.empty()) return std::nullopt;
   // A bare "1.2.0" means the version tag v1.2.0; so does "1.2.0~1" and the like.
-  if (rev[0] >= '0' && rev[0] <= '9') {
-    size_t end = rev.find_first_of("~^");
-    if (SemVer::Parse(rev.substr(0, end))) {
-      if (auto found = try_spec("v" + rev)) return found;
+  const size_t end = rev.find_first_of("~^");
+  const std::optional<SemVer> version = SemVer::Parse(rev.substr(0, end));
+  const std::string suffix = end == std::string::npos ? "" : rev.substr(end);
+  if (version && rev[0] >= '0' && rev[0] <= '9') {
+    if (auto found = try_spec("v" + rev)) return found;
+  }
+  if (auto found = try_spec(rev)) return found;
+  // A candidate (v1.2.0-rc.1) has no tag: its pending/ or rejected/ branch names it.
+  if (version && version->candidate()) {
+    for (const char* prefix : {"pending/", "rejected/"}) {
+      if (auto found = try_spec(std::string(prefix) + version->Tag() + suffix)) return found;
     }
   }
-  return try_spec(rev);
+  return std::nullopt;
 }
 
 HeadState Graph::Head() const {

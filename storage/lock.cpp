@@ -74,6 +74,33 @@ RepoLock::RepoLock(const fs::path& path, double timeout_seconds, bool quiet) {
   }
 }
 
+std::unique_ptr<RepoLock> RepoLock::TryAcquire(const fs::path& path) {
+  std::unique_ptr<RepoLock> lock(new RepoLock());
+  lock->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock->fd_ < 0) {
+    throw Error(fmt::format("cannot open lock '{}': {}", path.string(), std::strerror(errno)));
+  }
+  if (::flock(lock->fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock->fd_);  // not through the destructor, which would blank the holder's pid
+    lock->fd_ = -1;
+    return nullptr;
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock->fd_, 0) == 0) {
+    [[maybe_unused]] ssize_t n = ::pwrite(lock->fd_, pid.data(), pid.size(), 0);
+  }
+  return lock;
+}
+
+bool RepoLock::Held(const fs::path& path) {
+  // Opened read-only so that asking works on a read-only repository too.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);
+  return held;
+}
+
 RepoLock::~RepoLock() {
   if (fd_ >= 0) {
     [[maybe_unused]] int rc = ::ftruncate(fd_, 0);

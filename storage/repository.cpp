@@ -58,12 +58,16 @@ Repository Repository::Open(const fs::path& start) {
   return Repository(*root, fomo_dir, std::move(config), std::move(graph), std::move(db));
 }
 
-void Repository::LockForWriting(bool quiet) {
+void Repository::RequireWritable() const {
   if (db_.read_only()) {
     throw Error(fmt::format("cannot change the repository in '{}': it is read-only (a read-only mount or "
                             "directory); reading commands work on it",
                             root_.string()));
   }
+}
+
+void Repository::LockForWriting(bool quiet) {
+  RequireWritable();
   if (!lock_) lock_ = std::make_unique<RepoLock>(lock_path(), RepoLock::DefaultTimeout(), quiet);
 }
 

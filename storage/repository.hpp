@@ -45,8 +45,14 @@ class Repository {
   Database& db() { return db_; }
   const Database& db() const { return db_; }
 
-  // Takes the write lock for the lifetime of the repository object.
+  // Takes the write lock until Unlock or the end of the repository object (a
+  // second call while it is held does nothing).
   void LockForWriting(bool quiet);
+  void Unlock() { lock_.reset(); }
+  // Throws, naming the directory, when the repository cannot be written (a
+  // read-only mount): commands that will write say so before any work.
+  void RequireWritable() const;
+  bool locked() const { return lock_ != nullptr; }
 
  private:
   Repository(fs::path root, fs::path fomo_dir, RepoConfig config, Graph graph, Database db);

@@ -1,6 +1,7 @@
 #include "storage/semver.hpp"
 
 #include <charconv>
+#include <climits>
 #include <tuple>
 
 namespace fomo {
@@ -34,27 +35,46 @@ std::optional<SemVer> SemVer::Parse(std::string_view text) {
       text.remove_prefix(1);
     }
   }
-  if (!text.empty()) return std::nullopt;
-  return SemVer{parts[0], parts[1], parts[2]};
+  int rc = 0;
+  if (!text.empty()) {
+    constexpr std::string_view kRc = "-rc.";
+    if (text.substr(0, kRc.size()) != kRc) return std::nullopt;
+    text.remove_prefix(kRc.size());
+    if (text.empty() || text[0] < '1' || text[0] > '9') return std::nullopt;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), rc);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  }
+  return SemVer{parts[0], parts[1], parts[2], rc};
 }
 
 std::string SemVer::ToString() const {
-  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+  std::string text = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+  if (rc) text += "-rc." + std::to_string(rc);
+  return text;
 }
 
 std::string SemVer::Tag() const { return "v" + ToString(); }
 
 SemVer SemVer::Bumped(BumpLevel level) const {
-  switch (level) {
-    case BumpLevel::kPatch: return SemVer{major, minor, patch + 1};
-    case BumpLevel::kMinor: return SemVer{major, minor + 1, 0};
-    case BumpLevel::kMajor: return SemVer{major + 1, 0, 0};
+  // A candidate's release is the next version at its own level (as npm's semver
+  // increments 1.2.0-rc.1: minor gives 1.2.0, patch 1.2.0, major 2.0.0).
+  if (candidate()) {
+    const bool at_level = level == BumpLevel::kPatch || (level == BumpLevel::kMinor && patch == 0) ||
+                          (level == BumpLevel::kMajor && minor == 0 && patch == 0);
+    if (at_level) return Release();
   }
-  return *this;
+  switch (level) {
+    case BumpLevel::kPatch: return SemVer{major, minor, patch + 1, 0};
+    case BumpLevel::kMinor: return SemVer{major, minor + 1, 0, 0};
+    case BumpLevel::kMajor: return SemVer{major + 1, 0, 0, 0};
+  }
+  return Release();
 }
 
 bool SemVer::operator<(const SemVer& o) const {
-  return std::tie(major, minor, patch) < std::tie(o.major, o.minor, o.patch);
+  // A pre-release precedes its release (semver 11.3): 1.2.0-rc.1 < 1.2.0.
+  const int rank = rc ? rc : INT_MAX, other = o.rc ? o.rc : INT_MAX;
+  return std::tie(major, minor, patch, rank) < std::tie(o.major, o.minor, o.patch, other);
 }
 
 }  // namespace fomo

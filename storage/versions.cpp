@@ -180,6 +180,42 @@ SemVer NextFreeVersion(const Graph& graph, const SemVer& parent, BumpLevel level
   return next;
 }
 
+SemVer NextCandidate(const Repository& repo, const SemVer& release) {
+  int highest = 0;
+  auto consider = [&](const std::string& text) {
+    auto v = SemVer::Parse(text);
+    if (v && v->candidate() && v->Release() == release) highest = std::max(highest, v->rc);
+  };
+  // The database remembers every version ever committed, so a number once shown is
+  // not given again after its branch was deleted.
+  for (const auto& row : repo.db().AllVersions()) consider(row.version);
+  for (const auto& branch : repo.graph().Branches()) consider(branch.substr(branch.rfind('/') + 1));
+  for (const auto& [tag, commit] : repo.graph().Tags()) consider(tag);
+  return release.Candidate(highest + 1);
+}
+
+StoredVersion RenumberVersion(Repository& repo, const CommitId& commit, const SemVer& version) {
+  Graph& graph = repo.graph();
+  const CommitInfo info = graph.ReadCommit(commit);
+  const StoredVersion before = LoadVersion(graph, commit);
+  std::map<std::string, std::string> files;
+  for (const char* name : {"manifest.json", "config.json", "recipe.json", "metrics.json", "method_state.json"}) {
+    if (auto text = graph.ReadFile(commit, name)) files[name] = *text;
+  }
+  json record = json::parse(*graph.ReadFile(commit, "version.json"));
+  record["version"] = version.ToString();
+  record["candidate"] = before.version.ToString();
+  files["version.json"] = record.dump(2) + "\n";
+  const CommitId renumbered = graph.WriteCommit(files, info.parents, info.message);
+  StoredVersion v = LoadVersion(graph, renumbered);
+  repo.db().InsertVersion(VersionRowOf(v));
+  // The same weights: what was measured of the candidate holds for the release.
+  std::vector<EvaluationRow> rows = repo.db().Evaluations(commit);
+  for (auto& row : rows) row.commit = renumbered;
+  repo.db().InsertEvaluations(rows);
+  return v;
+}
+
 std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft& draft,
                                            const StoreProgress& progress) {
   Graph& graph = repo.graph();

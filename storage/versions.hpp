@@ -96,4 +96,13 @@ VersionRow VersionRowOf(const StoredVersion& version);
 // level, moved past any version tag already taken.
 SemVer NextFreeVersion(const Graph& graph, const SemVer& parent, BumpLevel level);
 
+// The next pre-release number of release (v1.2.0-rc.N): past every candidate of it
+// the repository has ever recorded or names in a ref.
+SemVer NextCandidate(const Repository& repo, const SemVer& release);
+
+// A candidate promoted to a release: the same tree, parents and message with
+// version.json renumbered (and naming the candidate), its database row, and the
+// candidate's evaluations copied. Moves no ref.
+StoredVersion RenumberVersion(Repository& repo, const CommitId& commit, const SemVer& version);
+
 }  // namespace fomo

@@ -1,6 +1,7 @@
 #include "test_support.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,14 +30,12 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-namespace {
-
-RunResult Run(const std::string& binary, const std::vector<std::string>& args, const fs::path& dir,
-              const std::map<std::string, std::string>& env) {
-  TempDir scratch;
-  fs::path out_path = scratch / "out", err_path = scratch / "err";
-  pid_t pid = ::fork();
-  if (pid == 0) {
+BackgroundRun::BackgroundRun(const std::string& binary, const std::vector<std::string>& args, const fs::path& dir,
+                             const std::map<std::string, std::string>& env)
+    : scratch_(std::make_unique<TempDir>()) {
+  const fs::path out_path = scratch_->path() / "out", err_path = scratch_->path() / "err";
+  pid_ = ::fork();
+  if (pid_ == 0) {
     if (::chdir(dir.c_str()) != 0) ::_exit(127);
     int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -53,13 +52,53 @@ RunResult Run(const std::string& binary, const std::vector<std::string>& args, c
     ::execv(binary.c_str(), argv.data());
     ::_exit(127);
   }
+}
+
+BackgroundRun::~BackgroundRun() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::kill(pid_, SIGCONT);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+  }
+}
+
+bool BackgroundRun::WaitUntilStopped(double timeout_seconds) {
+  for (double waited = 0; waited < timeout_seconds; waited += 0.05) {
+    int status = 0;
+    pid_t r = ::waitpid(pid_, &status, WUNTRACED | WNOHANG);
+    if (r == pid_ && WIFSTOPPED(status)) return true;
+    if (r == pid_) {  // it ended instead
+      finished_status_ = status;
+      return false;
+    }
+    ::usleep(50000);
+  }
+  return false;
+}
+
+void BackgroundRun::Continue() { ::kill(pid_, SIGCONT); }
+
+RunResult BackgroundRun::Wait() {
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  if (finished_status_) {
+    status = *finished_status_;
+  } else {
+    ::waitpid(pid_, &status, 0);
+  }
+  pid_ = -1;
   RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  r.out = ReadFile(out_path);
-  r.err = ReadFile(err_path);
+  r.out = ReadFile(scratch_->path() / "out");
+  r.err = ReadFile(scratch_->path() / "err");
   return r;
+}
+
+namespace {
+
+RunResult Run(const std::string& binary, const std::vector<std::string>& args, const fs::path& dir,
+              const std::map<std::string, std::string>& env) {
+  return BackgroundRun(binary, args, dir, env).Wait();
 }
 
 }  // namespace

@@ -2,8 +2,12 @@
 // binary, reading files, making small tensors.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +43,27 @@ std::string FomoBinary();
 // Runs the fomo binary with args in dir, with extra environment variables.
 RunResult RunFomo(const std::vector<std::string>& args, const fs::path& dir,
                   const std::map<std::string, std::string>& env = {});
+// A process started and left running: the test stops it, works beside it, and
+// waits for it (killed if the test ends first).
+class BackgroundRun {
+ public:
+  BackgroundRun(const std::string& binary, const std::vector<std::string>& args, const fs::path& dir,
+                const std::map<std::string, std::string>& env = {});
+  ~BackgroundRun();
+  BackgroundRun(const BackgroundRun&) = delete;
+  BackgroundRun& operator=(const BackgroundRun&) = delete;
+  // True once the process has stopped itself (SIGSTOP, as FOMO_PAUSE_AT_STEP does);
+  // false when it ended or the time ran out.
+  bool WaitUntilStopped(double timeout_seconds);
+  void Continue();
+  RunResult Wait();
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> finished_status_;
+  std::unique_ptr<TempDir> scratch_;
+};
+
 // Runs the fomo-gen helper.
 RunResult RunGen(const std::vector<std::string>& args);
 // Runs any program (argv[0] an absolute path) in dir.

@@ -189,10 +189,10 @@ TEST_CASE("a merge behind a failed --require gate goes to rejected/ and exits 3"
   RunResult r = RunFomo({"merge", "v1.0.2", "v1.0.1", "--require", "retention >= parent.retention"}, dir.path());
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, HasSubstr("not measured"));
-  CHECK_THAT(r.err, HasSubstr("rejected/v1.1.0"));
+  CHECK_THAT(r.err, HasSubstr("rejected/v1.1.0-rc.1"));
   auto head = Json(RunFomo({"show", "--json"}, dir.path()));
   CHECK(head["version"] == "1.0.2");
-  auto kept = Json(RunFomo({"show", "rejected/v1.1.0", "--json"}, dir.path()));
+  auto kept = Json(RunFomo({"show", "rejected/v1.1.0-rc.1", "--json"}, dir.path()));
   CHECK(kept["kind"] == "merge");
   CHECK(kept["tags"].empty());
 }

@@ -6,6 +6,8 @@
 
 #include <regex>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "catch.hpp"
@@ -181,15 +183,20 @@ TEST_CASE("a failed --require gate commits on rejected/ and exits 3", "[cli][tra
   RunResult rejected = RunFomo(args, dir.path());
   INFO(rejected.err);
   CHECK(rejected.exit_code == 3);
-  CHECK_THAT(rejected.err, HasSubstr("rejected/v1.1.0"));
+  CHECK_THAT(rejected.err, HasSubstr("rejected/v1.1.0-rc.1"));
   // The last line on stdout says it first: the run trained, but the version was rejected.
-  CHECK_THAT(rejected.out, HasSubstr("rejected: v1.1.0 fails --require 'adaptation > parent.adaptation + 1000' (adaptation = "));
+  CHECK_THAT(rejected.out, HasSubstr("rejected: v1.1.0-rc.1 fails --require 'adaptation > parent.adaptation + 1000' (adaptation = "));
   auto head = nlohmann::json::parse(RunFomo({"show", "HEAD", "--json"}, dir.path()).out);
   CHECK(head["version"] == "1.0.0");
   CHECK(RunFomo({"show", "v1.1.0"}, dir.path()).exit_code == 1);  // not tagged
-  auto kept = nlohmann::json::parse(RunFomo({"show", "rejected/v1.1.0", "--json"}, dir.path()).out);
-  CHECK(kept["version"] == "1.1.0");
+  auto kept = nlohmann::json::parse(RunFomo({"show", "rejected/v1.1.0-rc.1", "--json"}, dir.path()).out);
+  // A candidate's own number, never a release's: rejected runs do not reuse v1.1.0.
+  CHECK(kept["version"] == "1.1.0-rc.1");
   CHECK(kept["summary"]["adaptation"].is_number());
+  CHECK(nlohmann::json::parse(RunFomo({"show", "v1.1.0-rc.1", "--json"}, dir.path()).out)["commit"] == kept["commit"]);
+  RunResult again = RunFomo(args, dir.path());
+  CHECK(again.exit_code == 3);
+  CHECK_THAT(again.err, HasSubstr("rejected/v1.1.0-rc.2"));
 
   args = Update("minor", {"--require", "retention > -1 && adaptation >= 0"});
   args.erase(std::find(args.begin(), args.end(), "--no-eval"));
@@ -197,14 +204,17 @@ TEST_CASE("a failed --require gate commits on rejected/ and exits 3", "[cli][tra
   INFO(passed.err);
   CHECK(passed.exit_code == 0);
   head = nlohmann::json::parse(RunFomo({"show", "HEAD", "--json"}, dir.path()).out);
-  CHECK(head["version"] == "1.1.0");
+  CHECK(head["version"] == "1.1.0");  // the candidate, released under the release number
+  CHECK(head["summary"]["adaptation"].is_number());  // its evaluations came with it
   CHECK(RunFomo({"show", "v1.1.0"}, dir.path()).exit_code == 0);
+  auto branches = nlohmann::json::parse(RunFomo({"branch", "--json"}, dir.path()).out);
+  for (const auto& b : branches) CHECK(b["branch"].get<std::string>().rfind("pending/", 0) != 0);
   // The rejected version branches off v1.0.0 beside the line.
   RunResult graph = RunFomo({"log", "--graph", "--all"}, dir.path());
   REQUIRE(graph.exit_code == 0);
   CHECK_THAT(graph.out, HasSubstr("| * "));
   CHECK_THAT(graph.out, HasSubstr("\n|/\n* "));
-  CHECK_THAT(graph.out, HasSubstr("rejected/v1.1.0"));
+  CHECK_THAT(graph.out, HasSubstr("rejected/v1.1.0-rc.1"));
 }
 
 TEST_CASE("a NaN loss stops the update and commits nothing", "[cli][train]") {
@@ -399,9 +409,9 @@ TEST_CASE("a merge update that fails its gate keeps both commits on rejected/", 
   RunResult r = RunFomo(args, dir.path());
   CHECK(r.exit_code == 3);
   CHECK(Show(dir.path(), "HEAD")["version"] == "1.0.0");
-  auto rejected = Show(dir.path(), "rejected/v1.1.0");
+  auto rejected = Show(dir.path(), "rejected/v1.1.0-rc.1");
   CHECK(rejected["recipe"]["merge"]["strategy"] == "ema");
-  CHECK(Show(dir.path(), "rejected/v1.1.0^2")["kind"] == "finetuned");
+  CHECK(Show(dir.path(), "rejected/v1.1.0-rc.1^2")["kind"] == "finetuned");
   RunResult fsck = RunFomo({"fsck"}, dir.path());
   CHECK(fsck.exit_code == 0);
   CHECK_THAT(fsck.out + fsck.err, !HasSubstr("has no tag"));
@@ -421,4 +431,61 @@ TEST_CASE("fomo.yaml's level defaults can make every update a merge update", "[c
   RunResult bad = RunFomo(Update("minor", {}), dir.path());
   CHECK(bad.exit_code != 0);
   CHECK_THAT(bad.err, HasSubstr("defaults.minor.merge"));
+}
+
+TEST_CASE("reads, evaluations, tags and other trainings run while a training works; its publish on a moved line "
+          "lands on pending/",
+          "[cli][train][concurrent]") {
+  if (!HaveFashionMnist()) return;
+  TempDir dir;
+  InitPretrained(dir.path());
+  REQUIRE(RunFomo({"branch", "exp"}, dir.path()).exit_code == 0);
+  // The training stops itself (SIGSTOP) after its second step, so everything below
+  // happens while it is mid-run; anything waiting on a lock gives up within 1 s.
+  BackgroundRun training(FomoBinary(), Update("minor", {"-m", "slow"}), dir.path(), {{"FOMO_PAUSE_AT_STEP", "2"}});
+  REQUIRE(training.WaitUntilStopped(300));
+  const std::map<std::string, std::string> impatient = {{"FOMO_LOCK_TIMEOUT", "1"}};
+  auto ok = [&](const std::vector<std::string>& args) {
+    RunResult r = RunFomo(args, dir.path(), impatient);
+    INFO(fmt::format("{}: {}", fmt::join(args, " "), r.err));
+    CHECK(r.exit_code == 0);
+    return r;
+  };
+  auto status = nlohmann::json::parse(ok({"status", "--json"}).out);
+  REQUIRE(status["trainings"].size() == 1);
+  CHECK(status["trainings"][0]["state"] == "running");
+  CHECK(status["trainings"][0]["line"] == "main");
+  ok({"log", "--metrics"});
+  ok({"show", "v1.0.0"});
+  ok({"diff", "v1.0.0", "v1.0.0"});
+  ok({"export", "v1.0.0", "-o", (dir / "v1.safetensors").string(), "-q"});
+  ok({"eval", "v1.0.0", "-q"});
+  ok({"tag", "reviewed", "v1.0.0"});
+  ok({"branch", "exp2"});
+  // A second training, on another branch, from start to commit.
+  ok({"switch", "exp"});
+  ok(Update("patch", {"--samples", "32"}));
+  CHECK(nlohmann::json::parse(ok({"show", "exp", "--json"}).out)["version"] == "1.0.1");
+  // And one on the stopped training's own line: it lands first.
+  ok({"switch", "main"});
+  ok(Update("minor", {"--samples", "32", "-m", "fast"}));
+  CHECK(nlohmann::json::parse(ok({"show", "main", "--json"}).out)["message"] == "fast");
+
+  training.Continue();
+  RunResult slow = training.Wait();
+  INFO(slow.err);
+  CHECK(slow.exit_code == 4);
+  CHECK_THAT(slow.err, HasSubstr("'main' moved to v1.1.0"));
+  CHECK_THAT(slow.err, HasSubstr("pending/v1.2.0-rc.1"));
+  CHECK_THAT(slow.err, HasSubstr("fomo merge main pending/v1.2.0-rc.1"));
+  CHECK(nlohmann::json::parse(ok({"show", "main", "--json"}).out)["message"] == "fast");  // main did not move
+  auto pending = nlohmann::json::parse(ok({"show", "pending/v1.2.0-rc.1", "--json"}).out);
+  CHECK(pending["version"] == "1.2.0-rc.1");
+  CHECK(pending["message"] == "slow");
+  CHECK(nlohmann::json::parse(ok({"status", "--json"}).out)["trainings"].empty());
+  // The hint works: merging it onto the line makes the next release.
+  ok({"merge", "main", "pending/v1.2.0-rc.1", "--no-eval", "-q"});
+  auto merged = nlohmann::json::parse(ok({"show", "main", "--json"}).out);
+  CHECK(merged["version"] == "1.2.0");
+  CHECK(ok({"fsck", "-q"}).exit_code == 0);
 }
