@@ -62,6 +62,7 @@ Runner SetupEval(CommandLine& cli);
 Runner SetupExport(CommandLine& cli);
 Runner SetupFsck(CommandLine& cli);
 Runner SetupGc(CommandLine& cli);
+Runner SetupReset(CommandLine& cli);
 Runner SetupInit(CommandLine& cli);
 Runner SetupLog(CommandLine& cli);
 Runner SetupMajor(CommandLine& cli);

@@ -21,6 +21,7 @@ const std::vector<CommandInfo>& Commands() {
       {"embed", "image and text features of a version", RepoAccess::kRead, SetupEmbed},
       {"tag", "list, create or delete tags", RepoAccess::kWrite, SetupTag},
       {"branch", "list, create or delete branches", RepoAccess::kWrite, SetupBranch},
+      {"reset", "move the current branch to another version", RepoAccess::kWrite, SetupReset},
       {"switch", "move HEAD to a branch or version", RepoAccess::kWrite, SetupSwitch},
       {"status", "where HEAD is and how big the repository is", RepoAccess::kRead, SetupStatus},
       {"du", "bytes each version added and shares, and what gc would free", RepoAccess::kRead, SetupDu},

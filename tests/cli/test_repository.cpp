@@ -288,3 +288,98 @@ TEST_CASE("a commit reports what it added to the store, and du adds up to the st
   REQUIRE(du()["store"]["unreachable"] == 0);
   REQUIRE(RunFomo({"fsck", "-q"}, dir.path()).exit_code == 0);
 }
+
+TEST_CASE("an unreleased version is retracted with reset and tag -d, and gc frees what only it needed", "[cli][retract]") {
+  TempDir dir;
+  InitReference(dir.path());
+  auto store_bytes = [&] {
+    uint64_t total = 0;
+    for (const auto& e : fs::recursive_directory_iterator(dir / ".fomo" / "objects")) {
+      if (e.is_regular_file()) total += e.file_size();
+    }
+    return total;
+  };
+  auto fomo = [&](const std::vector<std::string>& args) {
+    RunResult r = RunFomo(args, dir.path());
+    INFO(args.front() << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
+    return r;
+  };
+  fs::path u1 = dir / "u1.safetensors", u2 = dir / "u2.safetensors";
+  REQUIRE(RunGen({"update", DataFile("openai_clip_tiny.safetensors").string(), "-o", u1.string(), "--kind", "dense"})
+              .exit_code == 0);
+  REQUIRE(RunGen({"update", u1.string(), "-o", u2.string(), "--kind", "dense", "--seed", "4"}).exit_code == 0);
+  fomo({"commit", u1.string(), "-q", "--no-eval"});  // v1.0.1
+  const uint64_t before_v2 = store_bytes();
+  fomo({"commit", u2.string(), "-q", "--no-eval"});  // v1.0.2
+  const uint64_t v2_added = nlohmann::json::parse(fomo({"show", "v1.0.2", "--json"}).out)["storage"]["stored_bytes"];
+  REQUIRE(v2_added > 0);
+  REQUIRE(store_bytes() == before_v2 + v2_added);
+
+  // On a branch, the tag stays: deleting it would free the number for other weights.
+  RunResult held = RunFomo({"tag", "-d", "v1.0.2"}, dir.path());
+  CHECK(held.exit_code == 1);
+  CHECK_THAT(held.err, HasSubstr("v1.0.2 is on branch 'main'"));
+  // A released version's tag stays forever.
+  fomo({"tag", "--release", "v1.0.1"});
+  const std::string listed = fomo({"tag"}).out;
+  const size_t at = listed.find("v1.0.1 ");
+  REQUIRE(at != std::string::npos);
+  CHECK(listed.substr(at, listed.find('\n', at) - at).find("(released)") != std::string::npos);
+  CHECK(nlohmann::json::parse(fomo({"tag", "--json"}).out)[1]["released"] == true);
+
+  auto reset = nlohmann::json::parse(fomo({"reset", "v1.0.1", "--json"}).out);
+  CHECK(reset["version"] == "1.0.1");
+  REQUIRE(reset["left"].size() == 1);
+  CHECK(reset["left"][0]["version"] == "1.0.2");
+  CHECK(reset["left"][0]["held_by"] == nlohmann::json::array({"v1.0.2"}));
+  CHECK(nlohmann::json::parse(fomo({"show", "--json"}).out)["version"] == "1.0.1");
+  fomo({"gc", "-q"});
+  CHECK(store_bytes() == before_v2 + v2_added);  // the tag still holds it
+
+  fomo({"tag", "-d", "v1.0.2"});
+  auto du = nlohmann::json::parse(fomo({"du", "--json"}).out);
+  CHECK(du["store"]["unreachable"] == v2_added);
+  auto gc = nlohmann::json::parse(fomo({"gc", "--json"}).out);
+  CHECK(gc["bytes_removed"] == v2_added);
+  CHECK(store_bytes() == before_v2);
+  CHECK(RunFomo({"show", "v1.0.2"}, dir.path()).exit_code == 1);
+  // The number is free again: the next patch is v1.0.2 once more.
+  fomo({"commit", u2.string(), "-q", "--no-eval"});
+  CHECK(nlohmann::json::parse(fomo({"show", "--json"}).out)["version"] == "1.0.2");
+
+  // Released: refused, whatever holds it.
+  fomo({"reset", "v1.0.0", "-q"});
+  RunResult released = RunFomo({"tag", "-d", "v1.0.1"}, dir.path());
+  CHECK(released.exit_code == 1);
+  CHECK_THAT(released.err, HasSubstr("v1.0.1 is released"));
+  CHECK(fomo({"fsck", "-q"}).exit_code == 0);
+}
+
+TEST_CASE("branch -d drops a fork/ or rejected/ line and gc frees its objects", "[cli][retract]") {
+  TempDir dir;
+  InitReference(dir.path());
+  auto store_bytes = [&] {
+    uint64_t total = 0;
+    for (const auto& e : fs::recursive_directory_iterator(dir / ".fomo" / "objects")) {
+      if (e.is_regular_file()) total += e.file_size();
+    }
+    return total;
+  };
+  fs::path u1 = dir / "u1.safetensors";
+  REQUIRE(RunGen({"update", DataFile("openai_clip_tiny.safetensors").string(), "-o", u1.string(), "--kind", "dense"})
+              .exit_code == 0);
+  const uint64_t before = store_bytes();
+  REQUIRE(RunFomo({"switch", "-c", "rejected/v1.0.1-rc.1", "-q"}, dir.path()).exit_code == 0);
+  REQUIRE(RunFomo({"commit", u1.string(), "-q", "--no-eval"}, dir.path()).exit_code == 0);
+  REQUIRE(RunFomo({"switch", "main", "-q"}, dir.path()).exit_code == 0);
+  // The version on the branch has its tag: retract it, then drop the branch.
+  REQUIRE(RunFomo({"tag", "-d", "v1.0.1"}, dir.path()).exit_code == 1);
+  RunResult dropped = RunFomo({"branch", "-d", "rejected/v1.0.1-rc.1"}, dir.path());
+  INFO(dropped.err);
+  REQUIRE(dropped.exit_code == 0);
+  REQUIRE(RunFomo({"tag", "-d", "v1.0.1", "-q"}, dir.path()).exit_code == 0);
+  REQUIRE(store_bytes() > before);
+  REQUIRE(RunFomo({"gc", "-q"}, dir.path()).exit_code == 0);
+  CHECK(store_bytes() == before);
+}
