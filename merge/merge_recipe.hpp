@@ -15,6 +15,10 @@
 //     - pattern: "visual.*"          # shell-style glob on tensor names
 //       weights: [0.5, 0.5]
 //       parameters: {lambda: 0.5}
+//
+// mergekit's own YAML is read too (merge_method, base_model listed among the
+// models, models[].parameters.weight/density, top-level parameters, dtype); what
+// fomo cannot do (slices, tokenizer merging, gradients) is refused by name.
 #pragma once
 
 #include <optional>

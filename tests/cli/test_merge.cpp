@@ -278,3 +278,73 @@ TEST_CASE("F16 and BF16 versions merge: one precision is kept, a mix gives F32",
     REQUIRE(z[i] == static_cast<float>(want));
   }
 }
+
+TEST_CASE("a mergekit YAML merges as the same fomo recipe does, and its unsupported features are named",
+          "[cli][merge][mergekit]") {
+  TempDir dir;
+  Setup(dir);
+  // mergekit's TIES example (examples/ties.yml), with versions for models: the
+  // base listed among the models without parameters, per-model weight and density.
+  WriteFile(dir / "mergekit.yml",
+            "models:\n"
+            "  - model: v1.0.0\n"
+            "    # no parameters necessary for base model\n"
+            "  - model: v1.0.1\n"
+            "    parameters:\n"
+            "      density: 0.5\n"
+            "      weight: 0.5\n"
+            "  - model: v1.0.2\n"
+            "    parameters:\n"
+            "      density: 0.5\n"
+            "      weight: 0.3\n"
+            "merge_method: ties\n"
+            "base_model: v1.0.0\n"
+            "parameters:\n"
+            "  normalize: true\n"
+            "  int8_mask: true\n"
+            "dtype: float16\n");
+  WriteFile(dir / "fomo.yml",
+            "method: ties\nbase: v1.0.0\nmodels:\n  - {model: v1.0.1, weight: 0.5}\n  - {model: v1.0.2, weight: 0.3}\n"
+            "parameters: {density: 0.5}\n");
+  json a = Json(RunFomo({"merge", "--recipe", (dir / "mergekit.yml").string(), "--no-eval", "--json"}, dir.path()));
+  CHECK(a["recipe"]["method"] == "ties");
+  CHECK(a["recipe"]["models"] == json::array({"v1.0.1", "v1.0.2"}));
+  CHECK(a["recipe"]["base"] == "v1.0.0");
+  CHECK(a["recipe"]["density"] == 0.5);
+  REQUIRE(RunFomo({"switch", "-c", "other", "v1.0.2", "-q"}, dir.path()).exit_code == 0);
+  json b = Json(RunFomo({"merge", "--recipe", (dir / "fomo.yml").string(), "--no-eval", "--json"}, dir.path()));
+  CHECK(Exported(dir.path(), a["version"]) == Exported(dir.path(), b["version"]));
+
+  // dare_ties: mergekit's density is the share kept.
+  WriteFile(dir / "dare.yml",
+            "merge_method: dare_ties\nbase_model: v1.0.0\nmodels:\n  - model: v1.0.0\n"
+            "  - model: v1.0.1\n    parameters: {weight: 1.0, density: 0.7}\n");
+  json dare = Json(RunFomo({"merge", "--recipe", (dir / "dare.yml").string(), "--no-eval", "--json"}, dir.path()));
+  CHECK(dare["recipe"]["method"] == "dare");
+  CHECK(dare["recipe"]["dare_ties"] == true);
+  CHECK(dare["recipe"]["drop"].get<double>() == Approx(0.3));
+
+  struct Refused {
+    const char* yaml;
+    const char* message;
+  };
+  const Refused refused[] = {
+      {"slices:\n  - sources:\n      - model: v1.0.1\n        layer_range: [0, 2]\nmerge_method: slerp\n", "'slices'"},
+      {"models: [v1.0.1, v1.0.2]\nmerge_method: linear\ntokenizer_source: union\n", "tokenizer merging"},
+      {"models:\n  - model: v1.0.1\n    parameters: {weight: [0, 0.5, 1]}\n  - model: v1.0.2\nmerge_method: linear\n",
+       "gradients and filters"},
+      {"models:\n  - model: v1.0.1\n    parameters: {density: 0.2}\n  - model: v1.0.2\n    parameters: {density: 0.4}\n"
+       "merge_method: ties\nbase_model: v1.0.0\n",
+       "per-model densities"},
+      {"models: [v1.0.1, v1.0.2]\nmerge_method: passthrough\n", "unknown merge method 'passthrough'"},
+      {"models: [v1.0.1, v1.0.2]\nmerge_method: linear\ndtype: int4\n", "unknown dtype 'int4'"},
+  };
+  for (const auto& r : refused) {
+    WriteFile(dir / "bad.yml", r.yaml);
+    RunResult bad = RunFomo({"merge", "--recipe", (dir / "bad.yml").string(), "--no-eval"}, dir.path());
+    INFO(r.yaml << bad.err);
+    CHECK(bad.exit_code != 0);
+    CHECK_THAT(bad.err, HasSubstr(r.message));
+    CHECK_THAT(bad.err, HasSubstr("bad.yml"));
+  }
+}
