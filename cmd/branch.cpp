@@ -67,7 +67,7 @@ Runner SetupBranch(CommandLine& cli) {
   auto o = std::make_shared<BranchOptions>();
   cli.Option("name", &o->name, "branch to create", "NAME");
   cli.Option("revision", &o->rev, "where it starts (default HEAD)", "REV");
-  cli.Option("-d,--delete", &o->remove, "delete this branch", "NAME");
+  cli.Option("-d,--delete", &o->remove, "delete this branch", "BRANCH");
   return [o](Context& ctx) { return RunBranch(ctx, *o); };
 }
 

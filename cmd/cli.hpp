@@ -27,6 +27,10 @@ class CommandLine {
               const std::string& type_name = "", bool required = false);
   void Flag(const std::string& names, bool* value, const std::string& help);
 
+  // The command's CLI11 app, for the one command that reads the definitions
+  // themselves (completion.cpp).
+  CLI::App* app() const { return app_; }
+
  private:
   CLI::App* app_;
 };

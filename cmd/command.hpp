@@ -63,6 +63,7 @@ Runner SetupExport(CommandLine& cli);
 Runner SetupFsck(CommandLine& cli);
 Runner SetupGc(CommandLine& cli);
 Runner SetupReset(CommandLine& cli);
+Runner SetupCompletion(CommandLine& cli);
 Runner SetupInit(CommandLine& cli);
 Runner SetupLog(CommandLine& cli);
 Runner SetupMajor(CommandLine& cli);

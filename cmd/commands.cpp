@@ -27,6 +27,7 @@ const std::vector<CommandInfo>& Commands() {
       {"du", "bytes each version added and shares, and what gc would free", RepoAccess::kRead, SetupDu},
       {"gc", "remove objects no version needs", RepoAccess::kWrite, SetupGc},
       {"fsck", "verify objects, graph and database", RepoAccess::kRead, SetupFsck},
+      {"completion", "print a bash or zsh completion script", RepoAccess::kNone, SetupCompletion},
       {"tokenize", "print CLIP token ids of texts", RepoAccess::kNone, SetupTokenize},
   };
   return kCommands;

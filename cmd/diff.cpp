@@ -122,8 +122,8 @@ int RunDiff(Context& ctx, const DiffOptions& o) {
 
 Runner SetupDiff(CommandLine& cli) {
   auto o = std::make_shared<DiffOptions>();
-  cli.Option("from", &o->a, "older version", "A", /*required=*/true);
-  cli.Option("to", &o->b, "newer version (default HEAD)", "B");
+  cli.Option("from", &o->a, "older version", "REV", /*required=*/true);
+  cli.Option("to", &o->b, "newer version (default HEAD)", "REV");
   cli.Flag("--no-eval", &o->no_eval, "compare only what is already measured");
   return [o](Context& ctx) { return RunDiff(ctx, *o); };
 }

@@ -200,7 +200,7 @@ int RunInit(Context& ctx, InitOptions o) {
 
 Runner SetupInit(CommandLine& cli) {
   auto o = std::make_shared<InitOptions>();
-  cli.Option("directory", &o->directory, "where to create the repository (default: .)");
+  cli.Option("directory", &o->directory, "where to create the repository (default: .)", "DIR");
   cli.Option("--from", &o->from, "base checkpoint: safetensors, torch.save or TorchScript file, Hugging Face or OpenCLIP directory, shard index", "CKPT");
   cli.Option("--arch", &o->arch, "start from a built-in config, randomly initialised: tiny, vit-b-32, vit-b-16, vit-l-14", "NAME");
   cli.Option("--seed", &o->seed, "seed of the --arch initialisation (default 0)", "N");

@@ -112,7 +112,7 @@ Runner SetupTag(CommandLine& cli) {
   auto o = std::make_shared<TagOptions>();
   cli.Option("name", &o->name, "tag to create", "NAME");
   cli.Option("revision", &o->rev, "what it names (default HEAD)", "REV");
-  cli.Option("-d,--delete", &o->remove, "delete this tag (a version tag: only unreleased and on no branch)", "NAME");
+  cli.Option("-d,--delete", &o->remove, "delete this tag (a version tag: only unreleased and on no branch)", "TAG");
   cli.Option("--release", &o->release, "mark this version released: its tag can never be deleted", "VERSION");
   return [o](Context& ctx) { return RunTag(ctx, *o); };
 }

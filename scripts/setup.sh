@@ -9,7 +9,7 @@ packages=(
   libtorch-dev libopenblas0-pthread
   libgit2-dev libsqlite3-dev libcli11-dev libzstd-dev zstd libyaml-cpp-dev catch2
   nlohmann-json3-dev libfmt-dev libssl-dev libutf8proc-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
-  man-db groff-base
+  man-db groff-base bash-completion zsh
   python3-torch
   clang libclang-rt-14-dev
   dataset-fashion-mnist
