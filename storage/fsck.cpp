@@ -96,9 +96,9 @@ FsckReport CheckRepository(const Repository& repo, bool verify_objects, const Ve
       }
     }
     // A merge-based update's finetuned weights never carry the tag: the merged
-    // version that names them as a parent does.
+    // version that names them as a parent does. Nor does a candidate (vX.Y.Z-rc.N).
     auto tag = tags.find(v.version.Tag());
-    if (tag == tags.end() && !OnRejectedBranch(graph, commit) && v.kind != "finetuned") {
+    if (tag == tags.end() && !v.version.candidate() && !OnRejectedBranch(graph, commit) && v.kind != "finetuned") {
       report.missing_tags.emplace_back(commit, v.version);
       report.notices.push_back(fmt::format("version {} ({}) has no tag", v.version.ToString(), Short(commit)));
     }

@@ -483,6 +483,8 @@ TEST_CASE("reads, evaluations, tags and other trainings run while a training wor
   CHECK(pending["version"] == "1.2.0-rc.1");
   CHECK(pending["message"] == "slow");
   CHECK(nlohmann::json::parse(ok({"status", "--json"}).out)["trainings"].empty());
+  // A candidate has no tag by design: fsck finds nothing to say or repair.
+  CHECK(nlohmann::json::parse(ok({"fsck", "--json"}).out)["notices"].empty());
   // The hint works: merging it onto the line makes the next release.
   ok({"merge", "main", "pending/v1.2.0-rc.1", "--no-eval", "-q"});
   auto merged = nlohmann::json::parse(ok({"show", "main", "--json"}).out);
