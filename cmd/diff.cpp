@@ -25,6 +25,7 @@ struct DiffOptions {
   std::string a;
   std::string b = "HEAD";
   bool no_eval = false;
+  bool current_suite = false;
 };
 
 json Optional(const json& j, const std::string& key) {
@@ -66,8 +67,12 @@ int RunDiff(Context& ctx, const DiffOptions& o) {
   StoredVersion a = LoadVersion(repo.graph(), ResolveRevision(repo, o.a));
   StoredVersion b = LoadVersion(repo.graph(), ResolveRevision(repo, o.b));
   if (!o.no_eval) EvaluateMissing(ctx, repo, {a.commit.id, b.commit.id});
-  json ja = VersionJson(a, {}, core::MetricsOf(repo, a.commit.id));
-  json jb = VersionJson(b, {}, core::MetricsOf(repo, b.commit.id));
+  // Both summarised over one suite: the newer version's as it was made (what the
+  // older had been taught and what the newer added), or today's.
+  const core::Suites suites =
+      o.current_suite ? core::Suites::ForRepository(repo) : core::SuiteHistory(repo).AsMade(b.commit.id);
+  json ja = VersionJson(a, {}, core::MetricsOf(repo, a.commit.id, suites));
+  json jb = VersionJson(b, {}, core::MetricsOf(repo, b.commit.id, suites));
   json metrics = MetricRows(ja["metrics"], jb["metrics"]);
   json summary = json::object();
   for (const char* key : {"adaptation", "retention", "gm"}) {
@@ -125,6 +130,7 @@ Runner SetupDiff(CommandLine& cli) {
   cli.Option("from", &o->a, "older version", "REV", /*required=*/true);
   cli.Option("to", &o->b, "newer version (default HEAD)", "REV");
   cli.Flag("--no-eval", &o->no_eval, "compare only what is already measured");
+  cli.Flag("--current-suite", &o->current_suite, "summarise over today's suite, not the newer version's as it was made");
   return [o](Context& ctx) { return RunDiff(ctx, *o); };
 }
 

@@ -86,8 +86,11 @@ int Publication::Finish(Context& ctx, Repository& repo, StoredVersion& made, con
   }
   if (!gated()) return moved_ ? Pending(ctx, repo, made, status) : 0;
 
-  core::GateInputs inputs{core::MetricsOf(repo, made.commit.id), core::MetricsOf(repo, plan_.first_parent),
-                          core::MetricsOf(repo, anchor)};
+  // All three over the new version's suite, so "adaptation > parent.adaptation"
+  // compares them on the same data (the parent's own suite lacks what this trained on).
+  const core::Suites suites = core::SuiteHistory(repo).AsMade(made.commit.id);
+  core::GateInputs inputs{core::MetricsOf(repo, made.commit.id, suites),
+                          core::MetricsOf(repo, plan_.first_parent, suites), core::MetricsOf(repo, anchor, suites)};
   const core::GateResult verdict = core::Gate::Parse(plan_.require).Evaluate(inputs);
   // Settling moves refs: under the lock, against the refs as they are now.
   repo.LockForWriting(ctx.global.quiet);

@@ -26,6 +26,7 @@ struct LogOptions {
   bool no_eval = false;  // the default since reading history never evaluates; kept for scripts
   bool graph = false;
   bool all = false;
+  bool current_suite = false;
 };
 
 std::string Summary(const nlohmann::json& measured) {
@@ -71,6 +72,10 @@ int RunLog(Context& ctx, const LogOptions& o) {
     if (o.max_count >= 0 && shown.size() > static_cast<size_t>(o.max_count)) shown.resize(o.max_count);
     EvaluateMissing(ctx, repo, shown);
   }
+  // Each version's numbers over its suite as it was made, unless asked otherwise.
+  core::SuiteHistory history(repo);
+  const std::optional<core::Suites> current =
+      o.current_suite ? std::optional<core::Suites>(core::Suites::ForRepository(repo)) : std::nullopt;
   nlohmann::json list = nlohmann::json::array();
   int shown = 0;
   int unmeasured = 0;
@@ -78,7 +83,7 @@ int RunLog(Context& ctx, const LogOptions& o) {
     if (o.max_count >= 0 && shown >= o.max_count) break;
     ++shown;
     StoredVersion v = LoadVersion(graph, commit);
-    nlohmann::json measured = core::MetricsOf(repo, commit);
+    nlohmann::json measured = core::MetricsOf(repo, commit, current ? *current : history.AsMade(commit));
     if (o.metrics && !measured["summary"]["gm"].is_number()) ++unmeasured;
     if (ctx.global.json) {
       list.push_back(VersionJson(v, refs, measured));
@@ -114,7 +119,9 @@ Runner SetupLog(CommandLine& cli) {
   cli.Flag("--all", &o->all, "every branch, not only the history of REV");
   cli.Option("-n,--max-count", &o->max_count, "show at most N versions", "N");
   cli.Flag("--metrics", &o->metrics, "show the stored A_KA, A_ZS and their geometric mean per version ('-': not measured)");
-  cli.Flag("--eval", &o->eval, "with --metrics: first measure what the shown versions lack (takes the write lock)");
+  cli.Flag("--eval", &o->eval, "with --metrics: first measure what the shown versions lack");
+  cli.Flag("--current-suite", &o->current_suite,
+           "summarise every version over today's suite, not the suite as it stood when the version was made");
   cli.Flag("--no-eval", &o->no_eval, "with --metrics: show only what is stored (the default)");
   return [o](Context& ctx) { return RunLog(ctx, *o); };
 }

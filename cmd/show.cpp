@@ -16,6 +16,7 @@ namespace {
 struct ShowOptions {
   std::string rev = "HEAD";
   bool tensors = false;
+  bool current_suite = false;
 };
 
 int RunShow(Context& ctx, const ShowOptions& o) {
@@ -23,7 +24,8 @@ int RunShow(Context& ctx, const ShowOptions& o) {
   CommitId commit = ResolveRevision(repo, o.rev);
   StoredVersion v = LoadVersion(repo.graph(), commit);
   RefNames refs = RefNames::Collect(repo.graph());
-  nlohmann::json j = VersionJson(v, refs, core::MetricsOf(repo, commit));
+  nlohmann::json j = VersionJson(
+      v, refs, o.current_suite ? core::MetricsOf(repo, commit, core::Suites::ForRepository(repo)) : core::MetricsOf(repo, commit));
   if (ctx.global.json) {
     if (o.tensors) j["manifest"] = nlohmann::json::parse(v.manifest.ToJson())["tensors"];
     PrintJson(j);
@@ -88,6 +90,8 @@ Runner SetupShow(CommandLine& cli) {
   auto o = std::make_shared<ShowOptions>();
   cli.Option("revision", &o->rev, "version to show (default HEAD)", "REV");
   cli.Flag("--tensors", &o->tensors, "list every tensor with its object and encoding");
+  cli.Flag("--current-suite", &o->current_suite,
+           "summarise over today's suite, not the suite as it stood when the version was made");
   return [o](Context& ctx) { return RunShow(ctx, *o); };
 }
 

@@ -83,34 +83,86 @@ std::string TestSplitOf(const std::string& training_selector, const DatasetRegis
   return selector.WithoutSplit();
 }
 
+namespace {
+
+// The selectors a version's recipe trained on, as the test split of each (empty
+// for versions that did not train, and for data no longer in fomo.yaml).
+std::vector<std::string> TrainedOn(const Graph& graph, const CommitId& commit, const DatasetRegistry& registry) {
+  std::vector<std::string> selectors;
+  auto text = graph.ReadFile(commit, "recipe.json");
+  if (!text) return selectors;
+  auto recipe = nlohmann::json::parse(*text, nullptr, false);
+  if (!recipe.is_object() || !recipe.contains("data") || !recipe["data"].is_array()) return selectors;
+  for (const auto& item : recipe["data"]) {
+    if (!item.is_string()) continue;
+    try {
+      selectors.push_back(TestSplitOf(item.get<std::string>(), registry));
+    } catch (const Error&) {
+      // a dataset no longer registered in fomo.yaml
+    }
+  }
+  return selectors;
+}
+
+void AddNew(std::vector<std::string>& to, const std::vector<std::string>& from, const std::vector<std::string>& except) {
+  for (const auto& s : from) {
+    if (std::find(to.begin(), to.end(), s) == to.end() && std::find(except.begin(), except.end(), s) == except.end()) {
+      to.push_back(s);
+    }
+  }
+}
+
+}  // namespace
+
+SuiteHistory::SuiteHistory(const Repository& repo)
+    : repo_(repo),
+      configured_(Suites::FromYaml(repo.config().document, "fomo.yaml")),
+      registry_(DatasetRegistry::FromYaml(repo.config().document, "fomo.yaml")) {}
+
+const std::vector<std::string>& SuiteHistory::Taught(const CommitId& start) {
+  // Depth first without recursion: a commit's list is its first parent's, then
+  // what its other parents add, then its own data.
+  std::vector<CommitId> stack = {start};
+  std::map<CommitId, std::vector<CommitId>> parents;
+  while (!stack.empty()) {
+    const CommitId commit = stack.back();
+    if (taught_.count(commit)) {
+      stack.pop_back();
+      continue;
+    }
+    if (!parents.count(commit)) parents[commit] = repo_.graph().ReadCommit(commit).parents;
+    bool ready = true;
+    for (const auto& p : parents[commit]) {
+      if (!taught_.count(p)) {
+        stack.push_back(p);
+        ready = false;
+      }
+    }
+    if (!ready) continue;
+    std::vector<std::string> list;
+    for (const auto& p : parents[commit]) AddNew(list, taught_[p], configured_.retention);
+    AddNew(list, TrainedOn(repo_.graph(), commit, registry_), configured_.retention);
+    taught_[commit] = std::move(list);
+    stack.pop_back();
+  }
+  return taught_[start];
+}
+
+Suites SuiteHistory::AsMade(const CommitId& commit) {
+  Suites suites = configured_;
+  if (suites.adaptation_auto) AddNew(suites.adaptation, Taught(commit), suites.retention);
+  return suites;
+}
+
 Suites Suites::ForRepository(const Repository& repo) {
   const auto& doc = repo.config().document;
   Suites suites = FromYaml(doc, "fomo.yaml");
   if (!suites.adaptation_auto) return suites;
   DatasetRegistry registry = DatasetRegistry::FromYaml(doc, "fomo.yaml");
-  const Graph& graph = repo.graph();
   // Oldest first, so the suite lists datasets in the order they were taught.
-  auto commits = graph.ReachableCommits();
+  auto commits = repo.graph().ReachableCommits();
   std::reverse(commits.begin(), commits.end());
-  for (const auto& commit : commits) {
-    auto text = graph.ReadFile(commit, "recipe.json");
-    if (!text) continue;
-    auto recipe = nlohmann::json::parse(*text, nullptr, false);
-    if (!recipe.is_object() || !recipe.contains("data") || !recipe["data"].is_array()) continue;
-    for (const auto& item : recipe["data"]) {
-      if (!item.is_string()) continue;
-      std::string selector;
-      try {
-        selector = TestSplitOf(item.get<std::string>(), registry);
-      } catch (const Error&) {
-        continue;  // a dataset no longer registered in fomo.yaml
-      }
-      if (std::find(suites.adaptation.begin(), suites.adaptation.end(), selector) == suites.adaptation.end() &&
-          std::find(suites.retention.begin(), suites.retention.end(), selector) == suites.retention.end()) {
-        suites.adaptation.push_back(selector);
-      }
-    }
-  }
+  for (const auto& commit : commits) AddNew(suites.adaptation, TrainedOn(repo.graph(), commit, registry), suites.retention);
   return suites;
 }
 
@@ -258,9 +310,12 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
 }
 
 nlohmann::json MetricsOf(const Repository& repo, const CommitId& commit) {
+  return MetricsOf(repo, commit, SuiteHistory(repo).AsMade(commit));
+}
+
+nlohmann::json MetricsOf(const Repository& repo, const CommitId& commit, const Suites& suites) {
   const auto& doc = repo.config().document;
   DatasetRegistry registry = DatasetRegistry::FromYaml(doc, "fomo.yaml");
-  Suites suites = Suites::ForRepository(repo);
   nlohmann::json datasets = nlohmann::json::object();
   // Latest row per (dataset, split, metric); split other than test shows in the key.
   for (const auto& row : repo.db().Evaluations(commit)) {

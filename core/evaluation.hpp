@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,27 @@ struct Suites {
   // repository used joins the adaptation suite, as its test split.
   bool adaptation_auto = true;
   static Suites FromYaml(const YAML::Node& document, const std::string& origin);
-  // fomo.yaml's suites with `auto` filled in from the versions' recipes.
+  // fomo.yaml's suites with `auto` filled in from the versions' recipes: the
+  // current suite, over everything the repository was ever trained on.
   static Suites ForRepository(const Repository& repo);
+};
+
+// The suites a version is judged on when its numbers are shown: fomo.yaml's, with
+// `auto` filled in from the training data of the version's own line up to it
+// (its ancestors and itself), so its A_KA stays what it was when it was made
+// however the repository grows later. Memoised: a command reading a whole history
+// reads each commit's recipe once.
+class SuiteHistory {
+ public:
+  explicit SuiteHistory(const Repository& repo);
+  Suites AsMade(const CommitId& commit);
+
+ private:
+  const std::vector<std::string>& Taught(const CommitId& commit);
+  const Repository& repo_;
+  Suites configured_;
+  DatasetRegistry registry_;
+  std::map<CommitId, std::vector<std::string>> taught_;  // auto adaptation selectors, oldest first
 };
 
 // "fmnist:5-9@train#1000" -> "fmnist:5-9": the full test split of what was trained on.
@@ -64,7 +84,9 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
                                          const EvalCallbacks& callbacks = {});
 
 // {"datasets": {key: {metric: value}}, "summary": {adaptation, retention, gm}} for
-// one version, from the database and the suites.
+// one version, from the database, summarised over the given suites (default: the
+// version's own, SuiteHistory::AsMade).
+nlohmann::json MetricsOf(const Repository& repo, const CommitId& commit, const Suites& suites);
 nlohmann::json MetricsOf(const Repository& repo, const CommitId& commit);
 
 }  // namespace fomo::core

@@ -189,3 +189,47 @@ TEST_CASE("log --metrics reads what is stored and evaluates only with --eval", "
   REQUIRE_THAT(measured.out, !HasSubstr("A_KA     -"));
   REQUIRE(RunFomo({"log", "--eval"}, dir.path()).exit_code == 2);
 }
+
+TEST_CASE("a version's numbers are shown over its suite as it was made; today's suite on request", "[cli][eval]") {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist")) FOMO_SKIP("dataset-fashion-mnist is not installed");
+  TempDir dir;
+  WriteFile(dir / "fomo.yaml", "suites:\n  adaptation: auto\n  retention: ['fmnist:0-4#50']\n");
+  REQUIRE(RunFomo({"init", "--arch", "tiny", "--seed", "3", "-q", "--no-eval"}, dir.path()).exit_code == 0);
+  auto train = [&](const std::string& data) {
+    RunResult r = RunFomo({"minor", "--data", data, "--steps", "1", "--batch-size", "8", "-q"}, dir.path());
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  };
+  auto show = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "show");
+    args.push_back("--json");
+    RunResult r = RunFomo(args, dir.path());
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return nlohmann::json::parse(r.out);
+  };
+  train("fmnist:5-6#40");  // v1.1.0: its suite is fmnist:5-6 (and the retention suite)
+  const auto first = show({"v1.1.0"});
+  REQUIRE(first["summary"]["adaptation"].is_number());
+  CHECK(first["summary"]["adaptation"] == first["metrics"]["fmnist:5-6"]["top1"]);
+
+  train("fmnist:7-8#40");  // v1.2.0 grows the automatic suite; v1.1.0 is measured on 7-8 too
+  const auto later = show({"v1.1.0"});
+  REQUIRE(later["metrics"].contains("fmnist:7-8"));
+  CHECK(later["summary"]["adaptation"] == first["summary"]["adaptation"]);  // unchanged
+  const double both = (later["metrics"]["fmnist:5-6"]["top1"].get<double>() +
+                       later["metrics"]["fmnist:7-8"]["top1"].get<double>()) / 2;
+  CHECK(show({"v1.1.0", "--current-suite"})["summary"]["adaptation"].get<double>() == Approx(both));
+
+  auto log = nlohmann::json::parse(RunFomo({"log", "--metrics", "--json"}, dir.path()).out);
+  REQUIRE(log.size() == 3);
+  CHECK(log[1]["summary"]["adaptation"] == first["summary"]["adaptation"]);
+  const auto head = log[0];
+  CHECK(head["summary"]["adaptation"].get<double>() ==
+        Approx((head["metrics"]["fmnist:5-6"]["top1"].get<double>() + head["metrics"]["fmnist:7-8"]["top1"].get<double>()) / 2));
+  auto current = nlohmann::json::parse(RunFomo({"log", "--metrics", "--current-suite", "--json"}, dir.path()).out);
+  CHECK(current[1]["summary"]["adaptation"].get<double>() == Approx(both));
+  // diff compares both over the newer version's suite.
+  auto diff = nlohmann::json::parse(RunFomo({"diff", "v1.1.0", "v1.2.0", "--no-eval", "--json"}, dir.path()).out);
+  CHECK(diff["summary"]["adaptation"]["old"].get<double>() == Approx(both));
+}
