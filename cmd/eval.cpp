@@ -21,6 +21,7 @@ struct EvalOptions {
   std::string suite = "all";
   std::vector<std::string> datasets;
   bool force = false;
+  bool allow_overlap = false;
 };
 
 int RunEval(Context& ctx, const EvalOptions& o) {
@@ -39,7 +40,8 @@ int RunEval(Context& ctx, const EvalOptions& o) {
     commits.push_back(ResolveRevision(repo, rev));
   }
   EvalReporter reporter(ctx);
-  auto records = core::EvaluateVersions(repo, commits, selectors, o.force, reporter.callbacks());
+  auto records = core::EvaluateVersions(repo, commits, selectors, o.force, reporter.callbacks(),
+                                        o.allow_overlap ? core::OverlapPolicy::kAllow : core::OverlapPolicy::kRefuse);
   reporter.Finish();
   nlohmann::json list = nlohmann::json::array();
   for (const auto& r : records) {
@@ -70,6 +72,8 @@ Runner SetupEval(CommandLine& cli) {
   cli.Option("--suite", &o->suite, "adaptation, retention or all (default) of fomo.yaml's suites", "S");
   cli.Option("--dataset", &o->datasets, "a dataset selector instead of the suites, e.g. fmnist:5-9", "SEL");
   cli.Flag("--force", &o->force, "measure again even if results are stored");
+  cli.Flag("--allow-overlap", &o->allow_overlap,
+           "evaluate even on images the version's line trained on (refused by default)");
   return [o](Context& ctx) { return RunEval(ctx, *o); };
 }
 

@@ -128,6 +128,16 @@ DatasetRegistry DatasetRegistry::FromYaml(const YAML::Node& document, const std:
             spec.path = field.second.as<std::string>();
           } else if (key == "classes") {
             spec.classes = StringList(field.second, "datasets." + name + ".classes", origin);
+          } else if (key == "splits") {
+            if (!field.second.IsMap()) throw YAML::Exception(field.second.Mark(), "splits");
+            for (const auto& s : field.second) {
+              const std::string split = s.first.as<std::string>();
+              if (split != "train" && split != "test") {
+                throw Error(fmt::format("{}: line {}: dataset '{}': splits are train and test, not '{}'", origin,
+                                        s.first.Mark().line + 1, name, split));
+              }
+              spec.splits[split] = s.second.as<std::string>();
+            }
           } else if (key == "templates") {
             spec.templates = StringList(field.second, "datasets." + name + ".templates", origin);
           } else {
@@ -137,12 +147,21 @@ DatasetRegistry DatasetRegistry::FromYaml(const YAML::Node& document, const std:
         } catch (const YAML::Exception&) {
           const char* expected = key == "max_image_bytes" ? " (a positive byte count)"
                                  : key == "max_bad_share" ? " (a share from 0 to 1)"
+                                 : key == "splits"        ? " (a mapping: train: PATH, test: PATH)"
                                                           : "";
           throw Error(fmt::format("{}: line {}: 'datasets.{}.{}' has a value of the wrong kind or range{}", origin,
                                   field.second.Mark().line + 1, name, key, expected));
         }
       }
-      if (spec.path.empty()) throw Error(fmt::format("{}: dataset '{}' needs a path", origin, name));
+      if (spec.path.empty() && spec.splits.empty()) {
+        throw Error(fmt::format("{}: dataset '{}' needs a path (or splits)", origin, name));
+      }
+      if (!spec.splits.empty() && spec.kind == "idx") {
+        throw Error(fmt::format("{}: dataset '{}': idx datasets find their splits themselves; 'splits' is for csv, "
+                                "tsv, wds and folder",
+                                origin, name));
+      }
+      if (spec.path.empty()) spec.path = spec.splits.begin()->second.parent_path();
       if (spec.classes.empty() && spec.kind == "folder") {
         fs::path root = IsDirectory(spec.path / "test") ? spec.path / "test" : spec.path;
         std::error_code ec;
@@ -328,6 +347,14 @@ std::string ReadWholeFile(const fs::path& path, uint64_t max_bytes, const char* 
 constexpr uint64_t kMaxIndexBytes = 4ull << 30;
 
 fs::path SplitPath(const DatasetSpec& spec, const std::string& split) {
+  if (!spec.splits.empty()) {
+    auto it = spec.splits.find(split);
+    if (it == spec.splits.end()) {
+      throw Error(fmt::format("dataset '{}' has no {} split (its splits: {})", spec.name, split,
+                              spec.splits.begin()->first));
+    }
+    return it->second;
+  }
   std::string path = spec.path.string();
   size_t at = path.find("{split}");
   if (at != std::string::npos) path.replace(at, 7, split);
@@ -447,9 +474,13 @@ ImageSet LoadTable(const DatasetSpec& spec, const Selector& selector) {
   return set;
 }
 
+fs::path FolderRoot(const DatasetSpec& spec, const std::string& split) {
+  if (!spec.splits.empty()) return SplitPath(spec, split);
+  return IsDirectory(spec.path / split) ? spec.path / split : spec.path;
+}
+
 ImageSet LoadFolder(const DatasetSpec& spec, const Selector& selector) {
-  fs::path root = spec.path;
-  if (IsDirectory(root / selector.split)) root = root / selector.split;
+  const fs::path root = FolderRoot(spec, selector.split);
   if (!IsDirectory(root)) throw Error(fmt::format("dataset '{}': directory '{}' is missing", spec.name, root.string()));
   std::set<int> wanted(selector.classes.begin(), selector.classes.end());
   std::vector<PendingImage> pending;
@@ -475,6 +506,7 @@ ImageSet LoadFolder(const DatasetSpec& spec, const Selector& selector) {
 // an image member (jpg, jpeg, png) and a caption (txt) or class index (cls).
 ImageSet LoadShards(const DatasetSpec& spec, const Selector& selector) {
   fs::path location = SplitPath(spec, selector.split);
+  const std::set<int> wanted(selector.classes.begin(), selector.classes.end());
   std::vector<fs::path> shards;
   if (IsDirectory(location)) {
     for (const auto& entry : fs::directory_iterator(location)) {
@@ -523,12 +555,29 @@ ImageSet LoadShards(const DatasetSpec& spec, const Selector& selector) {
         if (members.count(ext)) image = &members.at(ext);
       }
       if (!image) continue;
+      if (!spec.has_captions()) {
+        // Classification shards: the class index in .cls, a class of `classes`.
+        if (!members.count("cls")) {
+          throw Error(fmt::format("dataset '{}': sample '{}' in '{}' has no .cls member (a dataset with classes reads "
+                                  "class indices)",
+                                  spec.name, key, shard.string()));
+        }
+        const std::string text = members.at("cls");
+        char* end = nullptr;
+        const long label = std::strtol(text.c_str(), &end, 10);
+        while (end && (*end == '\n' || *end == '\r' || *end == ' ')) ++end;
+        if (text.empty() || !end || *end != '\0' || label < 0 || label >= static_cast<long>(spec.classes.size())) {
+          throw Error(fmt::format("dataset '{}': sample '{}' in '{}' has class '{}', not an index below {}", spec.name,
+                                  key, shard.string(), text, spec.classes.size()));
+        }
+        if (!wanted.empty() && !wanted.count(static_cast<int>(label))) continue;
+        pending.push_back({"", *image, shard.string() + ":" + key, static_cast<int>(label), std::nullopt});
+        continue;
+      }
       if (members.count("txt")) {
         std::string caption = members.at("txt");
         while (!caption.empty() && (caption.back() == '\n' || caption.back() == '\r')) caption.pop_back();
         pending.push_back({"", *image, shard.string() + ":" + key, -1, caption});
-      } else if (members.count("cls")) {
-        pending.push_back({"", *image, shard.string() + ":" + key, std::atoi(members.at("cls").c_str()), std::nullopt});
       }
     }
   }
@@ -602,6 +651,24 @@ std::string ImageSet::SkippedNote() const {
                                  fmt::join(skipped_examples, "; "));
   if (static_cast<size_t>(skipped) > skipped_examples.size()) note += "; ...";
   return note;
+}
+
+fs::path SourceOf(const DatasetSpec& spec, const std::string& split) {
+  fs::path source;
+  if (spec.kind == "idx") {
+    try {
+      source = FindIdx(spec.path, split, "images");
+    } catch (const Error&) {
+      source = spec.path / split;  // missing: loading says so
+    }
+  } else if (spec.kind == "folder") {
+    source = FolderRoot(spec, split);
+  } else {
+    source = SplitPath(spec, split);
+  }
+  std::error_code ec;
+  fs::path absolute = fs::weakly_canonical(source, ec);
+  return ec ? fs::absolute(source) : absolute;
 }
 
 ImageSet LoadImages(const DatasetSpec& spec, const Selector& selector, uint64_t seed) {

@@ -21,7 +21,10 @@ namespace fs = std::filesystem;
 struct DatasetSpec {
   std::string name;
   std::string kind;  // idx, folder, csv, tsv, wds
-  // For csv, tsv and wds a "{split}" in the path is replaced by the split.
+  // For csv, tsv and wds a "{split}" in the path is replaced by the split; or
+  // `splits` names each split's file (or folder, for folder and wds datasets).
+  // Without either, one file serves both splits: fine for a dataset only
+  // evaluated on, refused (evaluation.hpp) where a version trained on it.
   fs::path path;
   std::vector<std::string> classes;    // folder: the sub-folder names by default
   std::vector<std::string> templates;  // "a photo of a {}."
@@ -29,8 +32,11 @@ struct DatasetSpec {
   std::string caption_column = "title";
   double max_bad_share = 0.05;  // undecodable images tolerated before failing
   uint64_t max_image_bytes = 64ull << 20;  // larger image files are refused, naming the file
+  std::map<std::string, fs::path> splits;  // "train" / "test" -> path (see path)
 
-  bool has_captions() const { return kind == "csv" || kind == "tsv" || kind == "wds"; }
+  // WebDataset shards with `classes` are classification data (a .cls member per
+  // sample); without, caption data (.txt).
+  bool has_captions() const { return kind == "csv" || kind == "tsv" || (kind == "wds" && classes.empty()); }
 };
 
 // fmnist and whatever fomo.yaml's `datasets` section adds or overrides.
@@ -81,6 +87,10 @@ struct ImageSet {
 };
 
 ImageSet LoadImages(const DatasetSpec& spec, const Selector& selector, uint64_t seed);
+
+// The file or folder a split of a dataset reads, made absolute: two selectors whose
+// sources are the same path read the same images.
+fs::path SourceOf(const DatasetSpec& spec, const std::string& split);
 
 // Reads an IDX file (MNIST format), gzipped or not.
 struct IdxArray {

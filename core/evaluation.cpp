@@ -4,6 +4,7 @@
 #include <cmath>
 #include <ctime>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -216,9 +217,40 @@ std::vector<std::string> MeasuredKeys(const Repository& repo, const std::vector<
   return keys;
 }
 
+std::optional<std::string> TrainingOverlap(const Repository& repo, const DatasetRegistry& registry,
+                                           const CommitId& commit, const Selector& selector) {
+  const DatasetSpec& spec = registry.Get(selector.dataset);
+  const fs::path source = SourceOf(spec, selector.split);
+  const std::set<int> classes(selector.classes.begin(), selector.classes.end());
+  for (const auto& ancestor : repo.graph().Walk({commit})) {
+    auto text = repo.graph().ReadFile(ancestor, "recipe.json");
+    if (!text) continue;
+    auto recipe = nlohmann::json::parse(*text, nullptr, false);
+    if (!recipe.is_object()) continue;
+    for (const char* key : {"data", "replay_data", "pretrain"}) {
+      if (!recipe.contains(key) || !recipe[key].is_array()) continue;
+      for (const auto& item : recipe[key]) {
+        if (!item.is_string()) continue;
+        std::optional<Selector> trained;
+        try {
+          trained = Selector::Parse(item.get<std::string>(), registry);
+          if (SourceOf(registry.Get(trained->dataset), trained->split) != source) continue;
+        } catch (const Error&) {
+          continue;  // a dataset no longer in fomo.yaml reads nothing now
+        }
+        // Class indices compare within one dataset; another name for the same files overlaps.
+        bool meet = trained->dataset != selector.dataset || classes.empty() || trained->classes.empty();
+        for (int c : trained->classes) meet = meet || classes.count(c);
+        if (meet) return trained->Canonical();
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<CommitId>& commits,
                                          const std::vector<std::string>& selectors, bool force,
-                                         const EvalCallbacks& callbacks) {
+                                         const EvalCallbacks& callbacks, OverlapPolicy overlap) {
   const auto& doc = repo.config().document;
   DatasetRegistry registry = DatasetRegistry::FromYaml(doc, "fomo.yaml");
   EvalSettings settings = EvalSettings::FromYaml(doc, "fomo.yaml");
@@ -246,6 +278,17 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
       if (!found.empty() && !force) {
         records.insert(records.end(), found.begin(), found.end());
         continue;
+      }
+      if (overlap != OverlapPolicy::kAllow) {
+        if (auto trained = TrainingOverlap(repo, registry, commit, selector)) {
+          const std::string why = fmt::format(
+              "{} (or an ancestor) was trained on '{}', which reads the same images as '{}' ('{}'): its numbers would "
+              "measure memorisation; give the dataset its splits (a 'splits:' mapping or {{split}} in its path)",
+              v.version.Tag(), *trained, selector.Canonical(), SourceOf(spec, selector.split).string());
+          if (overlap == OverlapPolicy::kRefuse) throw Error(why + ", or evaluate anyway with --allow-overlap");
+          if (callbacks.on_notice) callbacks.on_notice("not evaluated: " + why);
+          continue;
+        }
       }
       if (callbacks.on_start) callbacks.on_start(fmt::format("{} on {}", v.version.Tag(), selector.Canonical()));
       // CLIP prompts end with token 49407: a smaller vocabulary cannot read them.

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,9 +80,24 @@ struct EvalCallbacks {
   std::function<void(const std::string& message)> on_notice;     // e.g. images skipped
 };
 
+// Evaluating a version on images its line trained on measures memorisation, not
+// accuracy: what to do when a selector reads the same files as a training
+// selector of the version or its ancestors (same source path, classes meeting).
+enum class OverlapPolicy {
+  kRefuse,  // throw, naming both (fomo eval)
+  kSkip,    // leave that dataset out, with a notice (evaluations fomo starts itself)
+  kAllow,   // measure anyway (fomo eval --allow-overlap)
+};
+
+// The training selector of the commit's line that reads the same images as
+// selector, if any.
+std::optional<std::string> TrainingOverlap(const Repository& repo, const DatasetRegistry& registry,
+                                           const CommitId& commit, const Selector& selector);
+
 std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<CommitId>& commits,
                                          const std::vector<std::string>& selectors, bool force,
-                                         const EvalCallbacks& callbacks = {});
+                                         const EvalCallbacks& callbacks = {},
+                                         OverlapPolicy overlap = OverlapPolicy::kSkip);
 
 // {"datasets": {key: {metric: value}}, "summary": {adaptation, retention, gm}} for
 // one version, from the database, summarised over the given suites (default: the

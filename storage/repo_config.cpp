@@ -94,6 +94,20 @@ storage:
 #     path: /data/shoes
 #     classes: [sandal, sneaker, boot]
 #     templates: ["a photo of a {}.", "a close-up photo of a {}."]
+#   products:
+#     kind: csv                     # or tsv: an image path and a caption per row
+#     # Each split its own table, so a version is never evaluated on what it
+#     # trained on: a {split} in the path (products-train.csv, products-test.csv)
+#     # or a mapping. With one table for both, fomo refuses to evaluate a version
+#     # on the data its line trained on (fomo eval --allow-overlap to insist).
+#     splits: {train: /data/products-train.csv, test: /data/products-test.csv}
+#     path_column: filepath
+#     caption_column: title
+#   tiles:
+#     kind: wds                     # WebDataset .tar shards, a folder per split
+#     path: /data/tiles-{split}
+#     classes: [dark, light]        # with classes: .cls members are class indices;
+#                                   # without: .txt members are captions
 
 # Evaluation suites: dataset selectors, NAME[:CLASSES][@SPLIT][#CAP] (split test
 # by default). Top-1 accuracy averaged over `adaptation` is A_KA (what updates

@@ -233,3 +233,63 @@ TEST_CASE("a version's numbers are shown over its suite as it was made; today's 
   auto diff = nlohmann::json::parse(RunFomo({"diff", "v1.1.0", "v1.2.0", "--no-eval", "--json"}, dir.path()).out);
   CHECK(diff["summary"]["adaptation"]["old"].get<double>() == Approx(both));
 }
+
+TEST_CASE("evaluating on the images a version trained on is refused unless --allow-overlap", "[cli][eval]") {
+  TempDir dir;
+  for (int i = 0; i < 4; ++i) WritePng(dir / ("p" + std::to_string(i) + ".png"), 32, 32, 3, static_cast<uint8_t>(40 * i));
+  WriteFile(dir / "pairs.csv",
+            "filepath,title\np0.png,a black square\np1.png,a dark square\np2.png,a grey square\np3.png,a light square\n");
+  WriteFile(dir / "held.csv", "filepath,title\np3.png,a light square\np2.png,a grey square\n");
+  fs::create_directories(dir / "repo");
+  const std::string datasets = "datasets:\n  pairs:\n    kind: csv\n    path: " + (dir / "pairs.csv").string() +
+                               "\n  split:\n    kind: csv\n    splits:\n      train: " + (dir / "pairs.csv").string() +
+                               "\n      test: " + (dir / "held.csv").string() + "\n";
+  WriteFile(dir / "repo" / "fomo.yaml", datasets + "suites:\n  adaptation: auto\n  retention: []\n");
+  REQUIRE(RunFomo({"init", "--arch", "tiny", "-q", "--no-eval"}, dir / "repo").exit_code == 0);
+  // One table for both splits: the automatic evaluation leaves it out and says why.
+  RunResult trained = RunFomo({"minor", "--data", "pairs@train", "--steps", "1", "--batch-size", "4"}, dir / "repo");
+  INFO(trained.err);
+  REQUIRE(trained.exit_code == 0);
+  CHECK_THAT(trained.err, HasSubstr("not evaluated: v1.1.0 (or an ancestor) was trained on 'pairs@train'"));
+  RunResult refused = RunFomo({"eval", "--dataset", "pairs"}, dir / "repo");
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, HasSubstr("reads the same images as 'pairs@test'") && HasSubstr("--allow-overlap"));
+  auto trained_on = [&](const std::string& rev) {
+    return nlohmann::json::parse(RunFomo({"show", rev, "--json"}, dir / "repo").out)["metrics"];
+  };
+  CHECK_FALSE(trained_on("v1.1.0").contains("pairs"));
+  CHECK(trained_on("v1.0.0").contains("pairs"));  // the parent, which never trained on it
+  // The base never trained on it; --allow-overlap measures anyway.
+  CHECK(RunFomo({"eval", "v1.0.0", "--dataset", "pairs", "-q"}, dir / "repo").exit_code == 0);
+  CHECK(RunFomo({"eval", "--dataset", "pairs", "--allow-overlap", "-q"}, dir / "repo").exit_code == 0);
+  CHECK(trained_on("v1.1.0").contains("pairs"));
+
+  // Explicit splits: training on the train table, evaluating on the held-out one.
+  RunResult split = RunFomo({"minor", "--data", "split@train", "--steps", "1", "--batch-size", "4"}, dir / "repo");
+  INFO(split.err);
+  REQUIRE(split.exit_code == 0);
+  CHECK_THAT(split.err, !HasSubstr("as 'split@test'"));
+  CHECK_THAT(split.err, HasSubstr("as 'pairs@test'"));  // split's train table is pairs' only table
+  auto shown = nlohmann::json::parse(RunFomo({"show", "--json"}, dir / "repo").out);
+  CHECK(shown["metrics"].contains("split"));
+}
+
+TEST_CASE("WebDataset shards with .cls labels and classes are evaluated as classification", "[cli][eval]") {
+  TempDir dir;
+  WritePng(dir / "dark.png", 32, 32, 3, 20);
+  WritePng(dir / "light.png", 32, 32, 3, 230);
+  fs::create_directories(dir / "shards-test");
+  WriteTar(dir / "shards-test" / "000000.tar", {{"a.png", ReadFile(dir / "dark.png")}, {"a.cls", "0"},
+                                                {"b.png", ReadFile(dir / "light.png")}, {"b.cls", "1"}});
+  fs::create_directories(dir / "repo");
+  REQUIRE(RunFomo({"init", "--arch", "tiny", "-q", "--no-eval"}, dir / "repo").exit_code == 0);
+  WriteFile(dir / "repo" / "fomo.yaml", "datasets:\n  tiles:\n    kind: wds\n    path: " + (dir / "shards-{split}").string() +
+                                            "\n    classes: [dark, light]\n    templates: ['a {} tile']\n");
+  RunResult r = RunFomo({"eval", "--dataset", "tiles", "--json"}, dir / "repo");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::set<std::string> metrics;
+  for (const auto& row : nlohmann::json::parse(r.out)) metrics.insert(row["metric"].get<std::string>());
+  CHECK(metrics == std::set<std::string>{"top1", "top5"});
+  CHECK(RunFomo({"eval", "--dataset", "tiles:light", "-q"}, dir / "repo").exit_code == 0);
+}

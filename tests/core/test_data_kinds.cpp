@@ -123,3 +123,45 @@ TEST_CASE("image files are read only when regular and within max_image_bytes", "
   REQUIRE_THROWS_WITH(Registry("datasets:\n  x:\n    kind: csv\n    path: /tmp/x.csv\n    max_image_bytes: -3\n"),
                       HasSubstr("max_image_bytes"));
 }
+
+TEST_CASE("splits name each split's file; WebDataset shards with classes are classification data", "[data]") {
+  TempDir dir;
+  WritePng(dir / "a.png", 6, 6, 3, 10);
+  WriteJpeg(dir / "b.jpg", 6, 6, 90);
+  WriteFile(dir / "train.csv", "filepath,title\na.png,a red square\n");
+  WriteFile(dir / "held-out.csv", "filepath,title\nb.jpg,a grey square\nb.jpg,the same grey square\n");
+  auto registry = Registry("datasets:\n  pairs:\n    kind: csv\n    splits:\n      train: " + (dir / "train.csv").string() +
+                           "\n      test: " + (dir / "held-out.csv").string() + "\n  half:\n    kind: csv\n    splits: {train: " +
+                           (dir / "train.csv").string() + "}\n");
+  CHECK(core::LoadImages(registry.Get("pairs"), core::Selector::Parse("pairs@train", registry), 0).count() == 1);
+  CHECK(core::LoadImages(registry.Get("pairs"), core::Selector::Parse("pairs", registry), 0).count() == 2);
+  CHECK(core::SourceOf(registry.Get("pairs"), "train") != core::SourceOf(registry.Get("pairs"), "test"));
+  CHECK_THROWS_WITH(core::LoadImages(registry.Get("half"), core::Selector::Parse("half", registry), 0),
+                    HasSubstr("dataset 'half' has no test split"));
+  CHECK_THROWS_WITH(Registry("datasets:\n  x:\n    kind: csv\n    splits: {validation: /tmp/v.csv}\n"),
+                    HasSubstr("splits are train and test, not 'validation'"));
+  CHECK_THROWS_WITH(Registry("datasets:\n  x:\n    kind: csv\n    splits: [a, b]\n"), HasSubstr("splits"));
+  // One file and no splits: both splits read it, which SourceOf makes visible.
+  auto single = Registry("datasets:\n  one:\n    kind: csv\n    path: " + (dir / "train.csv").string() + "\n");
+  CHECK(core::SourceOf(single.Get("one"), "train") == core::SourceOf(single.Get("one"), "test"));
+
+  // WebDataset with classes: .cls members are class indices.
+  WritePng(dir / "x.png", 4, 4, 1, 30);
+  fs::create_directories(dir / "shards");
+  const std::string png = ReadFile(dir / "x.png");
+  WriteTar(dir / "shards" / "000000.tar", {{"s1.png", png}, {"s1.cls", "0"}, {"s2.png", png}, {"s2.cls", "1\n"},
+                                           {"s3.png", png}, {"s3.cls", "1"}});
+  auto shards = Registry("datasets:\n  tiles:\n    kind: wds\n    path: " + (dir / "shards").string() +
+                         "\n    classes: [dark, light]\n");
+  CHECK_FALSE(shards.Get("tiles").has_captions());
+  auto set = core::LoadImages(shards.Get("tiles"), core::Selector::Parse("tiles", shards), 0);
+  CHECK(set.labels == std::vector<int>{0, 1, 1});
+  CHECK(set.captions.empty());
+  CHECK(core::LoadImages(shards.Get("tiles"), core::Selector::Parse("tiles:light", shards), 0).count() == 2);
+  WriteTar(dir / "shards" / "000000.tar", {{"s1.png", png}, {"s1.cls", "7"}});
+  CHECK_THROWS_WITH(core::LoadImages(shards.Get("tiles"), core::Selector::Parse("tiles", shards), 0),
+                    HasSubstr("has class '7', not an index below 2"));
+  WriteTar(dir / "shards" / "000000.tar", {{"s1.png", png}, {"s1.txt", "a caption"}});
+  CHECK_THROWS_WITH(core::LoadImages(shards.Get("tiles"), core::Selector::Parse("tiles", shards), 0),
+                    HasSubstr("has no .cls member"));
+}
