@@ -191,9 +191,7 @@ std::optional<StoredVersion> CommitOne(Context& ctx, const CommitOptions& o, con
     return std::nullopt;
   }
   if (chatty) {
-    std::cout << fmt::format("[{} {}] {} ({} -> {}): {} stored for {} raw\n", *head.branch, ShortId(v->commit.id),
-                             MessageLine(v->commit.message), parent.version.Tag(), v->version.Tag(), FormatBytes(v->stored_bytes),
-                             FormatBytes(v->raw_bytes));
+    std::cout << VersionLine(*v, *head.branch, "from " + parent.version.Tag()) << "\n";
     if (ctx.global.verbose) PrintTensorTable(v->manifest);
   }
   if (!o.no_eval) EvaluateNewVersion(ctx, repo, v->commit.id);

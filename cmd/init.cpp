@@ -185,11 +185,10 @@ int RunInit(Context& ctx, InitOptions o) {
   }
   if (!ctx.global.quiet) {
     std::cout << fmt::format("Initialized fomo repository in {}\n", (root / kFomoDirName).string());
-    std::cout << fmt::format("{} {} {} ({} layout, config from {}): {} tensors, {} raw, {} stored\n",
-                             base.version.Tag(), ShortId(base.commit.id), MessageLine(base.commit.message),
-                             core::LayoutName(ckpt.layout), ckpt.config_source,
-                             base.manifest.tensors.size(), FormatBytes(base.raw_bytes),
-                             FormatBytes(base.stored_bytes));
+    std::cout << VersionLine(base, kDefaultBranch,
+                             fmt::format("{} layout, config from {}, {} tensors", core::LayoutName(ckpt.layout),
+                                         ckpt.config_source, base.manifest.tensors.size()))
+              << "\n";
     if (ctx.global.verbose) PrintTensorTable(base.manifest);
   }
   if (!o.no_eval) EvaluateNewVersion(ctx, repo, base.commit.id);

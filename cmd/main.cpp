@@ -14,6 +14,7 @@
 #include "cmd/command.hpp"
 #include "storage/error.hpp"
 #include "storage/printable.hpp"
+#include "storage/trace.hpp"
 
 namespace {
 
@@ -42,7 +43,7 @@ int main(int argc, char** argv) {
   app.add_option("-C", global.directory, "run as if fomo was started in DIR")->type_name("DIR");
   app.add_flag("--json", global.json, "print machine-readable JSON");
   app.add_flag("-q,--quiet", global.quiet, "print only errors");
-  app.add_flag("-v,--verbose", global.verbose, "print more detail");
+  app.add_flag("-v,--verbose", global.verbose, "say what is done, with timings, on stderr");
 
   struct Registered {
     const CommandInfo* info;
@@ -52,11 +53,21 @@ int main(int argc, char** argv) {
   std::vector<Registered> registered;
   for (const auto& info : Commands()) {
     CLI::App* sub = app.add_subcommand(info.name, info.summary);
+    // The global options work after the command too (fallthrough); say so where
+    // people look.
+    sub->footer(fmt::format("Global options, before or after the command:\n"
+                            "  -C DIR        run as if fomo was started in DIR\n"
+                            "  --json        print machine-readable JSON\n"
+                            "  -q,--quiet    print only errors\n"
+                            "  -v,--verbose  say what is done, with timings, on stderr\n"
+                            "'man fomo-{}' is this command's manual.",
+                            info.name));
     CommandLine cli(sub);
     registered.push_back({&info, sub, info.setup(cli)});
   }
 
   // Name an unknown command plainly (CLI11 would only say one is required).
+  std::string command;  // for the hint of a usage error
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "-C") {
@@ -67,8 +78,10 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const auto& info : Commands()) known = known || arg == info.name;
     if (!known) return Fail(fmt::format("'{}' is not a fomo command (see 'fomo --help')", arg), ExitCode::kUsage);
+    command = arg;
     break;
   }
+  const std::string help = command.empty() ? "fomo --help" : "fomo " + command + " --help";
 
   try {
     app.parse(argc, argv);
@@ -79,7 +92,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return Fail(fmt::format("{} (see 'fomo --help')", e.what()), ExitCode::kUsage);
+    return Fail(fmt::format("{} (see '{}')", e.what(), help), ExitCode::kUsage);
   }
 
   try {
@@ -89,11 +102,15 @@ int main(int argc, char** argv) {
     for (auto& r : registered) {
       if (!r.sub->parsed()) continue;
       Context ctx(global);
+      SetTrace(global.verbose);
       if (r.info->access != RepoAccess::kNone) {
         ctx.set_repo(std::make_unique<Repository>(Repository::Open(".")));
+        Trace(fmt::format("repository {}", ctx.repo().root().string()));
         if (r.info->access == RepoAccess::kWrite) ctx.repo().LockForWriting(global.quiet);
       }
-      return r.run(ctx);
+      const int code = r.run(ctx);
+      Trace(fmt::format("'fomo {}' done, exit {}", r.info->name, code));
+      return code;
     }
     return Fail("no command given (see 'fomo --help')", ExitCode::kUsage);
   } catch (const Error& e) {

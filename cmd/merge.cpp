@@ -198,9 +198,7 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
   StoredVersion made = *CommitVersion(repo, draft);
   repo.Unlock();
   if (chatty) {
-    std::cout << fmt::format("{} {} {} (on {}): {} stored for {} raw\n", made.version.Tag(), ShortId(made.commit.id),
-                             made.commit.message, publication.branch(), FormatBytes(made.stored_bytes),
-                             FormatBytes(made.raw_bytes));
+    std::cout << VersionLine(made, publication.branch(), "") << "\n";
   }
   // The gate compares with the first parent (the line's tip when it is merged) and
   // with the root of the line.

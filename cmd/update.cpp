@@ -414,9 +414,10 @@ int RunUpdate(Context& ctx, BumpLevel level, const UpdateArgs& a) {
   DropRunDir(dir.dir);
 
   if (chatty) {
-    std::cout << fmt::format("{} {} {}: {} steps, {} samples, {:.1f} s, {} stored\n", made.version.Tag(),
-                             ShortId(made.commit.id), MessageLine(made.commit.message), trained.steps, *trained.budget.samples,
-                             *trained.budget.seconds, FormatBytes(made.stored_bytes));
+    std::cout << VersionLine(made, publication.branch(),
+                             fmt::format("{} steps, {} samples, {:.1f} s", trained.steps, *trained.budget.samples,
+                                         *trained.budget.seconds))
+              << "\n";
   }
   std::string status;
   nlohmann::json verdict;

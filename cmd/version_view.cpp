@@ -92,6 +92,12 @@ void PrintTensorTable(const Manifest& manifest) {
   }
 }
 
+std::string VersionLine(const StoredVersion& v, const std::string& branch, const std::string& details) {
+  return fmt::format("{} {} {}{}: {}{} stored for {} raw", v.version.Tag(), ShortId(v.commit.id), MessageLine(v.commit.message),
+                     branch.empty() ? "" : " (on " + branch + ")", details.empty() ? "" : details + ", ",
+                     FormatBytes(v.stored_bytes), FormatBytes(v.raw_bytes));
+}
+
 std::string BudgetLine(const Budget& b) {
   if (!b.steps && !b.samples && !b.flops && !b.seconds) return "";
   std::vector<std::string> parts;

@@ -29,6 +29,10 @@ nlohmann::json VersionJson(const StoredVersion& version, const RefNames& refs,
 std::string Decorations(const CommitId& commit, const RefNames& refs);
 // One line per tensor: name, dtype, shape, encoding, stored size, object id.
 void PrintTensorTable(const Manifest& manifest);
+// The line every command that makes a version prints (init, commit, patch, minor,
+// major, merge): "v1.1.0 1a2b3c4d5e MESSAGE (on main): DETAILS, 1.4 MiB stored for
+// 14.0 MiB raw"; details may be empty, branch empty for none.
+std::string VersionLine(const StoredVersion& version, const std::string& branch, const std::string& details);
 // Human summary of a budget, or "" when nothing was trained.
 std::string BudgetLine(const Budget& budget);
 

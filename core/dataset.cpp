@@ -228,6 +228,7 @@ Selector Selector::Parse(const std::string& text, const DatasetRegistry& registr
   }
   const int n = static_cast<int>(spec.classes.size());
   std::set<int> picked;
+  bool by_name = !classes.empty();
   if (!classes.empty()) {
     for (const std::string& part : Split(classes, ',')) {
       size_t dash = part.find('-');
@@ -245,10 +246,16 @@ Selector Selector::Parse(const std::string& text, const DatasetRegistry& registr
           throw UsageError(fmt::format("selector '{}': '{}' has no class '{}'", text, s.dataset, part));
         }
         picked.insert(static_cast<int>(it - spec.classes.begin()));
+        continue;
       }
+      by_name = false;
     }
   }
   s.classes.assign(picked.begin(), picked.end());
+  // Written with names, shown with names ("shapes:red,blue", not "shapes:0,2").
+  if (by_name) {
+    for (int c : s.classes) s.class_names.push_back(spec.classes[static_cast<size_t>(c)]);
+  }
   return s;
 }
 
@@ -261,7 +268,9 @@ std::string Selector::Canonical() const {
 
 std::string Selector::WithoutSplit() const {
   std::string out = dataset;
-  if (!classes.empty()) {
+  if (!class_names.empty()) {
+    out += ":" + fmt::format("{}", fmt::join(class_names, ","));
+  } else if (!classes.empty()) {
     std::vector<std::string> parts;
     for (size_t i = 0; i < classes.size();) {
       size_t j = i;

@@ -61,6 +61,7 @@ std::string FillTemplate(const std::string& tmpl, const std::string& class_name)
 struct Selector {
   std::string dataset;
   std::vector<int> classes;  // empty: all
+  std::vector<std::string> class_names;  // their names, when the selector gave names
   std::string split = "test";
   int64_t cap = 0;
   std::string text;  // as written, for messages and database keys

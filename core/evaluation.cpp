@@ -12,6 +12,7 @@
 #include "core/tokenizer.hpp"
 #include "core/torch_api.hpp"
 #include "storage/error.hpp"
+#include "storage/trace.hpp"
 #include "storage/sha256.hpp"
 #include "storage/versions.hpp"
 #include "storage/yaml_text.hpp"
@@ -276,6 +277,8 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
         }
       }
       if (!found.empty() && !force) {
+        Trace(fmt::format("{} on {}: {} numbers stored, not measured again", v.version.Tag(), selector.Canonical(),
+                          found.size()));
         records.insert(records.end(), found.begin(), found.end());
         continue;
       }

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "storage/error.hpp"
+#include "storage/trace.hpp"
 
 namespace fomo {
 
@@ -72,6 +73,8 @@ RepoLock::RepoLock(const fs::path& path, double timeout_seconds, bool quiet) {
   if (::ftruncate(fd_, 0) == 0) {
     [[maybe_unused]] ssize_t n = ::pwrite(fd_, pid.data(), pid.size(), 0);
   }
+  acquired_ = std::chrono::steady_clock::now();
+  Trace(fmt::format("write lock taken after {:.2f} s", std::chrono::duration<double>(*acquired_ - start).count()));
 }
 
 std::unique_ptr<RepoLock> RepoLock::TryAcquire(const fs::path& path) {
@@ -102,6 +105,10 @@ bool RepoLock::Held(const fs::path& path) {
 }
 
 RepoLock::~RepoLock() {
+  if (fd_ >= 0 && acquired_) {
+    Trace(fmt::format("write lock released after {:.2f} s",
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - *acquired_).count()));
+  }
   if (fd_ >= 0) {
     [[maybe_unused]] int rc = ::ftruncate(fd_, 0);
     ::flock(fd_, LOCK_UN);

@@ -7,7 +7,9 @@
 // The same flock marks a training run as alive (.fomo/train/<run>/lock, TryAcquire).
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <memory>
 
 namespace fomo {
@@ -30,6 +32,7 @@ class RepoLock {
  private:
   RepoLock() = default;
   int fd_ = -1;
+  std::optional<std::chrono::steady_clock::time_point> acquired_;  // the repository lock, for -v
 };
 
 }  // namespace fomo

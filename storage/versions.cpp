@@ -14,6 +14,7 @@
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
 #include "storage/parallel.hpp"
+#include "storage/trace.hpp"
 #include "storage/json_number.hpp"
 
 namespace fomo {
@@ -326,6 +327,12 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
   }
   v.raw_bytes = v.manifest.RawBytes();
   v.stored_bytes = WrittenBytes(v.manifest, written);
+  if (TraceOn()) {
+    size_t deltas = 0;
+    for (const auto& e : v.manifest.tensors) deltas += e.encoding != Encoding::kFull;
+    Trace(fmt::format("{} tensors: {} new objects ({} bytes), {} already in the store; {} stored as deltas", n,
+                      written.size(), v.stored_bytes, n - written.size(), deltas));
+  }
   // An online method's state, stored as deltas against the parent's.
   try {
     for (const auto& t : draft.method_state) {
@@ -389,6 +396,8 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
   v.commit = graph.ReadCommit(commit);
   repo.db().InsertVersion(VersionRowOf(v));
   CrashPoint("database-written");
+  Trace(fmt::format("committed {} as {}{}{}", v.version.Tag(), commit.substr(0, 12), branch.empty() ? "" : " on " + branch,
+                    draft.tag ? ", tagged" : ""));
   return v;
 }
 

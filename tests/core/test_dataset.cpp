@@ -53,8 +53,11 @@ TEST_CASE("selectors pick classes by index, range or name, a split and a cap", "
   REQUIRE(s.classes == std::vector<int>{5, 7});
   REQUIRE(s.split == "train");
   REQUIRE(s.cap == 100);
-  REQUIRE(s.Canonical() == "fmnist:5,7@train#100");
-  REQUIRE(s.WithoutSplit() == "fmnist:5,7#100");
+  // Shown as written: names stay names, in class order.
+  REQUIRE(s.Canonical() == "fmnist:sandal,sneaker@train#100");
+  REQUIRE(s.WithoutSplit() == "fmnist:sandal,sneaker#100");
+  REQUIRE(core::Selector::Parse("fmnist:sneaker,sandal", registry).WithoutSplit() == "fmnist:sandal,sneaker");
+  REQUIRE(core::Selector::Parse("fmnist:5,sneaker", registry).WithoutSplit() == "fmnist:5,7");
   REQUIRE(core::Selector::Parse("fmnist:0-2,4", registry).Canonical() == "fmnist:0-2,4@test");
   REQUIRE_THROWS_WITH(core::Selector::Parse("fmnist:3-12", registry), HasSubstr("outside 0-9"));
   REQUIRE_THROWS_WITH(core::Selector::Parse("fmnist:boots", registry), HasSubstr("no class 'boots'"));
