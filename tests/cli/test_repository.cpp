@@ -236,7 +236,7 @@ TEST_CASE("a commit reports what it added to the store, and du adds up to the st
   RunResult again = RunFomo({"commit", DataFile("openai_clip_tiny.safetensors").string(), "--no-eval"}, dir.path());
   INFO(again.err);
   REQUIRE(again.exit_code == 0);
-  REQUIRE_THAT(again.out, HasSubstr(": 0 B stored for"));
+  REQUIRE_THAT(again.out, HasSubstr(", 0 B stored for"));
   auto shown = nlohmann::json::parse(RunFomo({"show", "--json"}, dir.path()).out);
   REQUIRE(shown["storage"]["stored_bytes"] == 0);
 
