@@ -89,7 +89,12 @@ train::UpdateOptions OptionsFor(const std::string& level, const UpdateArgs& a, c
   if (!a.data.empty()) o.data = a.data;
   ApplyMethodArgs(a, o.method);
   if (!a.schedule.empty()) o.schedule.kind = schedules::ParseScheduleKind(a.schedule);
-  if (!a.lr.empty()) o.schedule.peak_lr = ParseOptionNumber("--lr", a.lr);
+  // --lr is taken as given; otherwise the level's lr, scaled for the method.
+  if (!a.lr.empty()) {
+    o.schedule.peak_lr = ParseOptionNumber("--lr", a.lr);
+  } else {
+    o.schedule.peak_lr *= train::MethodLrScale(o.method.method);
+  }
   if (!a.warmup.empty()) o.schedule.warmup = ParseOptionNumber("--warmup", a.warmup);
   if (!a.cooldown.empty()) o.schedule.cooldown = ParseOptionNumber("--cooldown", a.cooldown);
   const int budgets = !a.steps.empty() + !a.samples.empty() + !a.budget.empty();
@@ -462,7 +467,7 @@ Runner SetupUpdate(CommandLine& cli, BumpLevel level) {
              "learning-rate schedule: constant, cosine, rsqrt, autoregressive-cosine, continued-cosine, "
              "autoregressive-rsqrt, continued-rsqrt",
              "NAME");
-  cli.Option("--lr", &a->lr, "peak learning rate", "X");
+  cli.Option("--lr", &a->lr, "peak learning rate (default: the level's; x10 for lora, dora, vera, ia3, bitfit, lnfit)", "X");
   cli.Option("--warmup", &a->warmup, "warmup steps as a share of the update's steps (default 0.1)", "F");
   cli.Option("--cooldown", &a->cooldown, "cooldown steps as a share of the steps, rsqrt schedules (default 0.1)", "F");
   cli.Option("--steps", &a->steps, "budget: optimizer steps", "N");

@@ -129,6 +129,20 @@ Method ParseMethod(const std::string& name) {
   throw UsageError(fmt::format("unknown --method '{}' ({})", name, fmt::join(names, ", ")));
 }
 
+double MethodLrScale(Method method) {
+  switch (method) {
+    case Method::kLora:
+    case Method::kDora:
+    case Method::kVera:
+    case Method::kIa3:
+    case Method::kBitfit:
+    case Method::kLnfit:
+      return 10.0;
+    default:
+      return 1.0;
+  }
+}
+
 std::string MethodName(Method method) {
   for (const auto& m : kMethods) {
     if (m.method == method) return m.name;

@@ -33,6 +33,12 @@ enum class Method {
 
 Method ParseMethod(const std::string& name);  // throws fomo::UsageError
 std::string MethodName(Method method);
+// The factor on the level's learning rate a method trains with when --lr is not
+// given: adapters (LoRA, DoRA, VeRA, IA3) and the selective methods that train a
+// few vectors (BitFit, LNFit) start at zero or at one and move far less per step
+// than full weights do, so they take 10x (the common practice for PEFT of CLIP;
+// continual-pretraining.md names no value). 1 for every other method.
+double MethodLrScale(Method method);
 const std::vector<std::string>& AdapterTargetNames();  // q k v out mlp-in mlp-out
 // "q, v,mlp-in" -> {"q", "v", "mlp-in"}: the lists --targets and --freeze take.
 std::vector<std::string> ParseNameList(const std::string& text);

@@ -305,3 +305,18 @@ TEST_CASE("a version stored as low-rank factors merges like any other", "[cli][m
     }
   }
 }
+
+TEST_CASE("adapters and the selective methods train at their own learning rate unless --lr says", "[cli][methods]") {
+  if (!HaveFashionMnist()) return;
+  TempDir dir;
+  InitPretrained(dir.path());
+  auto lr = [](const json& version) { return version["recipe"]["options"]["schedule"]["lr"].get<double>(); };
+  const double full = lr(Update(dir.path(), {"--steps", "1"}));
+  CHECK(full == Approx(1e-4));  // the built-in minor default
+  for (const char* method : {"lora", "bitfit", "lnfit", "ia3"}) {
+    INFO(method);
+    CHECK(lr(Update(dir.path(), {"--method", method, "--steps", "1"})) == Approx(10 * full));
+  }
+  CHECK(lr(Update(dir.path(), {"--method", "locked-image", "--steps", "1"})) == Approx(full));
+  CHECK(lr(Update(dir.path(), {"--method", "lora", "--lr", "3e-5", "--steps", "1"})) == Approx(3e-5));
+}
