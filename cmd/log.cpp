@@ -83,8 +83,15 @@ int RunLog(Context& ctx, const LogOptions& o) {
     if (o.max_count >= 0 && shown >= o.max_count) break;
     ++shown;
     StoredVersion v = LoadVersion(graph, commit);
-    nlohmann::json measured = core::MetricsOf(repo, commit, current ? *current : history.AsMade(commit));
-    if (o.metrics && !measured["summary"]["gm"].is_number()) ++unmeasured;
+    const core::Suites suites = current ? *current : history.AsMade(commit);
+    nlohmann::json measured = core::MetricsOf(repo, commit, suites);
+    // A suite with datasets whose summary is missing lacks stored numbers (an
+    // empty suite, as before any update with `adaptation: auto`, lacks nothing).
+    const auto& summary = measured["summary"];
+    if (o.metrics && ((!suites.adaptation.empty() && !summary["adaptation"].is_number()) ||
+                      (!suites.retention.empty() && !summary["retention"].is_number()))) {
+      ++unmeasured;
+    }
     if (ctx.global.json) {
       list.push_back(VersionJson(v, refs, measured));
     } else if (o.oneline || o.graph) {
