@@ -38,7 +38,7 @@ int RunBranch(Context& ctx, const BranchOptions& o) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& branch : graph.Branches()) {
       CommitId commit = *graph.BranchTarget(branch);
-      std::string version = LoadVersion(graph, commit).version.ToString();
+      std::string version = LoadVersionNumber(graph, commit).ToString();
       bool current = head.branch == branch;
       if (ctx.global.json) {
         list.push_back({{"branch", branch}, {"commit", commit}, {"version", version}, {"current", current}});

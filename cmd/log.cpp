@@ -72,6 +72,9 @@ int RunLog(Context& ctx, const LogOptions& o) {
     if (o.max_count >= 0 && shown.size() > static_cast<size_t>(o.max_count)) shown.resize(o.max_count);
     EvaluateMissing(ctx, repo, shown);
   }
+  // One line per version without numbers needs only the commit and its version
+  // number; the rest (manifest, metrics, suites) is read only when shown.
+  const bool light = !ctx.global.json && (o.oneline || o.graph) && !o.metrics;
   // Each version's numbers over its suite as it was made, unless asked otherwise.
   core::SuiteHistory history(repo);
   const std::optional<core::Suites> current =
@@ -82,6 +85,21 @@ int RunLog(Context& ctx, const LogOptions& o) {
   for (const auto& commit : graph.Walk(starts)) {
     if (o.max_count >= 0 && shown >= o.max_count) break;
     ++shown;
+    // A one-line row, with or without numbers.
+    auto one_line = [&](const CommitInfo& info, const SemVer& version, const std::string& numbers) {
+      const std::string deco = Decorations(commit, refs);
+      if (o.graph) std::cout << drawing.CommitRow(info);
+      std::cout << Colour(ShortId(commit), "33") << " " << fmt::format("{:<8}", version.Tag())
+                << (numbers.empty() ? "" : " " + numbers) << (deco.empty() ? "" : " " + Colour(deco, "36")) << " "
+                << MessageLine(info.message) << "\n";
+      if (o.graph) {
+        for (const auto& row : drawing.ConnectorRows()) std::cout << row << "\n";
+      }
+    };
+    if (light) {
+      one_line(graph.ReadCommit(commit), LoadVersionNumber(graph, commit), "");
+      continue;
+    }
     StoredVersion v = LoadVersion(graph, commit);
     const core::Suites suites = current ? *current : history.AsMade(commit);
     nlohmann::json measured = core::MetricsOf(repo, commit, suites);
@@ -95,14 +113,7 @@ int RunLog(Context& ctx, const LogOptions& o) {
     if (ctx.global.json) {
       list.push_back(VersionJson(v, refs, measured));
     } else if (o.oneline || o.graph) {
-      std::string deco = Decorations(commit, refs);
-      if (o.graph) std::cout << drawing.CommitRow(v.commit);
-      std::cout << Colour(ShortId(commit), "33") << " " << fmt::format("{:<8}", v.version.Tag())
-                << (o.metrics ? " " + Summary(measured) : "") << (deco.empty() ? "" : " " + Colour(deco, "36"))
-                << " " << MessageLine(v.commit.message) << "\n";
-      if (o.graph) {
-        for (const auto& row : drawing.ConnectorRows()) std::cout << row << "\n";
-      }
+      one_line(v.commit, v.version, o.metrics ? Summary(measured) : "");
     } else {
       PrintLong(v, refs, o.metrics ? &measured : nullptr);
     }

@@ -81,7 +81,7 @@ int RunTag(Context& ctx, const TagOptions& o) {
     std::set<std::string> released;
     for (const auto& r : repo.db().Releases()) released.insert(r.tag);
     for (const auto& [tag, commit] : graph.Tags()) {
-      std::string version = LoadVersion(graph, commit).version.ToString();
+      std::string version = LoadVersionNumber(graph, commit).ToString();
       const bool is_released = released.count(tag) > 0;
       if (ctx.global.json) {
         list.push_back({{"tag", tag}, {"commit", commit}, {"version", version}, {"released", is_released}});

@@ -161,6 +161,14 @@ StoredVersion LoadVersion(const Graph& graph, const CommitId& commit) {
   return v;
 }
 
+SemVer LoadVersionNumber(const Graph& graph, const CommitId& commit) {
+  const std::string what = commit.substr(0, 12);
+  const json info = ParseJsonFile(FilesOf(graph, commit), what, "version.json");
+  std::optional<SemVer> version = info.is_object() ? SemVer::Parse(info.value("version", "")) : std::nullopt;
+  if (!version) throw CorruptError(fmt::format("version.json of commit {} gives no valid version", what));
+  return *version;
+}
+
 VersionRow VersionRowOf(const StoredVersion& v) {
   VersionRow row;
   row.commit = v.commit.id;

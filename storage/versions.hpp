@@ -79,6 +79,9 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
                                            const StoreProgress& progress = {});
 
 StoredVersion LoadVersion(const Graph& graph, const CommitId& commit);
+// Just the version number (version.json), for listings that need nothing else:
+// reading a whole version parses its manifest, one entry per tensor.
+SemVer LoadVersionNumber(const Graph& graph, const CommitId& commit);
 // The files of a version's commit by name (version.json, manifest.json, ...), or
 // nullopt when the commit lacks one.
 using VersionFiles = std::function<std::optional<std::string>(const std::string& name)>;
