@@ -1,6 +1,7 @@
 // fomo status: where HEAD is, what the store holds, and anything that needs care
 // (an interrupted write, database rows to repair).
 #include <iostream>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -45,9 +46,10 @@ int RunStatus(Context& ctx) {
   }
   size_t missing_rows = 0;
   std::vector<CommitId> reachable = graph.ReachableCommits();
-  for (const auto& commit : reachable) {
-    if (!repo.db().FindVersion(commit)) ++missing_rows;
-  }
+  // One query for every row, not one per version.
+  std::set<std::string> rows;
+  for (const auto& row : repo.db().AllVersions()) rows.insert(row.commit);
+  for (const auto& commit : reachable) missing_rows += rows.count(commit) == 0;
   // Trainings running now, and interrupted ones waiting in .fomo/train.
   nlohmann::json trainings = nlohmann::json::array();
   for (const auto& r : ListTrainingRuns(repo.fomo_dir())) {
