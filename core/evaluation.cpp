@@ -218,11 +218,8 @@ std::vector<std::string> MeasuredKeys(const Repository& repo, const std::vector<
   return keys;
 }
 
-std::optional<std::string> TrainingOverlap(const Repository& repo, const DatasetRegistry& registry,
-                                           const CommitId& commit, const Selector& selector) {
-  const DatasetSpec& spec = registry.Get(selector.dataset);
-  const fs::path source = SourceOf(spec, selector.split);
-  const std::set<int> classes(selector.classes.begin(), selector.classes.end());
+std::vector<Selector> TrainedSelectors(const Repository& repo, const DatasetRegistry& registry, const CommitId& commit) {
+  std::vector<Selector> trained;
   for (const auto& ancestor : repo.graph().Walk({commit})) {
     auto text = repo.graph().ReadFile(ancestor, "recipe.json");
     if (!text) continue;
@@ -232,19 +229,27 @@ std::optional<std::string> TrainingOverlap(const Repository& repo, const Dataset
       if (!recipe.contains(key) || !recipe[key].is_array()) continue;
       for (const auto& item : recipe[key]) {
         if (!item.is_string()) continue;
-        std::optional<Selector> trained;
         try {
-          trained = Selector::Parse(item.get<std::string>(), registry);
-          if (SourceOf(registry.Get(trained->dataset), trained->split) != source) continue;
+          trained.push_back(Selector::Parse(item.get<std::string>(), registry));
         } catch (const Error&) {
-          continue;  // a dataset no longer in fomo.yaml reads nothing now
+          // a dataset no longer in fomo.yaml reads nothing now
         }
-        // Class indices compare within one dataset; another name for the same files overlaps.
-        bool meet = trained->dataset != selector.dataset || classes.empty() || trained->classes.empty();
-        for (int c : trained->classes) meet = meet || classes.count(c);
-        if (meet) return trained->Canonical();
       }
     }
+  }
+  return trained;
+}
+
+std::optional<std::string> TrainingOverlap(const std::vector<Selector>& trained, const DatasetRegistry& registry,
+                                           const Selector& selector) {
+  const fs::path source = SourceOf(registry.Get(selector.dataset), selector.split);
+  const std::set<int> classes(selector.classes.begin(), selector.classes.end());
+  for (const auto& t : trained) {
+    if (SourceOf(registry.Get(t.dataset), t.split) != source) continue;
+    // Class indices compare within one dataset; another name for the same files overlaps.
+    bool meet = t.dataset != selector.dataset || classes.empty() || t.classes.empty();
+    for (int c : t.classes) meet = meet || classes.count(c);
+    if (meet) return t.Canonical();
   }
   return std::nullopt;
 }
@@ -265,6 +270,7 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
     ClipConfig config = ClipConfig::FromJsonText(v.config_json, "version config");
     std::vector<EvaluationRow> stored = repo.db().Evaluations(commit);
     std::optional<StoredWeights> weights;
+    std::optional<std::vector<Selector>> trained;  // read once per version, when first needed
     for (const Selector& selector : parsed) {
       const DatasetSpec& spec = registry.Get(selector.dataset);
       const std::string hash = ConfigHash(spec, selector, config, settings);
@@ -283,11 +289,12 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
         continue;
       }
       if (overlap != OverlapPolicy::kAllow) {
-        if (auto trained = TrainingOverlap(repo, registry, commit, selector)) {
+        if (!trained) trained = TrainedSelectors(repo, registry, commit);
+        if (auto same_images = TrainingOverlap(*trained, registry, selector)) {
           const std::string why = fmt::format(
               "{} (or an ancestor) was trained on '{}', which reads the same images as '{}' ('{}'): its numbers would "
               "measure memorisation; give the dataset its splits (a 'splits:' mapping or {{split}} in its path)",
-              v.version.Tag(), *trained, selector.Canonical(), SourceOf(spec, selector.split).string());
+              v.version.Tag(), *same_images, selector.Canonical(), SourceOf(spec, selector.split).string());
           if (overlap == OverlapPolicy::kRefuse) throw Error(why + ", or evaluate anyway with --allow-overlap");
           if (callbacks.on_notice) callbacks.on_notice("not evaluated: " + why);
           continue;

@@ -89,10 +89,13 @@ enum class OverlapPolicy {
   kAllow,   // measure anyway (fomo eval --allow-overlap)
 };
 
-// The training selector of the commit's line that reads the same images as
-// selector, if any.
-std::optional<std::string> TrainingOverlap(const Repository& repo, const DatasetRegistry& registry,
-                                           const CommitId& commit, const Selector& selector);
+// Every selector the commit and its ancestors trained on (their recipes' data,
+// replay data and pretraining data) that still names a dataset of the registry.
+std::vector<Selector> TrainedSelectors(const Repository& repo, const DatasetRegistry& registry, const CommitId& commit);
+
+// The one of trained that reads the same images as selector, if any.
+std::optional<std::string> TrainingOverlap(const std::vector<Selector>& trained, const DatasetRegistry& registry,
+                                           const Selector& selector);
 
 std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<CommitId>& commits,
                                          const std::vector<std::string>& selectors, bool force,

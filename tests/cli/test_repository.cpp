@@ -25,6 +25,15 @@ json Json(const RunResult& r) {
   return json::parse(r.out);
 }
 
+// Bytes of the object files in a repository's store, as the disk holds them.
+uint64_t StoreBytes(const fs::path& root) {
+  uint64_t total = 0;
+  for (const auto& e : fs::recursive_directory_iterator(root / ".fomo" / "objects")) {
+    if (e.is_regular_file()) total += e.file_size();
+  }
+  return total;
+}
+
 }  // namespace
 
 TEST_CASE("init, commit, log, show, diff and export work end to end", "[cli]") {
@@ -240,13 +249,7 @@ TEST_CASE("a commit reports what it added to the store, and du adds up to the st
   auto shown = nlohmann::json::parse(RunFomo({"show", "--json"}, dir.path()).out);
   REQUIRE(shown["storage"]["stored_bytes"] == 0);
 
-  auto store_bytes = [&] {
-    uint64_t total = 0;
-    for (const auto& e : fs::recursive_directory_iterator(dir / ".fomo" / "objects")) {
-      if (e.is_regular_file()) total += e.file_size();
-    }
-    return total;
-  };
+  auto store_bytes = [&] { return StoreBytes(dir.path()); };
   auto du = [&] {
     RunResult r = RunFomo({"du", "--json"}, dir.path());
     INFO(r.err);
@@ -292,13 +295,7 @@ TEST_CASE("a commit reports what it added to the store, and du adds up to the st
 TEST_CASE("an unreleased version is retracted with reset and tag -d, and gc frees what only it needed", "[cli][retract]") {
   TempDir dir;
   InitReference(dir.path());
-  auto store_bytes = [&] {
-    uint64_t total = 0;
-    for (const auto& e : fs::recursive_directory_iterator(dir / ".fomo" / "objects")) {
-      if (e.is_regular_file()) total += e.file_size();
-    }
-    return total;
-  };
+  auto store_bytes = [&] { return StoreBytes(dir.path()); };
   auto fomo = [&](const std::vector<std::string>& args) {
     RunResult r = RunFomo(args, dir.path());
     INFO(args.front() << ": " << r.err);
@@ -359,13 +356,7 @@ TEST_CASE("an unreleased version is retracted with reset and tag -d, and gc free
 TEST_CASE("branch -d drops a fork/ or rejected/ line and gc frees its objects", "[cli][retract]") {
   TempDir dir;
   InitReference(dir.path());
-  auto store_bytes = [&] {
-    uint64_t total = 0;
-    for (const auto& e : fs::recursive_directory_iterator(dir / ".fomo" / "objects")) {
-      if (e.is_regular_file()) total += e.file_size();
-    }
-    return total;
-  };
+  auto store_bytes = [&] { return StoreBytes(dir.path()); };
   fs::path u1 = dir / "u1.safetensors";
   REQUIRE(RunGen({"update", DataFile("openai_clip_tiny.safetensors").string(), "-o", u1.string(), "--kind", "dense"})
               .exit_code == 0);
