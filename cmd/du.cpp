@@ -53,7 +53,11 @@ int RunDu(Context& ctx, const DuOptions& o) {
                  {"versions_added", s.versions_added},
                  {"delta_bases", s.delta_bases},
                  {"unreachable", s.unreachable},
-                 {"unreachable_objects", s.unreachable_objects}}}});
+                 {"unreachable_objects", s.unreachable_objects},
+                 {"files", s.files},
+                 {"file_bytes", s.file_bytes},
+                 {"disk_bytes", s.disk_bytes},
+                 {"packs", s.packs}}}});
     return 0;
   }
   std::cout << fmt::format("{:<12} {:<10} {:>10} {:>10} {:>10}\n", "version", "commit", "added", "shared", "total");
@@ -66,6 +70,8 @@ int RunDu(Context& ctx, const DuOptions& o) {
                            "objects unreachable ('fomo gc' frees it)\n",
                            FormatBytes(s.bytes), s.objects, FormatBytes(s.versions_added), usage.versions.size(),
                            FormatBytes(s.delta_bases), FormatBytes(s.unreachable), s.unreachable_objects);
+  std::cout << fmt::format("on disk: {} in {} files ({} packs), {} of disk blocks\n", FormatBytes(s.file_bytes), s.files,
+                           s.packs, FormatBytes(s.disk_bytes));
   return 0;
 }
 

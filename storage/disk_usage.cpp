@@ -4,7 +4,10 @@
 #include <map>
 #include <set>
 
+#include <sys/stat.h>
+
 #include "storage/fsck.hpp"
+#include "storage/pack.hpp"
 #include "storage/versions.hpp"
 
 namespace fomo {
@@ -12,12 +15,7 @@ namespace fomo {
 DiskUsage MeasureDiskUsage(const Repository& repo) {
   const ObjectStore& store = repo.objects();
   const Graph& graph = repo.graph();
-  std::map<ObjectId, uint64_t> sizes;  // every object file
-  for (const auto& id : store.List()) {
-    std::error_code ec;
-    const uint64_t size = fs::file_size(store.PathOf(id), ec);
-    sizes[id] = ec ? 0 : size;
-  }
+  const std::map<ObjectId, uint64_t> sizes = store.ListSizes();  // every object, loose or packed
   auto size_of = [&](const ObjectId& id) {
     auto it = sizes.find(id);
     return it == sizes.end() ? uint64_t{0} : it->second;
@@ -55,6 +53,17 @@ DiskUsage MeasureDiskUsage(const Repository& repo) {
     } else if (!owned.count(id)) {
       usage.store.delta_bases += size;
     }
+  }
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(store.dir(), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!it->is_regular_file() || name == "FORMAT" || name.rfind(".tmp-", 0) == 0) continue;
+    struct stat st {};
+    if (::stat(it->path().c_str(), &st) != 0) continue;
+    ++usage.store.files;
+    usage.store.file_bytes += static_cast<uint64_t>(st.st_size);
+    usage.store.disk_bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+    if (it->path().extension() == kPackSuffix) ++usage.store.packs;
   }
   return usage;
 }

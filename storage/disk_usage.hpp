@@ -1,7 +1,9 @@
 // Where the bytes of .fomo/objects go, as `git count-objects` and `dvc du` tell:
 // per version what it added, what it shares with earlier versions and its total;
 // for the store what versions own, what only delta chains need, and what
-// `fomo gc` would free. The numbers are object file sizes on disk.
+// `fomo gc` would free. The numbers are stored object sizes (a loose object's file,
+// a packed one's record); the files themselves, with the packs' headers and indexes,
+// and the disk blocks they take are counted apart.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +21,11 @@ struct VersionUsage {
 };
 
 struct StoreUsage {
-  uint64_t bytes = 0;  // every object file
+  uint64_t bytes = 0;  // every stored object
+  uint64_t files = 0;       // object files and packs
+  uint64_t file_bytes = 0;  // their sizes
+  uint64_t disk_bytes = 0;  // the blocks they take
+  uint64_t packs = 0;
   uint64_t objects = 0;
   uint64_t versions_added = 0;     // the sum of every reachable version's `added`
   uint64_t delta_bases = 0;        // objects only delta chains need

@@ -24,6 +24,7 @@ struct FsckReport {
 
   size_t versions_checked = 0;
   size_t objects_checked = 0;
+  uint64_t bytes_hashed = 0;  // stored bytes checked against their checksums
   std::vector<CommitId> missing_rows;  // reachable versions without a database row
   std::vector<std::string> stale_rows; // rows whose commit the graph does not have
   std::vector<std::pair<CommitId, SemVer>> missing_tags;
@@ -46,6 +47,10 @@ struct GcReport {
   size_t objects_removed = 0;
   uint64_t bytes_removed = 0;
   size_t temporary_files_removed = 0;
+  size_t packs_before = 0;    // tensor packs replaced by the one written
+  size_t objects_packed = 0;  // small objects in it
+  size_t loose_packed = 0;    // of those, moved from loose files
+  GraphPackReport graph;
 };
 
 // Objects reachable from any ref, including the delta bases they need.

@@ -3,6 +3,8 @@
 #include <git2.h>
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <set>
 
@@ -366,6 +368,74 @@ std::vector<CommitId> Graph::ReachableCommits() const {
   if (auto head = Head().commit) starts.insert(*head);
   if (starts.empty()) return {};
   return Walk(std::vector<CommitId>(starts.begin(), starts.end()));
+}
+
+GraphPackReport Graph::Pack() {
+  GraphPackReport report;
+  const std::vector<CommitId> commits = ReachableCommits();
+  if (commits.empty()) return report;
+  git_packbuilder* raw = nullptr;
+  Check(git_packbuilder_new(&raw, repo_), "cannot pack the version graph");
+  std::unique_ptr<git_packbuilder, void (*)(git_packbuilder*)> builder(raw, git_packbuilder_free);
+  git_packbuilder_set_threads(builder.get(), 0);
+  std::set<std::string> packed;  // hex ids
+  auto insert = [&](const git_oid& oid) {
+    if (!packed.insert(git_oid_tostr_s(&oid)).second) return;
+    Check(git_packbuilder_insert(builder.get(), &oid, nullptr), "cannot pack the version graph");
+  };
+  for (const auto& id : commits) {
+    const git_oid oid = ToOid(id);
+    Commit commit;
+    Check(git_commit_lookup(commit.out(), repo_, &oid), "cannot read commit " + id);
+    insert(oid);
+    Tree tree;
+    Check(git_commit_tree(tree.out(), commit.get()), "cannot read the tree of commit " + id);
+    insert(*git_tree_id(tree.get()));
+    struct Walk {
+      std::function<void(const git_oid&)>* insert;
+    };
+    std::function<void(const git_oid&)> add = insert;
+    Walk walk{&add};
+    Check(git_tree_walk(
+              tree.get(), GIT_TREEWALK_PRE,
+              [](const char*, const git_tree_entry* entry, void* payload) {
+                (*static_cast<Walk*>(payload)->insert)(*git_tree_entry_id(entry));
+                return 0;
+              },
+              &walk),
+          "cannot read the tree of commit " + id);
+  }
+  const fs::path objects = fs::path(git_repository_path(repo_)) / "objects";
+  const fs::path pack_dir = objects / "pack";
+  std::set<fs::path> old_packs;
+  std::error_code ec;
+  for (fs::directory_iterator it(pack_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    old_packs.insert(it->path());
+  }
+  Check(git_packbuilder_write(builder.get(), pack_dir.c_str(), 0, nullptr, nullptr), "cannot write the graph's pack");
+  report.objects_packed = git_packbuilder_object_count(builder.get());
+  const std::string name = std::string("pack-") + git_packbuilder_name(builder.get());
+  for (const auto& path : old_packs) {
+    if (path.stem().string() == name) continue;  // the same objects were packed already
+    const std::string ext = path.extension().string();
+    if (ext != ".pack" && ext != ".idx" && ext != ".rev") continue;
+    if (fs::remove(path, ec) && ext == ".pack") ++report.packs_removed;
+  }
+  for (fs::directory_iterator fan(objects, ec), end; !ec && fan != end; fan.increment(ec)) {
+    const std::string prefix = fan->path().filename().string();
+    if (prefix.size() != 2 || !fan->is_directory()) continue;
+    for (fs::directory_iterator it(fan->path(), ec), stop; !ec && it != stop; it.increment(ec)) {
+      if (packed.count(prefix + it->path().filename().string()) && fs::remove(it->path(), ec)) ++report.loose_removed;
+    }
+    fs::remove(fan->path(), ec);  // only when now empty
+    ec.clear();
+  }
+  git_odb* odb = nullptr;
+  if (git_repository_odb(&odb, repo_) == 0) {
+    git_odb_refresh(odb);
+    git_odb_free(odb);
+  }
+  return report;
 }
 
 }  // namespace fomo

@@ -32,6 +32,12 @@ struct HeadState {
   std::optional<CommitId> commit;     // none on an unborn branch
 };
 
+struct GraphPackReport {
+  size_t objects_packed = 0;   // commits, trees and blobs in the pack written
+  size_t loose_removed = 0;    // loose object files it replaced
+  size_t packs_removed = 0;    // earlier packs it replaced
+};
+
 class Graph {
  public:
   static Graph Init(const fs::path& dir, const std::string& initial_branch);
@@ -74,6 +80,11 @@ class Graph {
   std::optional<CommitId> MergeBase(const std::vector<CommitId>& commits) const;
   // Every commit reachable from any branch, tag or HEAD.
   std::vector<CommitId> ReachableCommits() const;
+
+  // Writes every object reachable from the refs into one pack (libgit2's
+  // packbuilder), then removes the loose files and earlier packs it holds, as
+  // `git gc` does. Unreachable loose objects stay. The caller holds the write lock.
+  GraphPackReport Pack();
 
  private:
   explicit Graph(git_repository* repo) : repo_(repo) {}

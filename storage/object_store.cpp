@@ -8,13 +8,20 @@
 #include "storage/atomic_file.hpp"
 #include "storage/codec.hpp"
 #include "storage/error.hpp"
+#include "storage/pack.hpp"
 
 namespace fomo {
 
 namespace {
 
 constexpr char kMagic[4] = {'F', 'M', 'O', 'B'};
-constexpr uint16_t kFormatVersion = 1;
+// Object records: 1 as fomo has always written them; 2 the same followed by the
+// SHA-256 of the bytes before it (loose objects of a format-2 store).
+constexpr uint16_t kPlainRecord = 1;
+constexpr uint16_t kChecksummedRecord = 2;
+constexpr size_t kChecksumSize = 32;
+// Unflushed small objects past this many bytes are written as a pack at once.
+constexpr uint64_t kMaxPendingBytes = 256ull << 20;
 constexpr size_t kFixedHeaderSize = 4 + 2 + 1 + 1 + 1 + 1 + 2 + 8 + 32;
 constexpr int kMaxDims = 16;
 // A delta this much smaller than the raw tensor cannot lose to a full frame of
@@ -29,13 +36,14 @@ struct Header {
   uint64_t raw_size;
   int depth;
   ObjectId base;
+  bool checksummed = false;
 };
 
 std::vector<uint8_t> SerializeHeader(const Header& h) {
   std::vector<uint8_t> out(kFixedHeaderSize + 8 * h.shape.size());
   std::memcpy(out.data(), kMagic, 4);
-  out[4] = kFormatVersion & 0xff;
-  out[5] = kFormatVersion >> 8;
+  out[4] = kPlainRecord;
+  out[5] = 0;
   out[6] = static_cast<uint8_t>(h.encoding);
   out[7] = static_cast<uint8_t>(h.dtype);
   out[8] = static_cast<uint8_t>(h.shape.size());
@@ -65,10 +73,11 @@ size_t ParseHeader(const uint8_t* data, uint64_t size, const std::string& what, 
     throw CorruptError(fmt::format("object {} is corrupt: bad header", what));
   }
   uint16_t version = static_cast<uint16_t>(data[4] | data[5] << 8);
-  if (version != kFormatVersion) {
-    throw CorruptError(fmt::format(
-        "object {} has format version {}; this fomo reads version {}", what, version, kFormatVersion));
+  if (version != kPlainRecord && version != kChecksummedRecord) {
+    throw CorruptError(fmt::format("object {} has format version {}; this fomo reads versions {} and {}", what,
+                                   version, kPlainRecord, kChecksummedRecord));
   }
+  h->checksummed = version == kChecksummedRecord;
   uint8_t encoding = data[6];
   if (encoding < 1 || encoding > 3) {
     throw CorruptError(fmt::format("object {} is corrupt: unknown encoding {}", what, encoding));
@@ -83,7 +92,9 @@ size_t ParseHeader(const uint8_t* data, uint64_t size, const std::string& what, 
   h->raw_size = LoadU64(data + 12);
   std::memcpy(h->base.bytes.data(), data + 20, 32);
   size_t header_size = kFixedHeaderSize + 8 * static_cast<size_t>(ndim);
-  if (size < header_size) throw CorruptError(fmt::format("object {} is corrupt: truncated header", what));
+  if (size < header_size + (h->checksummed ? kChecksumSize : 0)) {
+    throw CorruptError(fmt::format("object {} is corrupt: truncated header", what));
+  }
   h->shape.resize(ndim);
   for (int d = 0; d < ndim; ++d) {
     h->shape[d] = static_cast<int64_t>(LoadU64(data + kFixedHeaderSize + 8 * d));
@@ -103,7 +114,40 @@ size_t ParseHeader(const uint8_t* data, uint64_t size, const std::string& what, 
   return header_size;
 }
 
+fs::path FormatPath(const fs::path& dir) { return dir / "FORMAT"; }
+fs::path PackDir(const fs::path& dir) { return dir / "pack"; }
+
+int ReadStoreFormat(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(FormatPath(dir), ec)) return 1;
+  const std::string text = ReadFileToString(FormatPath(dir));
+  int format = 0;
+  try {
+    format = std::stoi(text);
+  } catch (const std::exception&) {
+    throw CorruptError(fmt::format("'{}' is corrupt: it should hold the store's format number", FormatPath(dir).string()));
+  }
+  if (format < 1) throw CorruptError(fmt::format("'{}' names format {}", FormatPath(dir).string(), format));
+  if (format > kStoreFormat) {
+    throw Error(fmt::format("the object store in '{}' has format {}; this fomo reads formats up to {}: use a newer fomo",
+                            dir.string(), format, kStoreFormat));
+  }
+  return format;
+}
+
+void WriteStoreFormat(const fs::path& dir, int format) {
+  const std::string text = std::to_string(format) + "\n";
+  WriteFileAtomic(FormatPath(dir), text.data(), text.size());
+}
+
 }  // namespace
+
+struct ObjectStore::Located {
+  const uint8_t* data = nullptr;
+  uint64_t size = 0;
+  std::shared_ptr<const void> keep;  // the mapping or buffer data points into
+  bool packed = false;
+};
 
 std::string_view EncodingName(Encoding encoding) {
   switch (encoding) {
@@ -115,24 +159,99 @@ std::string_view EncodingName(Encoding encoding) {
 }
 
 ObjectStore::ObjectStore(fs::path dir, StoreOptions options)
-    : dir_(std::move(dir)), options_(options) {}
+    : dir_(std::move(dir)), options_(options), format_(ReadStoreFormat(dir_)) {}
+
+ObjectStore::~ObjectStore() = default;
+
+void ObjectStore::Initialize(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(fmt::format("cannot create '{}': {}", dir.string(), ec.message()));
+  WriteStoreFormat(dir, kStoreFormat);
+}
 
 fs::path ObjectStore::PathOf(const ObjectId& id) const {
   std::string hex = id.Hex();
   return dir_ / hex.substr(0, 2) / hex.substr(2);
 }
 
-bool ObjectStore::Contains(const ObjectId& id) const {
+// Opens the packs not yet mapped and forgets those gone; packs_mutex_ is held.
+void ObjectStore::LoadPacks() const {
+  std::set<std::string> present;
   std::error_code ec;
-  return fs::is_regular_file(PathOf(id), ec);
+  for (fs::directory_iterator it(PackDir(dir_), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("pack-", 0) == 0 && it->path().extension() == kPackSuffix) present.insert(name);
+  }
+  std::vector<std::shared_ptr<const PackFile>> kept;
+  for (auto& pack : packs_) {
+    if (present.count(pack->path().filename().string())) kept.push_back(std::move(pack));
+  }
+  for (const auto& name : present) {
+    if (pack_names_.count(name)) continue;
+    try {
+      kept.push_back(PackFile::Open(PackDir(dir_) / name));
+    } catch (const Error&) {
+      // A pack that does not open holds nothing this process can read; fsck names it.
+    }
+  }
+  packs_ = std::move(kept);
+  pack_names_ = std::move(present);
 }
 
+std::vector<fs::path> ObjectStore::PackPaths() const {
+  std::lock_guard<std::mutex> lock(packs_mutex_);
+  LoadPacks();
+  std::vector<fs::path> paths;
+  for (const auto& name : pack_names_) paths.push_back(PackDir(dir_) / name);
+  return paths;
+}
+
+std::optional<ObjectStore::Located> ObjectStore::Locate(const ObjectId& id) const {
+  {
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    auto it = pending_.find(id);
+    if (it != pending_.end()) return Located{it->second->data(), it->second->size(), it->second, false};
+  }
+  auto in_packs = [&]() -> std::optional<Located> {
+    for (const auto& pack : packs_) {
+      if (auto record = pack->Find(id)) return Located{record->data, record->size, pack, true};
+    }
+    return std::nullopt;
+  };
+  {
+    std::lock_guard<std::mutex> lock(packs_mutex_);
+    if (pack_names_.empty() && packs_.empty()) LoadPacks();
+    if (auto found = in_packs()) return found;
+  }
+  const fs::path path = PathOf(id);
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) {
+    try {
+      auto file = std::make_shared<MappedFile>(path);
+      return Located{file->data(), file->size(), file, false};
+    } catch (const Error&) {
+      if (fs::exists(path, ec)) throw;  // unreadable, not moved into a pack meanwhile
+    }
+  }
+  // A repack may have moved it since this process mapped the packs.
+  std::lock_guard<std::mutex> lock(packs_mutex_);
+  LoadPacks();
+  return in_packs();
+}
+
+ObjectStore::Located ObjectStore::Require(const ObjectId& id) const {
+  auto found = Locate(id);
+  if (!found) throw CorruptError(fmt::format("object {} is missing", id.Hex()));
+  return std::move(*found);
+}
+
+bool ObjectStore::Contains(const ObjectId& id) const { return Locate(id).has_value(); }
+
 ObjectInfo ObjectStore::Stat(const ObjectId& id) const {
-  fs::path path = PathOf(id);
-  if (!Contains(id)) throw CorruptError(fmt::format("object {} is missing", id.Hex()));
-  MappedFile file(path);
+  const Located where = Require(id);
   Header h;
-  ParseHeader(file.data(), file.size(), id.Hex(), &h);
+  ParseHeader(where.data, where.size, id.Hex(), &h);
   ObjectInfo info;
   info.encoding = h.encoding;
   info.dtype = h.dtype;
@@ -140,7 +259,8 @@ ObjectInfo ObjectStore::Stat(const ObjectId& id) const {
   info.raw_size = h.raw_size;
   info.depth = h.depth;
   if (h.encoding != Encoding::kFull) info.base = h.base;
-  info.stored_size = file.size();
+  info.stored_size = where.size;
+  info.packed = where.packed;
   return info;
 }
 
@@ -235,15 +355,84 @@ PutResult ObjectStore::Put(const ObjectId& id, const TensorView& tensor, const s
   }
 
   std::vector<uint8_t> head = SerializeHeader(header);
+  const uint64_t record_size = head.size() + payload.size();
+  if (format_ >= 2 && record_size < kPackThreshold) {
+    head.insert(head.end(), payload.begin(), payload.end());
+    bool flush = false;
+    {
+      std::lock_guard<std::mutex> lock(pending_mutex_);
+      if (pending_.emplace(id, std::make_shared<const std::vector<uint8_t>>(std::move(head))).second) {
+        pending_bytes_ += record_size;
+      }
+      flush = pending_bytes_ > kMaxPendingBytes;
+    }
+    if (flush) Flush();
+    return PutResult{header.encoding, record_size, true};
+  }
   fs::path path = PathOf(id);
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   if (ec) throw Error(fmt::format("cannot create '{}': {}", path.parent_path().string(), ec.message()));
   AtomicFileWriter writer(path);
+  uint64_t size = record_size;
+  if (format_ >= 2) {
+    head[4] = kChecksummedRecord;
+    Sha256 sum;
+    sum.Update(head.data(), head.size());
+    sum.Update(payload.data(), payload.size());
+    const ObjectId checksum = sum.Finish();
+    writer.PWrite(record_size, checksum.bytes.data(), kChecksumSize);
+    size += kChecksumSize;
+  }
   writer.PWrite(0, head.data(), head.size());
   writer.PWrite(head.size(), payload.data(), payload.size());
   writer.Commit();
-  return PutResult{header.encoding, head.size() + payload.size(), true};
+  return PutResult{header.encoding, size, true};
+}
+
+size_t ObjectStore::PendingCount() const {
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  return pending_.size();
+}
+
+void ObjectStore::Flush() const {
+  std::map<ObjectId, std::shared_ptr<const std::vector<uint8_t>>> batch;
+  {
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    batch = pending_;
+  }
+  if (batch.empty()) return;
+  std::vector<std::pair<ObjectId, PackRecord>> records;
+  for (const auto& [id, bytes] : batch) records.emplace_back(id, PackRecord{bytes->data(), bytes->size()});
+  const fs::path path = WritePack(PackDir(dir_), std::move(records));
+  size_t packs = 0;
+  {
+    std::lock_guard<std::mutex> lock(packs_mutex_);
+    LoadPacks();
+    packs = packs_.size();
+  }
+  {
+    // Only now, with the pack readable, do the objects leave memory.
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    for (const auto& [id, bytes] : batch) {
+      if (pending_.erase(id)) pending_bytes_ -= bytes->size();
+    }
+  }
+  if (packs > kMaxPacks) MergePacks();
+}
+
+void ObjectStore::MergePacks() const {
+  std::set<ObjectId> all;
+  {
+    std::lock_guard<std::mutex> lock(packs_mutex_);
+    LoadPacks();
+    for (const auto& pack : packs_) {
+      for (size_t i = 0; i < pack->count(); ++i) all.insert(pack->IdAt(i));
+    }
+  }
+  // Repack with everything packed kept; loose objects it also takes are small
+  // ones, which belong in a pack anyway.
+  Repack(all);
 }
 
 void ObjectStore::ReadInto(const ObjectId& id, uint8_t* dst, uint64_t size) const { ReadLinks(id, dst, size, 0); }
@@ -257,45 +446,82 @@ void ObjectStore::ReadAs(const ObjectId& id, Dtype dtype, const Shape& shape, ui
   ReadLinks(id, dst, info.raw_size, 0);
 }
 
+namespace {
+
+// Applies one object's payload: dst holds its base's content (nothing for a full
+// object) and ends holding the object's.
+template <typename LowRankDecoder>
+void ApplyPayload(const Header& h, const uint8_t* payload, uint64_t payload_size, uint8_t* dst, uint64_t size,
+                  const LowRankDecoder& decode_low_rank) {
+  const size_t element = DtypeSize(h.dtype);
+  if (h.encoding == Encoding::kFull) {
+    codec::DecodePlanes(payload, payload_size, element, dst, size);
+  } else if (h.encoding == Encoding::kDelta) {
+    struct DeltaSlot;
+    uint8_t* diff = ThreadScratch<DeltaSlot>(size);
+    codec::DecodePlanes(payload, payload_size, element, diff, size);
+    codec::XorBytes(dst, diff, dst, size);
+  } else {
+    if (h.dtype != Dtype::kF32 || h.shape.size() != 2) throw CorruptError("low-rank object is not a 2-D F32 tensor");
+    decode_low_rank(payload, payload_size, h.shape, dst, size);
+  }
+}
+
+void NameObjectIn(const std::string& hex, const CorruptError& e) {
+  if (std::string(e.what()).rfind("object ", 0) == 0) throw;
+  throw CorruptError(fmt::format("object {} is corrupt: {}", hex, e.what()));
+}
+
+}  // namespace
+
 void ObjectStore::ReadLinks(const ObjectId& id, uint8_t* dst, uint64_t size, int links) const {
   const std::string hex = id.Hex();
   // Honest chains stop at storage.max_chain (at most 64); a forged one could loop.
   if (links > kMaxDeltaLinks) {
     throw CorruptError(fmt::format("object {} is corrupt: its delta chain is more than {} links long", hex, kMaxDeltaLinks));
   }
-  if (!Contains(id)) throw CorruptError(fmt::format("object {} is missing", hex));
-  MappedFile file(PathOf(id));
+  const Located where = Require(id);
   Header h;
-  size_t header_size = ParseHeader(file.data(), file.size(), hex, &h);
+  const size_t header_size = ParseHeader(where.data, where.size, hex, &h);
   if (h.raw_size != size) {
     throw CorruptError(fmt::format("object {} holds {} bytes, expected {}", hex, h.raw_size, size));
   }
-  const uint8_t* payload = file.data() + header_size;
-  const uint64_t payload_size = file.size() - header_size;
-  const size_t element = DtypeSize(h.dtype);
+  const uint8_t* payload = where.data + header_size;
+  const uint64_t payload_size = where.size - header_size - (h.checksummed ? kChecksumSize : 0);
   try {
-    if (h.encoding == Encoding::kFull) {
-      codec::DecodePlanes(payload, payload_size, element, dst, size);
-    } else if (h.encoding == Encoding::kDelta) {
+    if (h.encoding != Encoding::kFull) {
       if (h.base == id) throw CorruptError("delta refers to itself");
       ReadLinks(h.base, dst, size, links + 1);
-      struct DeltaSlot;
-      uint8_t* diff = ThreadScratch<DeltaSlot>(size);
-      codec::DecodePlanes(payload, payload_size, element, diff, size);
-      codec::XorBytes(dst, diff, dst, size);
-    } else {
-      if (h.base == id) throw CorruptError("low-rank object refers to itself");
-      if (h.dtype != Dtype::kF32 || h.shape.size() != 2) throw CorruptError("low-rank object is not a 2-D F32 tensor");
-      ReadLinks(h.base, dst, size, links + 1);
-      DecodeLowRank(payload, payload_size, h.shape, dst, size);
     }
+    ApplyPayload(h, payload, payload_size, dst, size,
+                 [this](const uint8_t* p, uint64_t n, const Shape& shape, uint8_t* out, uint64_t out_size) {
+                   DecodeLowRank(p, n, shape, out, out_size);
+                 });
   } catch (const CorruptError& e) {
-    if (std::string(e.what()).rfind("object ", 0) == 0) throw;
-    throw CorruptError(fmt::format("object {} is corrupt: {}", hex, e.what()));
+    NameObjectIn(hex, e);
   }
-  TensorView view{h.dtype, h.shape, dst, size};
-  if (TensorId(view) != id) {
+  // The rebuilt tensor's hash proves every link it was built from as well.
+  if (links == 0 && TensorId(TensorView{h.dtype, h.shape, dst, size}) != id) {
     throw CorruptError(fmt::format("object {} is corrupt: content does not match its hash", hex));
+  }
+}
+
+void ObjectStore::DecodeLink(const ObjectId& id, const uint8_t* base_content, uint8_t* dst, uint64_t size) const {
+  const std::string hex = id.Hex();
+  const Located where = Require(id);
+  Header h;
+  const size_t header_size = ParseHeader(where.data, where.size, hex, &h);
+  if (h.raw_size != size) {
+    throw CorruptError(fmt::format("object {} holds {} bytes, expected {}", hex, h.raw_size, size));
+  }
+  if (h.encoding != Encoding::kFull && size > 0) std::memcpy(dst, base_content, size);
+  try {
+    ApplyPayload(h, where.data + header_size, where.size - header_size - (h.checksummed ? kChecksumSize : 0), dst,
+                 size, [this](const uint8_t* p, uint64_t n, const Shape& shape, uint8_t* out, uint64_t out_size) {
+                   DecodeLowRank(p, n, shape, out, out_size);
+                 });
+  } catch (const CorruptError& e) {
+    NameObjectIn(hex, e);
   }
 }
 
@@ -306,27 +532,185 @@ Tensor ObjectStore::Read(const ObjectId& id) const {
   return tensor;
 }
 
-std::vector<ObjectId> ObjectStore::List() const {
-  std::vector<ObjectId> ids;
+std::map<ObjectId, uint64_t> ObjectStore::ListSizes() const {
+  std::map<ObjectId, uint64_t> sizes;
+  {
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    for (const auto& [id, bytes] : pending_) sizes.emplace(id, bytes->size());
+  }
+  {
+    std::lock_guard<std::mutex> lock(packs_mutex_);
+    LoadPacks();
+    for (const auto& pack : packs_) {
+      for (size_t i = 0; i < pack->count(); ++i) sizes.emplace(pack->IdAt(i), pack->RecordAt(i).size);
+    }
+  }
+  for (const auto& [id, size] : LooseSizes()) sizes.emplace(id, size);
+  return sizes;
+}
+
+std::map<ObjectId, uint64_t> ObjectStore::LooseSizes() const {
+  std::map<ObjectId, uint64_t> sizes;
   std::error_code ec;
-  if (!fs::is_directory(dir_, ec)) return ids;
+  if (!fs::is_directory(dir_, ec)) return sizes;
   for (const auto& fan : fs::directory_iterator(dir_)) {
     if (!fan.is_directory()) continue;
     std::string prefix = fan.path().filename().string();
     if (prefix.size() != 2) continue;
     for (const auto& entry : fs::directory_iterator(fan.path())) {
       auto id = ObjectId::FromHex(prefix + entry.path().filename().string());
-      if (id && entry.is_regular_file()) ids.push_back(*id);
+      if (id && entry.is_regular_file()) sizes.emplace(*id, entry.file_size(ec));
     }
   }
-  std::sort(ids.begin(), ids.end());
+  return sizes;
+}
+
+std::vector<ObjectId> ObjectStore::List() const {
+  std::vector<ObjectId> ids;
+  for (const auto& [id, size] : ListSizes()) ids.push_back(id);
   return ids;
 }
 
 void ObjectStore::Remove(const ObjectId& id) const {
+  {
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    auto it = pending_.find(id);
+    if (it != pending_.end()) {
+      pending_bytes_ -= it->second->size();
+      pending_.erase(it);
+    }
+  }
   std::error_code ec;
   fs::remove(PathOf(id), ec);
   if (ec) throw Error(fmt::format("cannot remove object {}: {}", id.Hex(), ec.message()));
+}
+
+RepackReport ObjectStore::Repack(const std::set<ObjectId>& keep) const {
+  RepackReport report;
+  std::vector<std::shared_ptr<const PackFile>> old_packs;
+  {
+    std::lock_guard<std::mutex> lock(packs_mutex_);
+    LoadPacks();
+    old_packs = packs_;
+  }
+  report.packs_before = old_packs.size();
+  std::map<ObjectId, PackRecord> records;
+  for (const auto& pack : old_packs) {
+    for (size_t i = 0; i < pack->count(); ++i) {
+      const ObjectId id = pack->IdAt(i);
+      if (keep.count(id)) {
+        records.emplace(id, pack->RecordAt(i));
+      } else if (!records.count(id)) {
+        ++report.objects_dropped;
+        report.bytes_dropped += pack->RecordAt(i).size;
+      }
+    }
+  }
+  std::vector<std::shared_ptr<MappedFile>> loose_files;
+  std::vector<ObjectId> loose_packed;  // loose files whose object the new pack holds
+  for (const auto& [id, size] : LooseSizes()) {
+    if (size >= kPackThreshold || !keep.count(id)) continue;
+    if (records.count(id)) {  // packed already (a repack killed before it removed the file)
+      loose_packed.push_back(id);
+      continue;
+    }
+    std::shared_ptr<MappedFile> file;
+    try {
+      file = std::make_shared<MappedFile>(PathOf(id));
+      Header h;
+      ParseHeader(file->data(), file->size(), id.Hex(), &h);
+    } catch (const Error&) {
+      continue;  // a damaged file stays loose, for fsck to name
+    }
+    records.emplace(id, PackRecord{file->data(), file->size()});
+    loose_packed.push_back(id);
+    loose_files.push_back(std::move(file));
+  }
+  report.loose_packed = loose_packed.size();
+  report.objects_packed = records.size();
+  fs::path written;
+  if (!records.empty()) {
+    written = WritePack(PackDir(dir_), std::vector<std::pair<ObjectId, PackRecord>>(records.begin(), records.end()));
+  }
+  CrashPoint("repack-written");
+  if (format_ < kStoreFormat) {
+    WriteStoreFormat(dir_, kStoreFormat);
+    format_ = kStoreFormat;
+  }
+  // Every kept object is now in the new pack: the old copies can go.
+  std::error_code ec;
+  for (const auto& pack : old_packs) {
+    if (pack->path() != written) fs::remove(pack->path(), ec);
+    CrashPoint("repack-pack-removed");
+  }
+  for (const auto& id : loose_packed) {
+    fs::remove(PathOf(id), ec);
+    CrashPoint("repack-loose-removed");
+  }
+  if (!old_packs.empty() || !loose_packed.empty()) FsyncDirectory(PackDir(dir_));
+  std::lock_guard<std::mutex> lock(packs_mutex_);
+  LoadPacks();
+  return report;
+}
+
+QuickCheck ObjectStore::CheckStoredBytes() const {
+  QuickCheck check;
+  for (const auto& path : PackPaths()) {
+    ++check.packs;
+    try {
+      auto pack = PackFile::Open(path);
+      check.bytes_hashed += pack->size();
+      if (pack->Verify()) continue;
+      // Name the objects the damage is in: they are small, decoding them is cheap.
+      std::vector<std::string> damaged;
+      for (size_t i = 0; i < pack->count(); ++i) {
+        const ObjectId id = pack->IdAt(i);
+        try {
+          Header h;
+          const PackRecord r = pack->RecordAt(i);
+          ParseHeader(r.data, r.size, id.Hex(), &h);
+          ByteBuffer buffer(h.raw_size);
+          ReadLinks(id, buffer.data(), h.raw_size, 0);
+        } catch (const Error& e) {
+          damaged.push_back(id.Hex());
+        }
+      }
+      check.errors.push_back(
+          damaged.empty()
+              ? fmt::format("pack {} is corrupt: its checksum does not match (every object in it still decodes)",
+                            path.filename().string())
+              : fmt::format("pack {} is corrupt: its checksum does not match; damaged object{}: {}",
+                            path.filename().string(), damaged.size() == 1 ? "" : "s", fmt::join(damaged, ", ")));
+    } catch (const Error& e) {
+      check.errors.push_back(e.what());
+    }
+  }
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().parent_path().filename() == "pack" || !it->is_regular_file()) continue;
+    const std::string fan = it->path().parent_path().filename().string();
+    auto id = ObjectId::FromHex(fan + it->path().filename().string());
+    if (!id) continue;
+    ++check.loose;
+    try {
+      MappedFile file(it->path());
+      Header h;
+      ParseHeader(file.data(), file.size(), id->Hex(), &h);
+      if (!h.checksummed) {
+        ++check.unchecked_old_loose;
+        continue;
+      }
+      check.bytes_hashed += file.size();
+      Sha256 sum;
+      sum.Update(file.data(), file.size() - kChecksumSize);
+      if (std::memcmp(sum.Finish().bytes.data(), file.data() + file.size() - kChecksumSize, kChecksumSize) != 0) {
+        check.errors.push_back(fmt::format("object {} is corrupt: its stored bytes do not match their checksum", id->Hex()));
+      }
+    } catch (const Error& e) {
+      check.errors.push_back(e.what());
+    }
+  }
+  return check;
 }
 
 size_t ObjectStore::RemoveTemporaryFiles() const {

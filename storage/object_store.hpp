@@ -9,12 +9,25 @@
 //            factors make (storage/low_rank.hpp): an adapter update in its
 //            natural size, still lossless.
 // Delta chains are bounded: past max_chain links the writer stores a full frame.
-// Every read decodes the chain and verifies the hash of every link.
+// A read decodes the chain and verifies the hash of the tensor it rebuilt, which
+// proves every link it was built from; fsck verifies each link on its own.
+//
+// Where objects live (the store's format, in objects/FORMAT; absent means 1):
+//   1 - one file per object (objects/ab/cdef...), as fomo wrote before packs.
+//       Stores of format 1 keep being written that way, so an older fomo still
+//       reads them, until `fomo gc` upgrades them.
+//   2 - objects that encode to less than kPackThreshold go into pack files
+//       (storage/pack.hpp), one per Flush; larger ones stay one file each and end
+//       in the SHA-256 of their bytes, so `fsck --quick` checks them undecoded.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +47,13 @@ std::string_view EncodingName(Encoding encoding);
 // are refused as corrupt: a forged chain could loop.
 inline constexpr int kMaxDeltaLinks = 256;
 
+inline constexpr int kStoreFormat = 2;
+inline constexpr uint64_t kPackThreshold = 64 * 1024;
+// Flushes past this many packs merge them all into one, as git's gc --auto does.
+inline constexpr size_t kMaxPacks = 32;
+
+class PackFile;
+
 struct StoreOptions {
   int zstd_level = 3;
   int max_chain = 8;   // delta links before a full frame
@@ -47,7 +67,23 @@ struct ObjectInfo {
   uint64_t raw_size = 0;
   int depth = 0;  // delta links down to the full frame
   std::optional<ObjectId> base;
-  uint64_t stored_size = 0;  // bytes of the object file
+  uint64_t stored_size = 0;  // bytes of the object file or its pack record
+  bool packed = false;
+};
+
+struct RepackReport {
+  size_t packs_before = 0;
+  size_t loose_packed = 0;     // small loose objects moved into the pack
+  size_t objects_dropped = 0;  // packed objects not kept
+  uint64_t bytes_dropped = 0;
+  size_t objects_packed = 0;   // in the pack written
+};
+
+struct QuickCheck {
+  std::vector<std::string> errors;
+  size_t packs = 0, loose = 0;
+  size_t unchecked_old_loose = 0;  // format-1 objects carry no checksum of their bytes
+  uint64_t bytes_hashed = 0;
 };
 
 struct PutResult {
@@ -58,10 +94,16 @@ struct PutResult {
 
 class ObjectStore {
  public:
+  // Reads the store's format from dir/FORMAT; refuses formats newer than this fomo's.
   ObjectStore(fs::path dir, StoreOptions options);
+  ~ObjectStore();
+  // Makes dir a store of the current format.
+  static void Initialize(const fs::path& dir);
 
   const StoreOptions& options() const { return options_; }
   const fs::path& dir() const { return dir_; }
+  int format() const { return format_; }
+  // Where the object's file is when it is stored loose.
   fs::path PathOf(const ObjectId& id) const;
 
   bool Contains(const ObjectId& id) const;
@@ -69,21 +111,42 @@ class ObjectStore {
 
   // Stores tensor under id (its TensorId, computed by the caller), as a delta
   // against parent when that is smaller and the chain allows it. Safe to call
-  // concurrently for different ids.
+  // concurrently for different ids. A small object waits in memory for Flush.
   // With low_rank (a 2-D F32 tensor that is parent plus those factors), the
   // factors are stored instead whenever that is smaller.
   PutResult Put(const ObjectId& id, const TensorView& tensor, const std::optional<ObjectId>& parent,
                 const LowRankFactors* low_rank = nullptr) const;
 
-  // Decodes the object into dst (exactly raw_size bytes), verifying every hash.
+  // Writes the small objects Put since the last Flush as one pack (and merges the
+  // packs when there are more than kMaxPacks). Every object a commit names must
+  // be flushed before the commit is written.
+  void Flush() const;
+  size_t PendingCount() const;
+
+  // Decodes the object into dst (exactly raw_size bytes), verifying its hash.
   void ReadInto(const ObjectId& id, uint8_t* dst, uint64_t size) const;
   // The same for a manifest entry: the object's own header must give that dtype
   // and shape, or the manifest is refused as damaged.
   void ReadAs(const ObjectId& id, Dtype dtype, const Shape& shape, uint8_t* dst) const;
   Tensor Read(const ObjectId& id) const;
+  // Decodes only the object's own link: onto its base's content (base_content,
+  // ignored for a full object) into dst; no hash is checked. fsck verifies chains
+  // bottom-up with it, decoding each object once.
+  void DecodeLink(const ObjectId& id, const uint8_t* base_content, uint8_t* dst, uint64_t size) const;
 
   std::vector<ObjectId> List() const;
+  // Every object with its stored size (loose, packed and waiting for Flush).
+  std::map<ObjectId, uint64_t> ListSizes() const;
+  // Removes a loose or unflushed object; a packed one leaves at the next Repack.
   void Remove(const ObjectId& id) const;
+  // Writes every kept object below kPackThreshold (packed or loose) into one new
+  // pack, then removes the old packs and the loose files it holds, and upgrades a
+  // format-1 store. Any crash leaves every kept object readable.
+  RepackReport Repack(const std::set<ObjectId>& keep) const;
+  // Hashes the stored bytes (packs, and loose objects that carry a checksum)
+  // without decoding any tensor.
+  QuickCheck CheckStoredBytes() const;
+  std::vector<fs::path> PackPaths() const;
   // Removes temporary files left by an interrupted write; returns how many.
   size_t RemoveTemporaryFiles() const;
 
@@ -93,10 +156,26 @@ class ObjectStore {
   void DecodeLowRank(const uint8_t* payload, uint64_t payload_size, const Shape& shape, uint8_t* dst,
                      uint64_t size) const;
 
+  struct Located;
+  std::optional<Located> Locate(const ObjectId& id) const;
+  Located Require(const ObjectId& id) const;
+  void LoadPacks() const;
+  std::map<ObjectId, uint64_t> LooseSizes() const;
+  void WriteLoose(const ObjectId& id, const std::vector<uint8_t>& bytes) const;
+  void MergePacks() const;
   void ReadLinks(const ObjectId& id, uint8_t* dst, uint64_t size, int links) const;
 
   fs::path dir_;
   StoreOptions options_;
+  mutable int format_ = 1;  // Repack upgrades it
+  // Packs are immutable; the list is reloaded when an object is not found (a
+  // concurrent repack may have replaced the packs this process mapped).
+  mutable std::mutex packs_mutex_;
+  mutable std::vector<std::shared_ptr<const PackFile>> packs_;
+  mutable std::set<std::string> pack_names_;
+  mutable std::mutex pending_mutex_;
+  mutable std::map<ObjectId, std::shared_ptr<const std::vector<uint8_t>>> pending_;
+  mutable uint64_t pending_bytes_ = 0;
 };
 
 }  // namespace fomo

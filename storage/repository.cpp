@@ -22,9 +22,7 @@ Repository::Repository(fs::path root, fs::path fomo_dir, RepoConfig config, Grap
       db_(std::move(db)) {}
 
 Repository Repository::Create(const fs::path& root, const fs::path& fomo_dir) {
-  std::error_code ec;
-  fs::create_directories(ObjectsDir(fomo_dir), ec);
-  if (ec) throw Error(fmt::format("cannot create '{}': {}", fomo_dir.string(), ec.message()));
+  ObjectStore::Initialize(ObjectsDir(fomo_dir));
   RepoConfig config = RepoConfig::Load(root / kConfigFileName);
   Graph graph = Graph::Init(GraphDir(fomo_dir), kDefaultBranch);
   Database db = Database::Open(DatabasePath(fomo_dir), /*create=*/true);

@@ -391,6 +391,7 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
   // 4. The graph commit, then the refs (branch, then tag), then the database row.
   CommitId commit;
   try {
+    store.Flush();  // the commit names the small objects: they must be on disk first
     commit = graph.WriteCommit(files, draft.parents, message);
   } catch (...) {
     remove_new_objects();

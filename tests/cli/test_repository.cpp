@@ -25,11 +25,27 @@ json Json(const RunResult& r) {
   return json::parse(r.out);
 }
 
-// Bytes of the object files in a repository's store, as the disk holds them.
+uint64_t LittleEndian(const std::string& bytes, size_t at, int width) {
+  uint64_t v = 0;
+  for (int i = 0; i < width; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[at + i])) << (8 * i);
+  return v;
+}
+
+// Bytes of the objects in a repository's store, read from the disk: loose object
+// files whole, and of each pack its records (the file less its 8-byte header, its
+// index of 44 bytes an entry and its 52-byte trailer, as storage/pack.hpp lays out).
 uint64_t StoreBytes(const fs::path& root) {
   uint64_t total = 0;
   for (const auto& e : fs::recursive_directory_iterator(root / ".fomo" / "objects")) {
-    if (e.is_regular_file()) total += e.file_size();
+    const std::string name = e.path().filename().string();
+    if (!e.is_regular_file() || name == "FORMAT") continue;
+    if (e.path().extension() != ".fpk") {
+      total += e.file_size();
+      continue;
+    }
+    const std::string pack = ReadFile(e.path());
+    const uint64_t count = LittleEndian(pack, pack.size() - 52, 8);
+    total += pack.size() - 8 - 44 * count - 52;
   }
   return total;
 }
@@ -207,11 +223,11 @@ TEST_CASE("a 20-version chain exports every version bit-exactly", "[cli]") {
 TEST_CASE("one flipped byte in an object is found by fsck and refused by export", "[cli][corrupt]") {
   TempDir dir;
   InitReference(dir.path());
-  // The largest object: the token embedding's planes.
+  // The largest loose object: the token embedding's planes.
   fs::path victim;
   uintmax_t largest = 0;
   for (const auto& entry : fs::recursive_directory_iterator(dir / ".fomo" / "objects")) {
-    if (entry.is_regular_file() && entry.file_size() > largest) {
+    if (entry.is_regular_file() && entry.path().extension() != ".fpk" && entry.file_size() > largest) {
       largest = entry.file_size();
       victim = entry.path();
     }
@@ -268,6 +284,8 @@ TEST_CASE("a commit reports what it added to the store, and du adds up to the st
   REQUIRE(usage["versions"][0]["shared"] == usage["versions"][2]["total"]);
   const auto& store = usage["store"];
   REQUIRE(store["bytes"] == store_bytes());
+  REQUIRE(store["packs"].get<uint64_t>() >= 1);
+  REQUIRE(store["file_bytes"].get<uint64_t>() > store["bytes"].get<uint64_t>());  // packs' indexes
   REQUIRE(store["versions_added"] == added);
   REQUIRE(store["bytes"].get<uint64_t>() == added + store["delta_bases"].get<uint64_t>() +
                                                store["unreachable"].get<uint64_t>());
