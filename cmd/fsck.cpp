@@ -43,6 +43,7 @@ int RunFsck(Context& ctx, const FsckOptions& o) {
     PrintJson({{"ok", report.ok()},
                {"versions_checked", report.versions_checked},
                {"objects_checked", report.objects_checked},
+               {"bytes_hashed", report.bytes_hashed},
                {"errors", report.errors},
                {"notices", report.notices},
                {"repaired", fixes}});
@@ -52,7 +53,7 @@ int RunFsck(Context& ctx, const FsckOptions& o) {
       for (const auto& n : report.notices) std::cout << "notice: " << n << "\n";
       for (const auto& f : fixes) std::cout << "repaired: " << f << "\n";
       std::cout << fmt::format("checked {} versions and {} objects{}: {}\n", report.versions_checked,
-                               report.objects_checked, o.quick ? " (headers only)" : "",
+                               report.objects_checked, o.quick ? fmt::format(" (stored bytes hashed: {}; nothing decoded)", FormatBytes(report.bytes_hashed)) : "",
                                report.ok() ? "ok" : fmt::format("{} errors", report.errors.size()));
     }
   }
@@ -64,7 +65,7 @@ int RunFsck(Context& ctx, const FsckOptions& o) {
 Runner SetupFsck(CommandLine& cli) {
   auto o = std::make_shared<FsckOptions>();
   cli.Flag("--repair", &o->repair, "rebuild the database's tables, add missing rows and tags, drop stale rows and temporary files");
-  cli.Flag("--quick", &o->quick, "check object headers only, do not decode and hash");
+  cli.Flag("--quick", &o->quick, "hash the stored bytes and check headers; decode nothing");
   return [o](Context& ctx) { return RunFsck(ctx, *o); };
 }
 
