@@ -1,7 +1,10 @@
 #include "storage/codec.hpp"
 
 #include <zstd.h>
+#include <zstd_errors.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 
@@ -118,40 +121,56 @@ void XorBytes(const uint8_t* a, const uint8_t* b, uint8_t* out, uint64_t size) {
   for (; i < size; ++i) out[i] = a[i] ^ b[i];
 }
 
-std::vector<uint8_t> EncodePlanes(const uint8_t* data, uint64_t size, size_t element_size,
-                                  int zstd_level) {
+std::optional<std::vector<uint8_t>> EncodePlanesWithin(const uint8_t* data, uint64_t size, size_t element_size,
+                                                       int zstd_level, uint64_t max_size) {
   if (element_size == 0 || size % element_size != 0) {
     throw Error("cannot encode a buffer that is not a whole number of elements");
   }
   const uint64_t count = size / element_size;
   const size_t planes = element_size;
+  std::vector<uint8_t> out(1 + planes * kPlaneHeaderSize);
+  if (out.size() > max_size) return std::nullopt;
   struct EncodeSlot;
   uint8_t* split = ThreadScratch<EncodeSlot>(size);
   SplitPlanes(data, count, element_size, split);
 
-  std::vector<uint8_t> out(1 + planes * kPlaneHeaderSize);
   out[0] = static_cast<uint8_t>(planes);
   for (size_t p = 0; p < planes; ++p) {
     const uint8_t* plane = split + p * count;
     const size_t header_at = 1 + p * kPlaneHeaderSize;
     const size_t payload_at = out.size();
+    const uint64_t room = max_size - payload_at;
     uint8_t method = kRaw;
     uint64_t stored = count;
     if (!LooksIncompressible(plane, count)) {
-      size_t bound = ZSTD_compressBound(count);
-      out.resize(payload_at + bound);
-      size_t n = Compress(plane, count, zstd_level, out.data() + payload_at, bound);
-      if (n < count) {
-        method = kZstd;
-        stored = n;
+      // zstd stops once its output would not fit: a plane that cannot beat the
+      // room left ends the attempt early. (A block's worth of slack: zstd may need
+      // room past the exact size of its output to finish a frame.)
+      const size_t bound = ZSTD_compressBound(count);
+      const size_t capacity = static_cast<size_t>(
+          room >= bound ? bound : std::min<uint64_t>(bound, room + ZSTD_BLOCKSIZE_MAX));
+      out.resize(payload_at + capacity);
+      const size_t n = ZSTD_compressCCtx(ThreadCctx(), out.data() + payload_at, capacity, plane, count, zstd_level);
+      if (!ZSTD_isError(n)) {
+        if (n < count) {
+          method = kZstd;
+          stored = n;
+        }
+      } else if (ZSTD_getErrorCode(n) != ZSTD_error_dstSize_tooSmall) {
+        throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
       }
     }
+    if (stored > room) return std::nullopt;
     out.resize(payload_at + stored);
-    if (method == kRaw) std::memcpy(out.data() + payload_at, plane, count);
+    if (method == kRaw && count > 0) std::memcpy(out.data() + payload_at, plane, count);
     out[header_at] = method;
     PutU64(out, header_at + 1, stored);
   }
   return out;
+}
+
+std::vector<uint8_t> EncodePlanes(const uint8_t* data, uint64_t size, size_t element_size, int zstd_level) {
+  return *EncodePlanesWithin(data, size, element_size, zstd_level, UINT64_MAX);
 }
 
 void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_size,

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace fomo::codec {
@@ -19,6 +20,10 @@ void XorBytes(const uint8_t* a, const uint8_t* b, uint8_t* out, uint64_t size);
 // u64 stored size, then the plane payloads in order.
 std::vector<uint8_t> EncodePlanes(const uint8_t* data, uint64_t size, size_t element_size,
                                   int zstd_level);
+// The same, giving up (nullopt) as soon as the result would exceed max_size bytes:
+// a second candidate encoding costs only as much as it takes to lose.
+std::optional<std::vector<uint8_t>> EncodePlanesWithin(const uint8_t* data, uint64_t size, size_t element_size,
+                                                       int zstd_level, uint64_t max_size);
 // Decodes into out[0, size). Throws fomo::CorruptError on any inconsistency.
 void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_size,
                   uint8_t* out, uint64_t size);

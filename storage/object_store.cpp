@@ -345,11 +345,14 @@ PutResult ObjectStore::Put(const ObjectId& id, const TensorView& tensor, const s
       header.base = *parent;
     }
   }
-  if (header.encoding == Encoding::kFull ||
-      static_cast<double>(payload.size()) > kDeltaClearlyBetter * static_cast<double>(tensor.size)) {
-    auto full = codec::EncodePlanes(tensor.data, tensor.size, element, options_.zstd_level);
-    if (header.encoding == Encoding::kFull || full.size() <= payload.size()) {
-      payload = std::move(full);
+  if (header.encoding == Encoding::kFull) {
+    payload = codec::EncodePlanes(tensor.data, tensor.size, element, options_.zstd_level);
+  } else if (static_cast<double>(payload.size()) > kDeltaClearlyBetter * static_cast<double>(tensor.size)) {
+    // A full frame replaces the delta only if it is smaller: its encoding stops as
+    // soon as it has grown past the delta, so a losing attempt costs little.
+    auto full = codec::EncodePlanesWithin(tensor.data, tensor.size, element, options_.zstd_level, payload.size());
+    if (full) {
+      payload = std::move(*full);
       header = Header{Encoding::kFull, tensor.dtype, tensor.shape, tensor.size, 0, ObjectId{}};
     }
   }

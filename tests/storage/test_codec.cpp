@@ -72,3 +72,23 @@ TEST_CASE("xor of two buffers undoes itself", "[codec]") {
   codec::XorBytes(x.data(), b.data(), back.data(), a.size());
   REQUIRE(back == a);
 }
+
+TEST_CASE("a size-bounded encoding gives the same bytes when it fits and gives up when it cannot", "[codec]") {
+  // Floats with a compressible exponent plane and noisy low bytes, as weights are.
+  const uint64_t count = 200000;
+  std::vector<float> values(count);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0, 0.02f);
+  for (auto& v : values) v = normal(rng);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(values.data());
+  const auto full = codec::EncodePlanes(bytes, count * 4, 4, 3);
+  REQUIRE(full.size() < count * 4);
+  for (uint64_t bound : {full.size(), full.size() + 1, uint64_t{count * 8}}) {
+    auto within = codec::EncodePlanesWithin(bytes, count * 4, 4, 3, bound);
+    REQUIRE(within);
+    CHECK(*within == full);
+  }
+  for (uint64_t bound : {full.size() - 1, full.size() / 2, uint64_t{10}, uint64_t{0}}) {
+    CHECK_FALSE(codec::EncodePlanesWithin(bytes, count * 4, 4, 3, bound));
+  }
+}
