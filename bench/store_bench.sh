@@ -10,7 +10,7 @@
 # usage: bench/store_bench.sh [WORKDIR]   (needs about 4 GB of free disk)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-fomo=$top/build/fomo
+fomo=${FOMO:-$top/build/fomo}
 gen=$top/build/fomo-gen
 [[ -x $fomo && -x $gen ]] || { echo "build fomo first (scripts/setup.sh)" >&2; exit 1; }
 command -v zstd >/dev/null || { echo "zstd is needed for the reference" >&2; exit 1; }

@@ -37,6 +37,11 @@ int RunStatus(Context& ctx) {
   if (head.commit) current = LoadVersion(graph, *head.commit);
   size_t object_files = 0;
   uint64_t object_bytes = DirectoryBytes(repo.fomo_dir() / "objects", &object_files);
+  // Files are loose objects, packs and the FORMAT file; count the packs' objects instead.
+  const size_t packs = repo.objects().PackPaths().size();
+  const size_t format_files = repo.objects().format() >= 2 ? 1 : 0;
+  object_files = object_files >= packs + format_files ? object_files - packs - format_files : 0;
+  object_files += repo.objects().PackedCount();
   uint64_t graph_bytes = DirectoryBytes(repo.fomo_dir() / "graph", nullptr);
   uint64_t db_bytes = 0;
   for (const char* name : {"fomo.sqlite", "fomo.sqlite-wal"}) {

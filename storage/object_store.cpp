@@ -207,6 +207,14 @@ std::vector<fs::path> ObjectStore::PackPaths() const {
   return paths;
 }
 
+size_t ObjectStore::PackedCount() const {
+  std::lock_guard<std::mutex> lock(packs_mutex_);
+  LoadPacks();
+  size_t n = 0;
+  for (const auto& pack : packs_) n += pack->count();
+  return n;
+}
+
 std::optional<ObjectStore::Located> ObjectStore::Locate(const ObjectId& id) const {
   {
     std::lock_guard<std::mutex> lock(pending_mutex_);

@@ -147,6 +147,8 @@ class ObjectStore {
   // without decoding any tensor.
   QuickCheck CheckStoredBytes() const;
   std::vector<fs::path> PackPaths() const;
+  // Objects held in packs, from their indexes.
+  size_t PackedCount() const;
   // Removes temporary files left by an interrupted write; returns how many.
   size_t RemoveTemporaryFiles() const;
 

@@ -8,8 +8,9 @@
 using namespace fomo;
 
 TEST_CASE("byte planes split and merge back for every element size", "[codec]") {
+  // Counts around the 16-element blocks of the vector paths, and past them.
+  for (uint64_t count : {uint64_t{1}, uint64_t{15}, uint64_t{16}, uint64_t{17}, uint64_t{1001}})
   for (size_t element : {1, 2, 4, 8}) {
-    const uint64_t count = 1001;
     std::vector<uint8_t> data(count * element), planes(data.size()), back(data.size());
     std::mt19937 rng(static_cast<uint32_t>(element));
     for (auto& b : data) b = static_cast<uint8_t>(rng());
