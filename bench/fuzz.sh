@@ -37,7 +37,7 @@ run_target() {
   mkdir -p "$dir/corpus" "$dir/findings"
   cp tests/fuzz/corpus/"$t"/* "$dir/corpus/"
   local max_len=65536
-  [[ $t == safetensors || $t == object ]] && max_len=1048576
+  [[ $t == safetensors || $t == object || $t == pack ]] && max_len=1048576
   "$build/fuzz/fuzz_$t" "$dir/corpus" -max_total_time="$seconds" -runs=1000000 -max_len="$max_len" \
     -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$dir/findings/" -print_final_stats=1 \
     >"$dir/log" 2>&1 || true

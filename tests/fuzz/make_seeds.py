@@ -76,6 +76,37 @@ def tar(members):
     return out.getvalue()
 
 
+def stored_objects(store):
+    """Object id (hex) -> the bytes of its record, loose or in a pack."""
+    found = {}
+    for folder, _, files in os.walk(store):
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as f:
+                data = f.read()
+            if name.endswith(".fpk"):
+                count, index_offset = struct.unpack_from("<QQ", data, len(data) - 52)
+                for i in range(count):
+                    entry = index_offset + 44 * i
+                    offset, size = struct.unpack_from("<QI", data, entry + 32)
+                    found[data[entry:entry + 32].hex()] = data[offset:offset + size]
+            elif len(os.path.basename(folder)) == 2:
+                found[os.path.basename(folder) + name] = data
+    return found
+
+
+def pack(records):
+    """A pack file (storage/pack.hpp) of {id hex: record bytes}."""
+    import hashlib
+    body = bytearray(b"FMPK" + struct.pack("<HH", 1, 0))
+    index = bytearray()
+    for object_id in sorted(records):
+        index += bytes.fromhex(object_id) + struct.pack("<QI", len(body), len(records[object_id]))
+        body += records[object_id]
+    index_offset = len(body)
+    body += index + struct.pack("<QQ", len(records), index_offset) + b"FMPX"
+    return bytes(body) + hashlib.sha256(body).digest()
+
+
 def objects(fomo):
     """A full object and a delta with its base, from a scratch repository."""
     work = tempfile.mkdtemp()
@@ -89,12 +120,7 @@ def objects(fomo):
         run(fomo, "init", "--from", base, "-q")
         run(gen, "update", base, "-o", update, "--kind", "dense", "--scale", "0.0001")
         run(fomo, "commit", update, "-q", "--no-eval")
-        store = os.path.join(repo, ".fomo", "objects")
-        found = {}
-        for folder, _, files in os.walk(store):
-            for name in files:
-                with open(os.path.join(folder, name), "rb") as f:
-                    found[os.path.basename(folder) + name] = f.read()
+        found = stored_objects(os.path.join(repo, ".fomo", "objects"))
         full = [b for b in found.values() if b[6] == 1]
         deltas = [(i, b) for i, b in found.items() if b[6] == 2]
         smallest_full = min(full, key=len)
@@ -109,6 +135,10 @@ def objects(fomo):
         object_id, delta = sorted(deltas, key=lambda d: len(d[1]))[0]
         low_rank = delta[:6] + b"\x03" + delta[7:20] + bytes([0xBB]) * 32 + delta[52:]
         write("object", "low-rank-header", low_rank + b"\n--\n" + found[delta[20:52].hex()])
+        # Packs: the four smallest full objects, and the smallest delta with its base.
+        small_full = sorted(((i, b) for i, b in found.items() if b[6] == 1), key=lambda r: len(r[1]))[:4]
+        write("pack", "full", pack(dict(small_full)))
+        write("pack", "delta", pack({object_id: delta, delta[20:52].hex(): found[delta[20:52].hex()]}))
     finally:
         shutil.rmtree(work)
 
