@@ -1,5 +1,9 @@
 #include "storage/object_store.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -20,10 +24,13 @@ constexpr char kMagic[4] = {'F', 'M', 'O', 'B'};
 constexpr uint16_t kPlainRecord = 1;
 constexpr uint16_t kChecksummedRecord = 2;
 constexpr size_t kChecksumSize = 32;
+// The most bytes an object header takes (kFixedHeaderSize + 8 * kMaxDims, rounded up).
+constexpr uint64_t kHeaderPrefix = 256;
 // Unflushed small objects past this many bytes are written as a pack at once.
 constexpr uint64_t kMaxPendingBytes = 256ull << 20;
 constexpr size_t kFixedHeaderSize = 4 + 2 + 1 + 1 + 1 + 1 + 2 + 8 + 32;
 constexpr int kMaxDims = 16;
+static_assert(kFixedHeaderSize + 8 * kMaxDims <= kHeaderPrefix, "a header must fit the prefix Stat reads");
 // A delta this much smaller than the raw tensor cannot lose to a full frame of
 // float weights (their planes compress to 80 % at best), so the full frame is not
 // computed. Below that both are computed and the smaller kept.
@@ -215,7 +222,7 @@ size_t ObjectStore::PackedCount() const {
   return n;
 }
 
-std::optional<ObjectStore::Located> ObjectStore::Locate(const ObjectId& id) const {
+std::optional<ObjectStore::Located> ObjectStore::Locate(const ObjectId& id, bool header_only) const {
   {
     std::lock_guard<std::mutex> lock(pending_mutex_);
     auto it = pending_.find(id);
@@ -234,7 +241,21 @@ std::optional<ObjectStore::Located> ObjectStore::Locate(const ObjectId& id) cons
   }
   const fs::path path = PathOf(id);
   std::error_code ec;
-  if (fs::is_regular_file(path, ec)) {
+  if (header_only) {
+    // Stat and Contains need the header: read its bytes, do not map the tensor.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      struct stat st {};
+      std::shared_ptr<std::vector<uint8_t>> prefix;
+      if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        prefix = std::make_shared<std::vector<uint8_t>>(std::min<uint64_t>(static_cast<uint64_t>(st.st_size), kHeaderPrefix));
+        const ssize_t n = ::pread(fd, prefix->data(), prefix->size(), 0);
+        if (n != static_cast<ssize_t>(prefix->size())) prefix.reset();
+      }
+      ::close(fd);
+      if (prefix) return Located{prefix->data(), static_cast<uint64_t>(st.st_size), prefix, false};
+    }
+  } else if (fs::is_regular_file(path, ec)) {
     try {
       auto file = std::make_shared<MappedFile>(path);
       return Located{file->data(), file->size(), file, false};
@@ -248,16 +269,16 @@ std::optional<ObjectStore::Located> ObjectStore::Locate(const ObjectId& id) cons
   return in_packs();
 }
 
-ObjectStore::Located ObjectStore::Require(const ObjectId& id) const {
-  auto found = Locate(id);
+ObjectStore::Located ObjectStore::Require(const ObjectId& id, bool header_only) const {
+  auto found = Locate(id, header_only);
   if (!found) throw CorruptError(fmt::format("object {} is missing", id.Hex()));
   return std::move(*found);
 }
 
-bool ObjectStore::Contains(const ObjectId& id) const { return Locate(id).has_value(); }
+bool ObjectStore::Contains(const ObjectId& id) const { return Locate(id, /*header_only=*/true).has_value(); }
 
 ObjectInfo ObjectStore::Stat(const ObjectId& id) const {
-  const Located where = Require(id);
+  const Located where = Require(id, /*header_only=*/true);
   Header h;
   ParseHeader(where.data, where.size, id.Hex(), &h);
   ObjectInfo info;

@@ -159,8 +159,10 @@ class ObjectStore {
                      uint64_t size) const;
 
   struct Located;
-  std::optional<Located> Locate(const ObjectId& id) const;
-  Located Require(const ObjectId& id) const;
+  // header_only: a loose object's data is only its first bytes (enough for its
+  // header), size still the file's.
+  std::optional<Located> Locate(const ObjectId& id, bool header_only = false) const;
+  Located Require(const ObjectId& id, bool header_only = false) const;
   void LoadPacks() const;
   std::map<ObjectId, uint64_t> LooseSizes() const;
   void WriteLoose(const ObjectId& id, const std::vector<uint8_t>& bytes) const;
