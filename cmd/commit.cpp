@@ -159,6 +159,7 @@ std::optional<StoredVersion> CommitOne(Context& ctx, const CommitOptions& o, con
 
   VersionDraft draft;
   draft.tensors = tensors;
+  draft.release = [&ckpt](const TensorView& view) { ckpt.Release(view); };
   draft.config_json = parent.config_json;
   std::string message = o.message;
   if (message.empty() || several) {

@@ -129,6 +129,7 @@ int RunInit(Context& ctx, InitOptions o) {
       Repository repo = Repository::Create(root, staging);
       VersionDraft draft;
       draft.tensors = ckpt.tensors;
+      draft.release = [&ckpt](const TensorView& view) { ckpt.Release(view); };
       draft.config_json = ckpt.config.ToJson();
       std::string message = o.message;
       if (message.empty()) {

@@ -181,7 +181,7 @@ void ReadWeightFiles(const CheckpointSource& source, Checkpoint* ckpt,
     const fs::path& file = source.weight_files[i];
     switch (source.formats[i]) {
       case WeightFormat::kSafetensors: {
-        auto st = std::make_shared<SafetensorsFile>(SafetensorsFile::Open(file));
+        auto st = std::make_shared<SafetensorsFile>(SafetensorsFile::Open(file, MapAccess::kStreamed));
         ckpt->files.push_back(st);
         for (const auto& t : st->tensors()) tensors->push_back(t);
         for (const auto& [k, v] : st->metadata()) evidence->metadata.emplace(k, v);
@@ -213,6 +213,12 @@ void ReadWeightFiles(const CheckpointSource& source, Checkpoint* ckpt,
 }
 
 }  // namespace
+
+void Checkpoint::Release(const TensorView& view) const {
+  for (const auto& file : files) {
+    if (file->Release(view)) return;
+  }
+}
 
 Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source) {
   Checkpoint ckpt;

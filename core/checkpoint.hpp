@@ -33,6 +33,11 @@ struct Checkpoint {
   std::vector<std::shared_ptr<SafetensorsFile>> files;
   std::vector<std::shared_ptr<ByteBuffer>> owned;
   std::vector<std::shared_ptr<Tensor>> owned_tensors;
+
+  // Drops the resident pages of a tensor read from a mapped file (a no-op for
+  // converted, owned tensors): a commit releases each tensor once stored, so the
+  // checkpoint is never in memory whole.
+  void Release(const TensorView& view) const;
 };
 
 // Reads a checkpoint (any format core/checkpoint_source.hpp locates), detects its

@@ -71,10 +71,10 @@ json ParseHeader(const fs::path& path, const char* text, size_t size) {
 
 }  // namespace
 
-SafetensorsFile SafetensorsFile::Open(const fs::path& path) {
+SafetensorsFile SafetensorsFile::Open(const fs::path& path, MapAccess access) {
   SafetensorsFile file;
   if (!fs::exists(path)) throw Error(fmt::format("cannot read '{}': no such file", path.string()));
-  file.map_ = std::make_unique<MappedFile>(path);
+  file.map_ = std::make_unique<MappedFile>(path, access);
   const uint8_t* data = file.map_->data();
   const uint64_t size = file.map_->size();
   if (size < 8) Fail(path, fmt::format("file is {} bytes, too short for a header", size));
@@ -205,6 +205,12 @@ SafetensorsWriter::SafetensorsWriter(fs::path path, std::vector<SafetensorsEntry
   data_start_ = 8 + text.size();
   file_.PWrite(0, length, 8);
   file_.PWrite(8, text.data(), text.size());
+}
+
+bool SafetensorsFile::Release(const TensorView& view) const {
+  if (!map_->Contains(view.data)) return false;
+  map_->Release(view.data, view.size);
+  return true;
 }
 
 void SafetensorsWriter::Write(size_t index, const uint8_t* data, uint64_t size) {

@@ -27,13 +27,17 @@ inline constexpr size_t kMaxSafetensorsTensors = 200000;
 class SafetensorsFile {
  public:
   // Throws fomo::Error naming the file and the first problem found.
-  static SafetensorsFile Open(const fs::path& path);
+  // kStreamed: the tensors are read one at a time and Released behind, so a
+  // large checkpoint is never resident whole.
+  static SafetensorsFile Open(const fs::path& path, MapAccess access = MapAccess::kWhole);
 
   const fs::path& path() const { return map_->path(); }
   // Tensors in file order (by offset).
   const std::vector<NamedTensor>& tensors() const { return tensors_; }
   const NamedTensor* Find(const std::string& name) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // Drops the resident pages of a view into this file; false if it is not one.
+  bool Release(const TensorView& view) const;
 
  private:
   std::unique_ptr<MappedFile> map_;

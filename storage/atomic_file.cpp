@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -114,7 +115,7 @@ void AtomicFileWriter::Commit() {
   if (durable_) FsyncDirectory(target_.has_parent_path() ? target_.parent_path() : fs::path("."));
 }
 
-MappedFile::MappedFile(const fs::path& path) : path_(path) {
+MappedFile::MappedFile(const fs::path& path, MapAccess access) : path_(path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(fmt::format("cannot open '{}': {}", path.string(), Errno()));
   struct stat st {};
@@ -131,7 +132,8 @@ MappedFile::MappedFile(const fs::path& path) : path_(path) {
   if (size_ > 0) {
     // MAP_POPULATE faults the whole file in at once: every byte is read anyway, and
     // one populate costs far less than a page fault per 4 KiB.
-    void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    const int populate = access == MapAccess::kWhole ? MAP_POPULATE : 0;
+    void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | populate, fd, 0);
     if (map == MAP_FAILED) {
       int err = errno;
       ::close(fd);
@@ -140,6 +142,18 @@ MappedFile::MappedFile(const fs::path& path) : path_(path) {
     data_ = static_cast<const uint8_t*>(map);
   }
   ::close(fd);
+}
+
+void MappedFile::Release(const uint8_t* data, uint64_t size) const {
+  if (!data_ || size == 0) return;
+  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  // Whole pages, rounded outward: a page shared with a neighbouring tensor is
+  // simply read again if that tensor needs it.
+  const uintptr_t map_begin = reinterpret_cast<uintptr_t>(data_), map_end = map_begin + size_;
+  uintptr_t begin = std::max(reinterpret_cast<uintptr_t>(data), map_begin) & ~(page - 1);
+  uintptr_t end = std::min(reinterpret_cast<uintptr_t>(data) + size, map_end);
+  end = std::min((end + page - 1) & ~(page - 1), (map_end + page - 1) & ~(page - 1));
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

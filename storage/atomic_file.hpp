@@ -39,9 +39,13 @@ class AtomicFileWriter {
   bool committed_ = false;
 };
 
+// kWhole faults the file in at once (it is about to be read whole); kStreamed maps
+// it lazily, for a large input read piece by piece and released (Release) behind.
+enum class MapAccess { kWhole, kStreamed };
+
 class MappedFile {
  public:
-  explicit MappedFile(const fs::path& path);
+  explicit MappedFile(const fs::path& path, MapAccess access = MapAccess::kWhole);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -49,6 +53,10 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
   const fs::path& path() const { return path_; }
+  bool Contains(const uint8_t* data) const { return data >= data_ && data < data_ + size_; }
+  // Drops the resident pages of [data, data + size) (clamped to the map); a later
+  // read faults them in again from the file, so the map still reads the same.
+  void Release(const uint8_t* data, uint64_t size) const;
 
  private:
   fs::path path_;

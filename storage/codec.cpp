@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "storage/error.hpp"
 #include "storage/tensor.hpp"
@@ -26,18 +28,21 @@ constexpr size_t kProbeThreshold = 256 * 1024;
 constexpr size_t kProbeSize = 64 * 1024;
 // A probe that saves less than this share marks the plane as noise: store it raw.
 constexpr double kIncompressibleRatio = 0.97;
+// Elements split (or merged) per step: each plane's share is one zstd block, so
+// the working set stays in cache and no whole-tensor scratch is needed.
+constexpr uint64_t kBlockElements = 128 * 1024;
 
 template <size_t kElem>
-void SplitFixed(const uint8_t* src, uint64_t count, uint8_t* dst) {
+void SplitFixed(const uint8_t* src, uint64_t count, uint8_t* const* planes) {
   for (uint64_t i = 0; i < count; ++i) {
-    for (size_t b = 0; b < kElem; ++b) dst[b * count + i] = src[i * kElem + b];
+    for (size_t b = 0; b < kElem; ++b) planes[b][i] = src[i * kElem + b];
   }
 }
 
 template <size_t kElem>
-void MergeFixed(const uint8_t* planes, uint64_t count, uint8_t* dst) {
+void MergeFixed(const uint8_t* const* planes, uint64_t count, uint8_t* dst) {
   for (uint64_t i = 0; i < count; ++i) {
-    for (size_t b = 0; b < kElem; ++b) dst[i * kElem + b] = planes[b * count + i];
+    for (size_t b = 0; b < kElem; ++b) dst[i * kElem + b] = planes[b][i];
   }
 }
 
@@ -45,8 +50,8 @@ void MergeFixed(const uint8_t* planes, uint64_t count, uint8_t* dst) {
 // 16 elements at a time: two rounds of byte unpacking regroup 4-byte elements into
 // planes (and back); 2-byte elements split by mask and pack. Several times the
 // scalar scatter, which the compiler does not vectorise.
-void Split4(const uint8_t* src, uint64_t count, uint8_t* dst) {
-  uint8_t *p0 = dst, *p1 = dst + count, *p2 = dst + 2 * count, *p3 = dst + 3 * count;
+void Split4(const uint8_t* src, uint64_t count, uint8_t* const* planes) {
+  uint8_t *p0 = planes[0], *p1 = planes[1], *p2 = planes[2], *p3 = planes[3];
   uint64_t i = 0;
   for (; i + 16 <= count; i += 16) {
     const auto* in = reinterpret_cast<const __m128i*>(src + 4 * i);
@@ -63,16 +68,16 @@ void Split4(const uint8_t* src, uint64_t count, uint8_t* dst) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p2 + i), _mm_unpacklo_epi64(z1, z3));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p3 + i), _mm_unpackhi_epi64(z1, z3));
   }
-  for (; i < count; ++i) {
-    p0[i] = src[4 * i];
-    p1[i] = src[4 * i + 1];
-    p2[i] = src[4 * i + 2];
-    p3[i] = src[4 * i + 3];
+  for (const uint8_t* in = src + 4 * i; i < count; ++i, in += 4) {
+    p0[i] = in[0];
+    p1[i] = in[1];
+    p2[i] = in[2];
+    p3[i] = in[3];
   }
 }
 
-void Merge4(const uint8_t* planes, uint64_t count, uint8_t* dst) {
-  const uint8_t *p0 = planes, *p1 = planes + count, *p2 = planes + 2 * count, *p3 = planes + 3 * count;
+void Merge4(const uint8_t* const* planes, uint64_t count, uint8_t* dst) {
+  const uint8_t *p0 = planes[0], *p1 = planes[1], *p2 = planes[2], *p3 = planes[3];
   uint64_t i = 0;
   for (; i + 16 <= count; i += 16) {
     const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 + i));
@@ -95,8 +100,8 @@ void Merge4(const uint8_t* planes, uint64_t count, uint8_t* dst) {
   }
 }
 
-void Split2(const uint8_t* src, uint64_t count, uint8_t* dst) {
-  uint8_t *p0 = dst, *p1 = dst + count;
+void Split2(const uint8_t* src, uint64_t count, uint8_t* const* planes) {
+  uint8_t *p0 = planes[0], *p1 = planes[1];
   const __m128i low = _mm_set1_epi16(0x00ff);
   uint64_t i = 0;
   for (; i + 16 <= count; i += 16) {
@@ -106,14 +111,14 @@ void Split2(const uint8_t* src, uint64_t count, uint8_t* dst) {
                      _mm_packus_epi16(_mm_and_si128(x0, low), _mm_and_si128(x1, low)));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p1 + i), _mm_packus_epi16(_mm_srli_epi16(x0, 8), _mm_srli_epi16(x1, 8)));
   }
-  for (; i < count; ++i) {
-    p0[i] = src[2 * i];
-    p1[i] = src[2 * i + 1];
+  for (const uint8_t* in = src + 2 * i; i < count; ++i, in += 2) {
+    p0[i] = in[0];
+    p1[i] = in[1];
   }
 }
 
-void Merge2(const uint8_t* planes, uint64_t count, uint8_t* dst) {
-  const uint8_t *p0 = planes, *p1 = planes + count;
+void Merge2(const uint8_t* const* planes, uint64_t count, uint8_t* dst) {
+  const uint8_t *p0 = planes[0], *p1 = planes[1];
   uint64_t i = 0;
   for (; i + 16 <= count; i += 16) {
     const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 + i));
@@ -129,10 +134,6 @@ void Merge2(const uint8_t* planes, uint64_t count, uint8_t* dst) {
 }
 #endif
 
-void PutU64(std::vector<uint8_t>& out, size_t at, uint64_t value) {
-  for (int i = 0; i < 8; ++i) out[at + i] = static_cast<uint8_t>(value >> (8 * i));
-}
-
 uint64_t GetU64(const uint8_t* p) {
   uint64_t value = 0;
   for (int i = 0; i < 8; ++i) value |= static_cast<uint64_t>(p[i]) << (8 * i);
@@ -146,55 +147,49 @@ struct DctxDeleter {
   void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
 };
 
-ZSTD_CCtx* ThreadCctx() {
-  thread_local std::unique_ptr<ZSTD_CCtx, CctxDeleter> cctx(ZSTD_createCCtx());
-  return cctx.get();
+// One zstd context per plane and thread: the planes of a tensor are compressed
+// (and decompressed) side by side, a block at a time.
+ZSTD_CCtx* PlaneCctx(size_t plane) {
+  thread_local std::vector<std::unique_ptr<ZSTD_CCtx, CctxDeleter>> contexts;
+  while (contexts.size() <= plane) contexts.emplace_back(ZSTD_createCCtx());
+  return contexts[plane].get();
 }
 
-ZSTD_DCtx* ThreadDctx() {
-  thread_local std::unique_ptr<ZSTD_DCtx, DctxDeleter> dctx(ZSTD_createDCtx());
-  return dctx.get();
+ZSTD_DCtx* PlaneDctx(size_t plane) {
+  thread_local std::vector<std::unique_ptr<ZSTD_DCtx, DctxDeleter>> contexts;
+  while (contexts.size() <= plane) contexts.emplace_back(ZSTD_createDCtx());
+  return contexts[plane].get();
 }
 
 size_t Compress(const uint8_t* src, size_t size, int level, uint8_t* dst, size_t capacity) {
-  size_t n = ZSTD_compressCCtx(ThreadCctx(), dst, capacity, src, size, level);
+  size_t n = ZSTD_compressCCtx(PlaneCctx(0), dst, capacity, src, size, level);
   if (ZSTD_isError(n)) throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
   return n;
 }
 
-bool LooksIncompressible(const uint8_t* plane, size_t size) {
-  if (size < kProbeThreshold) return false;
-  static thread_local std::vector<uint8_t> scratch(ZSTD_compressBound(kProbeSize));
-  const uint8_t* sample = plane + (size - kProbeSize) / 2;
-  size_t n = Compress(sample, kProbeSize, 1, scratch.data(), scratch.size());
-  return static_cast<double>(n) > kIncompressibleRatio * kProbeSize;
-}
-
-}  // namespace
-
-void SplitPlanes(const uint8_t* src, uint64_t count, size_t element_size, uint8_t* dst) {
+void SplitInto(const uint8_t* src, uint64_t count, size_t element_size, uint8_t* const* planes) {
   if (count == 0) return;  // an empty tensor may have no buffer at all
   switch (element_size) {
-    case 1: std::memcpy(dst, src, count); return;
+    case 1: std::memcpy(planes[0], src, count); return;
 #if defined(__SSE2__)
-    case 2: Split2(src, count, dst); return;
-    case 4: Split4(src, count, dst); return;
+    case 2: Split2(src, count, planes); return;
+    case 4: Split4(src, count, planes); return;
 #else
-    case 2: SplitFixed<2>(src, count, dst); return;
-    case 4: SplitFixed<4>(src, count, dst); return;
+    case 2: SplitFixed<2>(src, count, planes); return;
+    case 4: SplitFixed<4>(src, count, planes); return;
 #endif
-    case 8: SplitFixed<8>(src, count, dst); return;
+    case 8: SplitFixed<8>(src, count, planes); return;
     default:
       for (uint64_t i = 0; i < count; ++i) {
-        for (size_t b = 0; b < element_size; ++b) dst[b * count + i] = src[i * element_size + b];
+        for (size_t b = 0; b < element_size; ++b) planes[b][i] = src[i * element_size + b];
       }
   }
 }
 
-void MergePlanes(const uint8_t* planes, uint64_t count, size_t element_size, uint8_t* dst) {
+void MergeFrom(const uint8_t* const* planes, uint64_t count, size_t element_size, uint8_t* dst) {
   if (count == 0) return;
   switch (element_size) {
-    case 1: std::memcpy(dst, planes, count); return;
+    case 1: std::memcpy(dst, planes[0], count); return;
 #if defined(__SSE2__)
     case 2: Merge2(planes, count, dst); return;
     case 4: Merge4(planes, count, dst); return;
@@ -205,9 +200,49 @@ void MergePlanes(const uint8_t* planes, uint64_t count, size_t element_size, uin
     case 8: MergeFixed<8>(planes, count, dst); return;
     default:
       for (uint64_t i = 0; i < count; ++i) {
-        for (size_t b = 0; b < element_size; ++b) dst[i * element_size + b] = planes[b * count + i];
+        for (size_t b = 0; b < element_size; ++b) dst[i * element_size + b] = planes[b][i];
       }
   }
+}
+
+std::vector<uint8_t*> PlanePointers(uint8_t* base, uint64_t count, size_t planes) {
+  std::vector<uint8_t*> out(planes);
+  for (size_t p = 0; p < planes; ++p) out[p] = base + p * count;
+  return out;
+}
+
+// Planes too noisy for zstd are kept raw. The probe is a sample from the middle
+// of each plane, split out of the elements it comes from.
+std::vector<bool> NoisyPlanes(const uint8_t* data, uint64_t count, size_t element_size) {
+  std::vector<bool> noisy(element_size, false);
+  if (count < kProbeThreshold) return noisy;
+  struct ProbeSlot;
+  uint8_t* sample = ThreadScratch<ProbeSlot>(kProbeSize * element_size);
+  const uint64_t first = (count - kProbeSize) / 2;
+  SplitInto(data + first * element_size, kProbeSize, element_size,
+            PlanePointers(sample, kProbeSize, element_size).data());
+  static thread_local std::vector<uint8_t> scratch(ZSTD_compressBound(kProbeSize));
+  for (size_t p = 0; p < element_size; ++p) {
+    const size_t n = Compress(sample + p * kProbeSize, kProbeSize, 1, scratch.data(), scratch.size());
+    noisy[p] = static_cast<double>(n) > kIncompressibleRatio * kProbeSize;
+  }
+  return noisy;
+}
+
+// Byte p of every element, for a plane that was meant for zstd but did not shrink.
+void GatherPlane(const uint8_t* data, uint64_t count, size_t element_size, size_t p, uint8_t* dst) {
+  for (uint64_t i = 0; i < count; ++i) dst[i] = data[i * element_size + p];
+}
+
+}  // namespace
+
+void SplitPlanes(const uint8_t* src, uint64_t count, size_t element_size, uint8_t* dst) {
+  SplitInto(src, count, element_size, PlanePointers(dst, count, element_size).data());
+}
+
+void MergePlanes(const uint8_t* planes, uint64_t count, size_t element_size, uint8_t* dst) {
+  auto pointers = PlanePointers(const_cast<uint8_t*>(planes), count, element_size);
+  MergeFrom(pointers.data(), count, element_size, dst);
 }
 
 void XorBytes(const uint8_t* a, const uint8_t* b, uint8_t* out, uint64_t size) {
@@ -222,60 +257,117 @@ void XorBytes(const uint8_t* a, const uint8_t* b, uint8_t* out, uint64_t size) {
   for (; i < size; ++i) out[i] = a[i] ^ b[i];
 }
 
-std::optional<std::vector<uint8_t>> EncodePlanesWithin(const uint8_t* data, uint64_t size, size_t element_size,
-                                                       int zstd_level, uint64_t max_size) {
-  if (element_size == 0 || size % element_size != 0) {
+uint64_t EncodedPlanes::size() const {
+  uint64_t total = table.size();
+  for (const auto& p : planes) total += p.size;
+  return total;
+}
+
+void EncodedPlanes::ForEachPiece(const std::function<void(const uint8_t*, uint64_t)>& write) const {
+  write(table.data(), table.size());
+  for (const auto& p : planes) {
+    if (p.size) write(p.bytes.data(), p.size);
+  }
+}
+
+std::vector<uint8_t> EncodedPlanes::Flatten() const {
+  std::vector<uint8_t> out;
+  out.reserve(size());
+  ForEachPiece([&](const uint8_t* data, uint64_t n) { out.insert(out.end(), data, data + n); });
+  return out;
+}
+
+std::optional<EncodedPlanes> EncodePlanesWithin(const uint8_t* data, uint64_t size, size_t element_size,
+                                                int zstd_level, uint64_t max_size) {
+  if (element_size == 0 || element_size > 255 || size % element_size != 0) {
     throw Error("cannot encode a buffer that is not a whole number of elements");
   }
   const uint64_t count = size / element_size;
   const size_t planes = element_size;
-  std::vector<uint8_t> out(1 + planes * kPlaneHeaderSize);
-  if (out.size() > max_size) return std::nullopt;
-  struct EncodeSlot;
-  uint8_t* split = ThreadScratch<EncodeSlot>(size);
-  SplitPlanes(data, count, element_size, split);
+  EncodedPlanes out;
+  out.table.assign(1 + planes * kPlaneHeaderSize, 0);
+  out.table[0] = static_cast<uint8_t>(planes);
+  if (out.table.size() > max_size) return std::nullopt;
 
-  out[0] = static_cast<uint8_t>(planes);
+  // Raw planes are copied as they are split; zstd planes stream through their own
+  // context. Output buffers are sized for the worst case but only the pages
+  // written become resident: memory grows with the encoding, not the bound.
+  const std::vector<bool> noisy = NoisyPlanes(data, count, element_size);
+  std::vector<uint8_t> method(planes);
+  out.planes.resize(planes);
   for (size_t p = 0; p < planes; ++p) {
-    const uint8_t* plane = split + p * count;
-    const size_t header_at = 1 + p * kPlaneHeaderSize;
-    const size_t payload_at = out.size();
-    const uint64_t room = max_size - payload_at;
-    uint8_t method = kRaw;
-    uint64_t stored = count;
-    if (!LooksIncompressible(plane, count)) {
-      // zstd stops once its output would not fit: a plane that cannot beat the
-      // room left ends the attempt early. (A block's worth of slack: zstd may need
-      // room past the exact size of its output to finish a frame.)
-      const size_t bound = ZSTD_compressBound(count);
-      const size_t capacity = static_cast<size_t>(
-          room >= bound ? bound : std::min<uint64_t>(bound, room + ZSTD_BLOCKSIZE_MAX));
-      out.resize(payload_at + capacity);
-      const size_t n = ZSTD_compressCCtx(ThreadCctx(), out.data() + payload_at, capacity, plane, count, zstd_level);
-      if (!ZSTD_isError(n)) {
-        if (n < count) {
-          method = kZstd;
-          stored = n;
-        }
-      } else if (ZSTD_getErrorCode(n) != ZSTD_error_dstSize_tooSmall) {
-        throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
-      }
+    method[p] = noisy[p] ? kRaw : kZstd;
+    // A zstd plane may use at most count bytes (else it is stored raw) plus a
+    // block of slack to finish its frame.
+    const uint64_t capacity = method[p] == kRaw ? count : count + ZSTD_BLOCKSIZE_MAX + 64;
+    out.planes[p].bytes = ByteBuffer(capacity);
+    if (method[p] == kZstd) {
+      ZSTD_CCtx* cctx = PlaneCctx(p);
+      ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+      ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, zstd_level);
+      ZSTD_CCtx_setPledgedSrcSize(cctx, count);
     }
-    if (stored > room) return std::nullopt;
-    out.resize(payload_at + stored);
-    if (method == kRaw && count > 0) std::memcpy(out.data() + payload_at, plane, count);
-    out[header_at] = method;
-    PutU64(out, header_at + 1, stored);
   }
+  struct SplitSlot;
+  uint8_t* split = ThreadScratch<SplitSlot>(kBlockElements * planes);
+  const auto chunks = PlanePointers(split, kBlockElements, planes);
+  // A zstd plane that outgrows its raw size is dropped from the stream and
+  // gathered raw at the end.
+  std::vector<bool> overflowed(planes, false);
+  uint64_t start = 0;
+  do {
+    const uint64_t n = std::min<uint64_t>(kBlockElements, count - start);
+    const bool last = start + n == count;
+    SplitInto(data + start * element_size, n, element_size, chunks.data());
+    uint64_t total = out.table.size();
+    for (size_t p = 0; p < planes; ++p) {
+      auto& plane = out.planes[p];
+      if (method[p] == kRaw) {
+        if (n) std::memcpy(plane.bytes.data() + plane.size, chunks[p], n);
+        plane.size += n;
+      } else if (!overflowed[p]) {
+        ZSTD_inBuffer in{chunks[p], n, 0};
+        const uint64_t capacity = count + ZSTD_BLOCKSIZE_MAX + 64;
+        for (;;) {
+          ZSTD_outBuffer dst{plane.bytes.data(), capacity, plane.size};
+          const size_t left = ZSTD_compressStream2(PlaneCctx(p), &dst, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+          if (ZSTD_isError(left)) throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(left));
+          plane.size = dst.pos;
+          if (plane.size > count) {
+            overflowed[p] = true;
+            break;
+          }
+          if (last ? left == 0 : in.pos == in.size) break;
+        }
+      }
+      total += overflowed[p] ? count : plane.size;
+    }
+    // Output only grows: once past the bound, this encoding has lost.
+    if (total > max_size) return std::nullopt;
+    start += n;
+  } while (start < count);
+
+  for (size_t p = 0; p < planes; ++p) {
+    auto& plane = out.planes[p];
+    if (method[p] == kZstd && (overflowed[p] || plane.size >= count)) {
+      method[p] = kRaw;
+      if (count) GatherPlane(data, count, element_size, p, plane.bytes.data());
+      plane.size = count;
+    }
+    const size_t header_at = 1 + p * kPlaneHeaderSize;
+    out.table[header_at] = method[p];
+    for (int i = 0; i < 8; ++i) out.table[header_at + 1 + i] = static_cast<uint8_t>(plane.size >> (8 * i));
+  }
+  if (out.size() > max_size) return std::nullopt;
   return out;
 }
 
 std::vector<uint8_t> EncodePlanes(const uint8_t* data, uint64_t size, size_t element_size, int zstd_level) {
-  return *EncodePlanesWithin(data, size, element_size, zstd_level, UINT64_MAX);
+  return EncodePlanesWithin(data, size, element_size, zstd_level, UINT64_MAX)->Flatten();
 }
 
-void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_size,
-                  uint8_t* out, uint64_t size) {
+void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_size, uint8_t* out, uint64_t size,
+                  Apply apply) {
   if (element_size == 0 || size % element_size != 0) throw CorruptError("bad element size");
   const uint64_t count = size / element_size;
   if (encoded_size < 1 || encoded[0] != element_size) {
@@ -285,29 +377,83 @@ void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_
   uint64_t offset = 1 + planes * kPlaneHeaderSize;
   if (encoded_size < offset) throw CorruptError("truncated plane table");
 
-  // Single-byte elements need no regrouping: decode straight into the output.
-  struct DecodeSlot;
-  uint8_t* target = planes == 1 ? out : ThreadScratch<DecodeSlot>(size);
+  struct PlaneStream {
+    uint8_t method;
+    const uint8_t* payload;
+    uint64_t stored;
+    ZSTD_inBuffer in;
+    size_t left;  // zstd's hint: 0 once the frame is complete
+  };
+  std::vector<PlaneStream> streams(planes);
   for (size_t p = 0; p < planes; ++p) {
     const uint8_t* header = encoded + 1 + p * kPlaneHeaderSize;
-    const uint8_t method = header[0];
-    const uint64_t stored = GetU64(header + 1);
-    if (stored > encoded_size - offset) throw CorruptError("plane extends past the object");
-    const uint8_t* payload = encoded + offset;
-    uint8_t* plane = target + p * count;
-    if (method == kRaw) {
-      if (stored != count) throw CorruptError("raw plane has the wrong size");
-      if (count > 0) std::memcpy(plane, payload, count);  // an empty tensor has no buffer
-    } else if (method == kZstd) {
-      size_t n = ZSTD_decompressDCtx(ThreadDctx(), plane, count, payload, stored);
-      if (ZSTD_isError(n) || n != count) throw CorruptError("zstd plane does not decode");
+    PlaneStream& s = streams[p];
+    s.method = header[0];
+    s.stored = GetU64(header + 1);
+    if (s.stored > encoded_size - offset) throw CorruptError("plane extends past the object");
+    s.payload = encoded + offset;
+    if (s.method == kRaw) {
+      if (s.stored != count) throw CorruptError("raw plane has the wrong size");
+    } else if (s.method == kZstd) {
+      ZSTD_DCtx_reset(PlaneDctx(p), ZSTD_reset_session_only);
+      s.in = ZSTD_inBuffer{s.payload, s.stored, 0};
+      s.left = 1;
     } else {
-      throw CorruptError("unknown plane method " + std::to_string(method));
+      throw CorruptError("unknown plane method " + std::to_string(s.method));
     }
-    offset += stored;
+    offset += s.stored;
   }
   if (offset != encoded_size) throw CorruptError("trailing bytes after the last plane");
-  if (planes != 1) MergePlanes(target, count, element_size, out);
+
+  // A block of every plane at a time, merged (or XORed) into place: the decoded
+  // planes never exist whole, only the tensor does.
+  struct ChunkSlot;
+  struct MergedSlot;
+  uint8_t* chunk_buffer = ThreadScratch<ChunkSlot>(kBlockElements * planes);
+  uint8_t* merged = apply == Apply::kXor ? ThreadScratch<MergedSlot>(kBlockElements * element_size) : nullptr;
+  std::vector<const uint8_t*> chunks(planes);
+  for (uint64_t start = 0; start < count; start += kBlockElements) {
+    const uint64_t n = std::min<uint64_t>(kBlockElements, count - start);
+    for (size_t p = 0; p < planes; ++p) {
+      PlaneStream& s = streams[p];
+      if (s.method == kRaw) {
+        chunks[p] = s.payload + start;
+        continue;
+      }
+      uint8_t* chunk = chunk_buffer + p * kBlockElements;
+      ZSTD_outBuffer dst{chunk, n, 0};
+      while (dst.pos < n) {
+        if (s.left == 0) throw CorruptError("zstd plane is shorter than the tensor");
+        const size_t before_in = s.in.pos, before_out = dst.pos;
+        s.left = ZSTD_decompressStream(PlaneDctx(p), &dst, &s.in);
+        if (ZSTD_isError(s.left)) throw CorruptError("zstd plane does not decode");
+        if (s.in.pos == before_in && dst.pos == before_out) throw CorruptError("zstd plane is truncated");
+      }
+      chunks[p] = chunk;
+    }
+    uint8_t* target = out + start * element_size;
+    if (apply == Apply::kXor) {
+      MergeFrom(chunks.data(), n, element_size, merged);
+      XorBytes(target, merged, target, n * element_size);
+    } else {
+      MergeFrom(chunks.data(), n, element_size, target);
+    }
+  }
+  // Every zstd plane must end exactly where the tensor does.
+  for (size_t p = 0; p < planes; ++p) {
+    PlaneStream& s = streams[p];
+    if (s.method != kZstd) continue;
+    uint8_t extra = 0;
+    while (s.left != 0) {
+      ZSTD_outBuffer dst{&extra, 1, 0};
+      const size_t before_in = s.in.pos;
+      s.left = ZSTD_decompressStream(PlaneDctx(p), &dst, &s.in);
+      if (ZSTD_isError(s.left)) throw CorruptError("zstd plane does not decode");
+      if (dst.pos != 0) throw CorruptError("zstd plane is longer than the tensor");
+      if (s.left != 0 && s.in.pos == before_in) throw CorruptError("zstd plane is truncated");
+    }
+    if (s.in.pos != s.in.size) throw CorruptError("trailing bytes after a zstd plane");
+  }
 }
 
 }  // namespace fomo::codec

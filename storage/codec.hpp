@@ -7,8 +7,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
+
+#include "storage/tensor.hpp"
 
 namespace fomo::codec {
 
@@ -16,16 +19,37 @@ void SplitPlanes(const uint8_t* src, uint64_t count, size_t element_size, uint8_
 void MergePlanes(const uint8_t* planes, uint64_t count, size_t element_size, uint8_t* dst);
 void XorBytes(const uint8_t* a, const uint8_t* b, uint8_t* out, uint64_t size);
 
+// An encoding held as pieces (the plane table, then each plane's bytes), so that a
+// large tensor's encoding is written out without first being copied into one buffer.
+struct EncodedPlanes {
+  struct Plane {
+    ByteBuffer bytes;  // capacity for the worst case; only size bytes are used
+    uint64_t size = 0;
+  };
+  std::vector<uint8_t> table;
+  std::vector<Plane> planes;
+
+  uint64_t size() const;
+  void ForEachPiece(const std::function<void(const uint8_t* data, uint64_t size)>& write) const;
+  std::vector<uint8_t> Flatten() const;
+};
+
 // Layout of the result: u8 plane count, then per plane u8 method (0 raw, 1 zstd) and
-// u64 stored size, then the plane payloads in order.
+// u64 stored size, then the plane payloads in order. The tensor is split and
+// compressed a block at a time, each plane streaming through its own zstd frame,
+// so the only memory it takes beyond the result is a few blocks.
 std::vector<uint8_t> EncodePlanes(const uint8_t* data, uint64_t size, size_t element_size,
                                   int zstd_level);
-// The same, giving up (nullopt) as soon as the result would exceed max_size bytes:
-// a second candidate encoding costs only as much as it takes to lose.
-std::optional<std::vector<uint8_t>> EncodePlanesWithin(const uint8_t* data, uint64_t size, size_t element_size,
-                                                       int zstd_level, uint64_t max_size);
+// The same in pieces, giving up (nullopt) as soon as the result would exceed
+// max_size bytes: a second candidate encoding costs only as much as it takes to lose.
+std::optional<EncodedPlanes> EncodePlanesWithin(const uint8_t* data, uint64_t size, size_t element_size,
+                                                int zstd_level, uint64_t max_size);
+
+// kStore writes the decoded bytes to out; kXor XORs them into what out holds (a
+// delta applied onto its base), with no tensor-sized scratch either way.
+enum class Apply { kStore, kXor };
 // Decodes into out[0, size). Throws fomo::CorruptError on any inconsistency.
 void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_size,
-                  uint8_t* out, uint64_t size);
+                  uint8_t* out, uint64_t size, Apply apply = Apply::kStore);
 
 }  // namespace fomo::codec

@@ -340,34 +340,60 @@ void ObjectStore::DecodeLowRank(const uint8_t* payload, uint64_t payload_size, c
   f.magnitude.assign(at, floats.end());
   float* made = reinterpret_cast<float*>(dst);
   ApplyLowRank(made, rows, cols, f, made);
-  struct ResidualSlot;
-  uint8_t* residual = ThreadScratch<ResidualSlot>(size);
-  codec::DecodePlanes(payload + 24 + factor_bytes, payload_size - 24 - factor_bytes, 4, residual, size);
-  codec::XorBytes(dst, residual, dst, size);
+  codec::DecodePlanes(payload + 24 + factor_bytes, payload_size - 24 - factor_bytes, 4, dst, size, codec::Apply::kXor);
 }
 
+namespace {
+
+// An object's payload as the encoder left it, written piece by piece.
+struct Payload {
+  codec::EncodedPlanes planes;
+  std::vector<uint8_t> flat;  // a low-rank payload, used when planes is empty
+  bool in_planes() const { return !planes.table.empty(); }
+  uint64_t size() const { return in_planes() ? planes.size() : flat.size(); }
+  void ForEachPiece(const std::function<void(const uint8_t*, uint64_t)>& write) const {
+    if (in_planes()) {
+      planes.ForEachPiece(write);
+    } else {
+      write(flat.data(), flat.size());
+    }
+  }
+};
+
+}  // namespace
+
 PutResult ObjectStore::Put(const ObjectId& id, const TensorView& tensor, const std::optional<ObjectId>& parent,
-                           const LowRankFactors* low_rank) const {
+                           const LowRankFactors* low_rank, const std::function<void()>& input_done) const {
+  auto release_input = [&] {
+    if (input_done) input_done();
+  };
   if (Contains(id)) {
     ObjectInfo info = Stat(id);
+    release_input();
     return PutResult{info.encoding, info.stored_size, false};
   }
   const size_t element = DtypeSize(tensor.dtype);
   Header header{Encoding::kFull, tensor.dtype, tensor.shape, tensor.size, 0, ObjectId{}};
-  std::vector<uint8_t> payload;
+  Payload payload;
 
   if (parent && *parent != id && Contains(*parent)) {
     ObjectInfo base = Stat(*parent);
     if (base.dtype == tensor.dtype && base.shape == tensor.shape && base.depth < options_.max_chain) {
+      // The input's pages go while the parent is decoded, and again once the
+      // XOR has read them: the tensor, its parent and the encoding are never
+      // resident at once.
+      release_input();
       struct ParentSlot;
       uint8_t* diff = ThreadScratch<ParentSlot>(tensor.size);
       ReadInto(*parent, diff, tensor.size);
       if (low_rank && tensor.dtype == Dtype::kF32 && tensor.shape.size() == 2) {
-        payload = EncodeLowRank(diff, tensor, *low_rank);
+        payload.flat = EncodeLowRank(diff, tensor, *low_rank);
         header.encoding = Encoding::kLowRank;
+        release_input();
       } else {
         codec::XorBytes(tensor.data, diff, diff, tensor.size);
-        payload = codec::EncodePlanes(diff, tensor.size, element, options_.zstd_level);
+        release_input();
+        payload.planes = std::move(*codec::EncodePlanesWithin(diff, tensor.size, element, options_.zstd_level, UINT64_MAX));
         header.encoding = Encoding::kDelta;
       }
       header.depth = base.depth + 1;
@@ -375,21 +401,24 @@ PutResult ObjectStore::Put(const ObjectId& id, const TensorView& tensor, const s
     }
   }
   if (header.encoding == Encoding::kFull) {
-    payload = codec::EncodePlanes(tensor.data, tensor.size, element, options_.zstd_level);
+    payload.planes = std::move(*codec::EncodePlanesWithin(tensor.data, tensor.size, element, options_.zstd_level, UINT64_MAX));
   } else if (static_cast<double>(payload.size()) > kDeltaClearlyBetter * static_cast<double>(tensor.size)) {
     // A full frame replaces the delta only if it is smaller: its encoding stops as
     // soon as it has grown past the delta, so a losing attempt costs little.
     auto full = codec::EncodePlanesWithin(tensor.data, tensor.size, element, options_.zstd_level, payload.size());
     if (full) {
-      payload = std::move(*full);
+      payload.planes = std::move(*full);
+      payload.flat.clear();
       header = Header{Encoding::kFull, tensor.dtype, tensor.shape, tensor.size, 0, ObjectId{}};
     }
   }
+  release_input();
 
   std::vector<uint8_t> head = SerializeHeader(header);
   const uint64_t record_size = head.size() + payload.size();
   if (format_ >= 2 && record_size < kPackThreshold) {
-    head.insert(head.end(), payload.begin(), payload.end());
+    head.reserve(record_size);
+    payload.ForEachPiece([&](const uint8_t* data, uint64_t n) { head.insert(head.end(), data, data + n); });
     bool flush = false;
     {
       std::lock_guard<std::mutex> lock(pending_mutex_);
@@ -407,17 +436,21 @@ PutResult ObjectStore::Put(const ObjectId& id, const TensorView& tensor, const s
   if (ec) throw Error(fmt::format("cannot create '{}': {}", path.parent_path().string(), ec.message()));
   AtomicFileWriter writer(path);
   uint64_t size = record_size;
+  Sha256 sum;
+  if (format_ >= 2) head[4] = kChecksummedRecord;
+  uint64_t at = 0;
+  auto write = [&](const uint8_t* data, uint64_t n) {
+    writer.PWrite(at, data, n);
+    if (format_ >= 2) sum.Update(data, n);
+    at += n;
+  };
+  write(head.data(), head.size());
+  payload.ForEachPiece(write);
   if (format_ >= 2) {
-    head[4] = kChecksummedRecord;
-    Sha256 sum;
-    sum.Update(head.data(), head.size());
-    sum.Update(payload.data(), payload.size());
     const ObjectId checksum = sum.Finish();
     writer.PWrite(record_size, checksum.bytes.data(), kChecksumSize);
     size += kChecksumSize;
   }
-  writer.PWrite(0, head.data(), head.size());
-  writer.PWrite(head.size(), payload.data(), payload.size());
   writer.Commit();
   return PutResult{header.encoding, size, true};
 }
@@ -489,10 +522,7 @@ void ApplyPayload(const Header& h, const uint8_t* payload, uint64_t payload_size
   if (h.encoding == Encoding::kFull) {
     codec::DecodePlanes(payload, payload_size, element, dst, size);
   } else if (h.encoding == Encoding::kDelta) {
-    struct DeltaSlot;
-    uint8_t* diff = ThreadScratch<DeltaSlot>(size);
-    codec::DecodePlanes(payload, payload_size, element, diff, size);
-    codec::XorBytes(dst, diff, dst, size);
+    codec::DecodePlanes(payload, payload_size, element, dst, size, codec::Apply::kXor);
   } else {
     if (h.dtype != Dtype::kF32 || h.shape.size() != 2) throw CorruptError("low-rank object is not a 2-D F32 tensor");
     decode_low_rank(payload, payload_size, h.shape, dst, size);

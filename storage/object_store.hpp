@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -113,9 +114,12 @@ class ObjectStore {
   // against parent when that is smaller and the chain allows it. Safe to call
   // concurrently for different ids. A small object waits in memory for Flush.
   // With low_rank (a 2-D F32 tensor that is parent plus those factors), the
-  // factors are stored instead whenever that is smaller.
+  // factors are stored instead whenever that is smaller. input_done, when given,
+  // is called whenever Put has finished reading the tensor's bytes for a while
+  // (perhaps more than once; a mapped input drops its pages there), and last
+  // before it returns.
   PutResult Put(const ObjectId& id, const TensorView& tensor, const std::optional<ObjectId>& parent,
-                const LowRankFactors* low_rank = nullptr) const;
+                const LowRankFactors* low_rank = nullptr, const std::function<void()>& input_done = {}) const;
 
   // Writes the small objects Put since the last Flush as one pack (and merges the
   // packs when there are more than kMaxPacks). Every object a commit names must

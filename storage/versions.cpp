@@ -258,30 +258,17 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
       RemoveQuietly(store, state_written);
     };
   } else {
-    // 1. Content addresses, in parallel.
-    std::vector<ObjectId> ids(n);
-    ParallelFor(n, store.options().threads, [&](size_t i) { ids[i] = TensorId(draft.tensors[i].view); });
-
-    if (base && !draft.allow_empty && base->tensors.size() == n) {
-      bool same = true;
-      for (size_t i = 0; i < n && same; ++i) {
-        const ManifestEntry* e = base->Find(draft.tensors[i].name);
-        same = e && e->id == ids[i];
-      }
-      if (same) return std::nullopt;
-    }
-
-    // 2. Objects: each distinct new id once, largest first so the threads finish together.
-    std::unordered_map<ObjectId, size_t> first_index;
-    std::vector<size_t> order;
-    for (size_t i = 0; i < n; ++i) {
-      if (first_index.emplace(ids[i], i).second) order.push_back(i);
-    }
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    // 1. Objects, one pass per tensor: hash it, store it unless the store has it,
+    // release its bytes. Largest first, so the threads finish together. A version
+    // identical to its parent finds every object present and writes nothing.
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
       return draft.tensors[a].view.size > draft.tensors[b].view.size;
     });
     uint64_t total_bytes = 0;
     for (size_t i : order) total_bytes += draft.tensors[i].view.size;
+    std::vector<ObjectId> ids(n);
     std::atomic<uint64_t> done_bytes{0};
     std::mutex progress_mutex;
     // A failure before the refs move leaves the store as it was: the objects this
@@ -293,28 +280,53 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
       }
       RemoveQuietly(store, state_written);
     };
+    // Tensors with equal content (tied weights) are stored by whichever thread
+    // claims the id first.
+    std::set<ObjectId> claimed;
     try {
       ParallelFor(order.size(), store.options().threads, [&](size_t k) {
-      const NamedTensor& t = draft.tensors[order[k]];
-      std::optional<ObjectId> parent;
-      if (base) {
-        if (const ManifestEntry* e = base->Find(t.name)) parent = e->id;
-      }
-      auto hint = draft.low_rank.find(t.name);
-      PutResult result = store.Put(ids[order[k]], t.view, parent, hint == draft.low_rank.end() ? nullptr : &hint->second);
-      {
-        std::lock_guard<std::mutex> lock(results_mutex);
-        results[ids[order[k]]] = result;
-      }
-      uint64_t done = done_bytes += t.view.size;
-      if (progress) {
-        std::lock_guard<std::mutex> lock(progress_mutex);
-        progress(done, total_bytes);
-      }
+        const NamedTensor& t = draft.tensors[order[k]];
+        auto release = [&] {
+          if (draft.release) draft.release(t.view);
+        };
+        const ObjectId id = TensorId(t.view);
+        ids[order[k]] = id;
+        bool mine = false;
+        {
+          std::lock_guard<std::mutex> lock(results_mutex);
+          mine = claimed.insert(id).second;
+        }
+        if (mine) {
+          std::optional<ObjectId> parent;
+          if (base) {
+            if (const ManifestEntry* e = base->Find(t.name)) parent = e->id;
+          }
+          auto hint = draft.low_rank.find(t.name);
+          PutResult result = store.Put(id, t.view, parent, hint == draft.low_rank.end() ? nullptr : &hint->second,
+                                       release);
+          std::lock_guard<std::mutex> lock(results_mutex);
+          results[id] = result;
+        } else {
+          release();
+        }
+        uint64_t done = done_bytes += t.view.size;
+        if (progress) {
+          std::lock_guard<std::mutex> lock(progress_mutex);
+          progress(done, total_bytes);
+        }
       });
     } catch (...) {
       remove_new_objects();
       throw;
+    }
+    if (base && !draft.allow_empty && base->tensors.size() == n) {
+      bool same = true;
+      for (size_t i = 0; i < n && same; ++i) {
+        const ManifestEntry* e = base->Find(draft.tensors[i].name);
+        same = e && e->id == ids[i];
+      }
+      // Every object was found in the store: nothing was written.
+      if (same) return std::nullopt;
     }
     CrashPoint("objects-written");
 

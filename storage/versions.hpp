@@ -39,6 +39,10 @@ struct VersionDraft {
   // Tensors stored as low-rank factors against the first parent's (adapter
   // updates), by name.
   std::map<std::string, LowRankFactors> low_rank;
+  // Called whenever the commit is done reading a tensor's bytes (hashed, stored):
+  // a checkpoint mapped from disk drops those pages, so that committing a model
+  // holds a few tensors in memory, not all of them.
+  std::function<void(const TensorView&)> release;
   std::vector<NamedTensor> method_state;
   std::string config_json;
   nlohmann::json recipe = nlohmann::json::object();

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,13 +82,15 @@ void BackgroundRun::Continue() { ::kill(pid_, SIGCONT); }
 
 RunResult BackgroundRun::Wait() {
   int status = 0;
+  RunResult r;
   if (finished_status_) {
     status = *finished_status_;
   } else {
-    ::waitpid(pid_, &status, 0);
+    struct rusage usage {};
+    ::wait4(pid_, &status, 0, &usage);
+    r.peak_rss_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // Linux gives KiB
   }
   pid_ = -1;
-  RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
   r.out = ReadFile(scratch_->path() / "out");
   r.err = ReadFile(scratch_->path() / "err");

@@ -35,6 +35,7 @@ struct RunResult {
   int exit_code = -1;  // -signal when killed
   std::string out;
   std::string err;
+  uint64_t peak_rss_bytes = 0;  // the process's peak resident set (0 if unknown)
 };
 
 // The fomo binary the tests run: this build's, or FOMO_TEST_BINARY's (to run the

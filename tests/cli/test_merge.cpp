@@ -1,10 +1,6 @@
 // fomo merge end to end on the tiny reference checkpoint and generated updates:
 // parents, version, recipe, the merged numbers, self-merge bit-exactness, the
 // fork branch when the line's tip is not merged, and bad options.
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -47,57 +43,7 @@ std::map<std::string, std::string> Exported(const fs::path& dir, const std::stri
   return TensorBytes(out);
 }
 
-// Runs fomo in a child of a fresh process, so that process's RUSAGE_CHILDREN peak
-// is fomo's alone; returns fomo's exit code and peak RSS in bytes.
-std::pair<int, long> PeakRss(const std::vector<std::string>& args, const fs::path& dir) {
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::close(fds[0]);
-    RunResult r = RunFomo(args, dir);
-    rusage usage{};
-    ::getrusage(RUSAGE_CHILDREN, &usage);
-    long report[2] = {r.exit_code, usage.ru_maxrss * 1024};
-    if (::write(fds[1], report, sizeof(report)) != sizeof(report)) ::_exit(1);
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  long report[2] = {-1, 0};
-  REQUIRE(::read(fds[0], report, sizeof(report)) == sizeof(report));
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return {static_cast<int>(report[0]), report[1]};
-}
-
 }  // namespace
-
-TEST_CASE("a merge streams: peak memory stays well under the models it merges", "[cli][merge]") {
-  // A TIES merge of two versions of a 605 MB ViT-B/32-shaped model against their
-  // base: holding the three inputs whole would take 1.8 GB. Streaming holds one
-  // tensor per input, the output and the codec's buffers, a few copies of the
-  // largest tensor (the 101 MB token embedding). The bound, one and a half
-  // models, is generous; it is not a timing.
-  TempDir dir;
-  fs::path a = dir / "a.safetensors", b = dir / "b.safetensors";
-  REQUIRE(RunGen({"base", "--shape", "vit-b-32", "-o", a.string(), "--seed", "1"}).exit_code == 0);
-  REQUIRE(RunGen({"update", a.string(), "-o", b.string(), "--kind", "dense", "--seed", "2"}).exit_code == 0);
-  const long model_bytes = static_cast<long>(fs::file_size(a));
-  REQUIRE(RunFomo({"init", "repo", "--from", a.string(), "--no-eval", "-q"}, dir.path()).exit_code == 0);
-  fs::remove(a);
-  REQUIRE(RunFomo({"commit", b.string(), "--no-eval", "-q"}, dir / "repo").exit_code == 0);
-  fs::remove(b);
-  auto [code, peak] = PeakRss({"merge", "v1.0.1", "v1.0.0", "--method", "ties", "--base", "v1.0.0", "--no-eval", "-q"},
-                              dir / "repo");
-  REQUIRE(code == 0);
-#ifdef FOMO_SANITIZED
-  FOMO_SKIP("a sanitizer build's shadow memory makes peak RSS meaningless");
-#endif
-  INFO("peak RSS " << peak / 1e6 << " MB for a " << model_bytes / 1e6 << " MB model");
-  CHECK(peak < model_bytes * 3 / 2);
-}
 
 TEST_CASE("a linear merge averages the versions and has them all as parents", "[cli][merge]") {
   TempDir dir;
