@@ -30,10 +30,15 @@ fs::path TempPathFor(const fs::path& target) {
          fmt::format(".tmp-{}-{}-{:x}", ::getpid(), counter++, rng() & 0xffffff);
 }
 
+// Writes go out a few MiB at a time: a buffered write holds the file's lock while
+// it copies, and threads writing one file (an export) then take turns instead of
+// waiting out a whole tensor's copy.
+constexpr size_t kWriteChunk = 4u << 20;
+
 void WriteAll(int fd, const fs::path& path, uint64_t offset, const void* data, size_t size) {
   const auto* p = static_cast<const uint8_t*>(data);
   while (size > 0) {
-    ssize_t n = ::pwrite(fd, p, size, static_cast<off_t>(offset));
+    ssize_t n = ::pwrite(fd, p, std::min(size, kWriteChunk), static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw Error(fmt::format("cannot write '{}': {}", path.string(), Errno()));
