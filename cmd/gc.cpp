@@ -25,7 +25,8 @@ int RunGc(Context& ctx, bool dry_run) {
                {"loose_objects_packed", report.loose_packed},
                {"graph", {{"objects_packed", report.graph.objects_packed},
                           {"loose_removed", report.graph.loose_removed},
-                          {"packs_replaced", report.graph.packs_removed}}}});
+                          {"packs_replaced", report.graph.packs_removed},
+                          {"refs_packed", report.graph.loose_refs}}}});
   } else if (!ctx.global.quiet) {
     std::cout << fmt::format("{} {} unreachable objects ({})", dry_run ? "would remove" : "removed",
                              report.objects_removed, FormatBytes(report.bytes_removed));
@@ -35,9 +36,9 @@ int RunGc(Context& ctx, bool dry_run) {
     std::cout << "\n";
     if (!dry_run) {
       std::cout << fmt::format("packed {} small objects ({} were loose, {} packs replaced); graph: {} objects packed, "
-                               "{} loose files removed\n",
+                               "{} loose files removed, {} refs packed\n",
                                report.objects_packed, report.loose_packed, report.packs_before,
-                               report.graph.objects_packed, report.graph.loose_removed);
+                               report.graph.objects_packed, report.graph.loose_removed, report.graph.loose_refs);
     }
   }
   return 0;

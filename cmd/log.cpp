@@ -67,14 +67,13 @@ int RunLog(Context& ctx, const LogOptions& o) {
   LogGraph drawing;
   if (o.eval && !o.metrics) throw UsageError("--eval measures what --metrics shows: give --metrics too");
   if (o.eval && o.no_eval) throw UsageError("give --eval or --no-eval, not both");
-  if (o.metrics && o.eval) {
-    std::vector<CommitId> shown = graph.Walk(starts);
-    if (o.max_count >= 0 && shown.size() > static_cast<size_t>(o.max_count)) shown.resize(o.max_count);
-    EvaluateMissing(ctx, repo, shown);
-  }
-  // One line per version without numbers needs only the commit and its version
-  // number; the rest (manifest, metrics, suites) is read only when shown.
-  const bool light = !ctx.global.json && (o.oneline || o.graph) && !o.metrics;
+  // -n N reads about N commits, however long the history.
+  const std::vector<CommitId> walked =
+      o.max_count >= 0 ? graph.WalkFirst(starts, static_cast<size_t>(o.max_count)) : graph.Walk(starts);
+  if (o.metrics && o.eval) EvaluateMissing(ctx, repo, walked);
+  // One line per version needs only the commit, its version number and (with
+  // --metrics) its stored numbers: the manifest, a line per tensor, is not read.
+  const bool light = !ctx.global.json && (o.oneline || o.graph);
   // Each version's numbers over its suite as it was made, unless asked otherwise.
   core::SuiteHistory history(repo);
   const std::optional<core::Suites> current =
@@ -82,8 +81,7 @@ int RunLog(Context& ctx, const LogOptions& o) {
   nlohmann::json list = nlohmann::json::array();
   int shown = 0;
   int unmeasured = 0;
-  for (const auto& commit : graph.Walk(starts)) {
-    if (o.max_count >= 0 && shown >= o.max_count) break;
+  for (const auto& commit : walked) {
     ++shown;
     // A one-line row, with or without numbers.
     auto one_line = [&](const CommitInfo& info, const SemVer& version, const std::string& numbers) {
@@ -96,13 +94,12 @@ int RunLog(Context& ctx, const LogOptions& o) {
         for (const auto& row : drawing.ConnectorRows()) std::cout << row << "\n";
       }
     };
-    if (light) {
+    if (light && !o.metrics) {
       one_line(graph.ReadCommit(commit), LoadVersionNumber(graph, commit), "");
       continue;
     }
-    StoredVersion v = LoadVersion(graph, commit);
     const core::Suites suites = current ? *current : history.AsMade(commit);
-    nlohmann::json measured = core::MetricsOf(repo, commit, suites);
+    nlohmann::json measured = core::MetricsOf(repo, commit, suites, history.registry());
     // A suite with datasets whose summary is missing lacks stored numbers (an
     // empty suite, as before any update with `adaptation: auto`, lacks nothing).
     const auto& summary = measured["summary"];
@@ -110,10 +107,13 @@ int RunLog(Context& ctx, const LogOptions& o) {
                       (!suites.retention.empty() && !summary["retention"].is_number()))) {
       ++unmeasured;
     }
+    if (light) {
+      one_line(graph.ReadCommit(commit), LoadVersionNumber(graph, commit), Summary(measured));
+      continue;
+    }
+    StoredVersion v = LoadVersion(graph, commit);
     if (ctx.global.json) {
       list.push_back(VersionJson(v, refs, measured));
-    } else if (o.oneline || o.graph) {
-      one_line(v.commit, v.version, o.metrics ? Summary(measured) : "");
     } else {
       PrintLong(v, refs, o.metrics ? &measured : nullptr);
     }

@@ -367,8 +367,11 @@ nlohmann::json MetricsOf(const Repository& repo, const CommitId& commit) {
 }
 
 nlohmann::json MetricsOf(const Repository& repo, const CommitId& commit, const Suites& suites) {
-  const auto& doc = repo.config().document;
-  DatasetRegistry registry = DatasetRegistry::FromYaml(doc, "fomo.yaml");
+  return MetricsOf(repo, commit, suites, DatasetRegistry::FromYaml(repo.config().document, "fomo.yaml"));
+}
+
+nlohmann::json MetricsOf(const Repository& repo, const CommitId& commit, const Suites& suites,
+                         const DatasetRegistry& registry) {
   nlohmann::json datasets = nlohmann::json::object();
   // Latest row per (dataset, split, metric); split other than test shows in the key.
   for (const auto& row : repo.db().Evaluations(commit)) {

@@ -38,6 +38,7 @@ class SuiteHistory {
  public:
   explicit SuiteHistory(const Repository& repo);
   Suites AsMade(const CommitId& commit);
+  const DatasetRegistry& registry() const { return registry_; }
 
  private:
   const std::vector<std::string>& Taught(const CommitId& commit);
@@ -107,5 +108,9 @@ std::vector<EvalRecord> EvaluateVersions(Repository& repo, const std::vector<Com
 // version's own, SuiteHistory::AsMade).
 nlohmann::json MetricsOf(const Repository& repo, const CommitId& commit, const Suites& suites);
 nlohmann::json MetricsOf(const Repository& repo, const CommitId& commit);
+// The same with fomo.yaml's dataset registry already read: a command showing many
+// versions reads it once.
+nlohmann::json MetricsOf(const Repository& repo, const CommitId& commit, const Suites& suites,
+                         const DatasetRegistry& registry);
 
 }  // namespace fomo::core

@@ -323,13 +323,32 @@ void Graph::DeleteTag(const std::string& tag) {
 }
 
 std::map<std::string, CommitId> Graph::Tags() const {
-  git_strarray names{};
-  Check(git_tag_list(&names, repo_), "cannot list tags");
+  // One pass over the refs, each read once; a lightweight tag (all fomo makes)
+  // names its commit directly, and only another kind of object is peeled. Looking
+  // each tag up by name read every ref file four times and every tagged commit.
+  git_reference_iterator* raw = nullptr;
+  Check(git_reference_iterator_glob_new(&raw, repo_, "refs/tags/*"), "cannot list tags");
+  std::unique_ptr<git_reference_iterator, void (*)(git_reference_iterator*)> it(raw, git_reference_iterator_free);
+  git_odb* raw_odb = nullptr;
+  Check(git_repository_odb(&raw_odb, repo_), "cannot open the graph's objects");
+  std::unique_ptr<git_odb, void (*)(git_odb*)> odb(raw_odb, git_odb_free);
   std::map<std::string, CommitId> tags;
-  for (size_t i = 0; i < names.count; ++i) {
-    if (auto target = TagTarget(names.strings[i])) tags[names.strings[i]] = *target;
+  git_reference* ref = nullptr;
+  while (git_reference_next(&ref, it.get()) == 0) {
+    Reference owned;
+    *owned.out() = ref;
+    const char* name = git_reference_shorthand(ref);
+    const git_oid* target = git_reference_target(ref);
+    if (!target) continue;  // symbolic
+    size_t size = 0;
+    git_object_t type = GIT_OBJECT_INVALID;
+    if (git_odb_read_header(&size, &type, odb.get(), target) < 0) continue;  // names nothing stored
+    if (type == GIT_OBJECT_COMMIT) {
+      tags[name] = FromOid(target);
+    } else if (auto peeled = TagTarget(name)) {
+      tags[name] = *peeled;
+    }
   }
-  git_strarray_dispose(&names);
   return tags;
 }
 
@@ -435,7 +454,41 @@ GraphPackReport Graph::Pack() {
     git_odb_refresh(odb);
     git_odb_free(odb);
   }
+  // The refs too, as git gc does: a version tag per version is a file per version,
+  // and listing them read each one. packed-refs is one file.
+  report.loose_refs = LooseRefCount();
+  PackRefs();
+  report.loose_refs -= std::min(report.loose_refs, LooseRefCount());
   return report;
+}
+
+void Graph::PackRefs() {
+  git_refdb* refdb = nullptr;
+  Check(git_repository_refdb(&refdb, repo_), "cannot open the graph's refs");
+  std::unique_ptr<git_refdb, void (*)(git_refdb*)> owned_refdb(refdb, git_refdb_free);
+  Check(git_refdb_compress(refdb), "cannot pack the graph's refs");
+}
+
+bool Graph::PackRefsIfMany() {
+  size_t loose = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(fs::path(git_repository_path(repo_)) / "refs" / "tags", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (++loose > kLooseTagsBeforePacking) break;
+  }
+  if (loose <= kLooseTagsBeforePacking) return false;
+  PackRefs();
+  return true;
+}
+
+size_t Graph::LooseRefCount() const {
+  size_t count = 0;
+  std::error_code ec;
+  const fs::path refs = fs::path(git_repository_path(repo_)) / "refs";
+  for (fs::recursive_directory_iterator it(refs, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec)) ++count;
+  }
+  return count;
 }
 
 }  // namespace fomo

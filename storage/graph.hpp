@@ -36,6 +36,7 @@ struct GraphPackReport {
   size_t objects_packed = 0;   // commits, trees and blobs in the pack written
   size_t loose_removed = 0;    // loose object files it replaced
   size_t packs_removed = 0;    // earlier packs it replaced
+  size_t loose_refs = 0;       // ref files moved into packed-refs
 };
 
 class Graph {
@@ -75,6 +76,11 @@ class Graph {
 
   // Commits reachable from the given starts, newest first (topological, then time).
   std::vector<CommitId> Walk(const std::vector<CommitId>& starts) const;
+  // The first `limit` commits of Walk's order, reading about as many commits as it
+  // returns on a line of versions (storage/graph_walk.cpp); commits_read, when
+  // given, says how many commits it read.
+  std::vector<CommitId> WalkFirst(const std::vector<CommitId>& starts, size_t limit,
+                                  size_t* commits_read = nullptr) const;
   // The nearest common ancestor of the commits (git merge-base); nullopt when they
   // share none.
   std::optional<CommitId> MergeBase(const std::vector<CommitId>& commits) const;
@@ -83,10 +89,18 @@ class Graph {
 
   // Writes every object reachable from the refs into one pack (libgit2's
   // packbuilder), then removes the loose files and earlier packs it holds, as
-  // `git gc` does. Unreachable loose objects stay. The caller holds the write lock.
+  // `git gc` does, and packs the refs into packed-refs. Unreachable loose objects
+  // stay. The caller holds the write lock.
   GraphPackReport Pack();
+  // Packs the refs (a version tag per version is a file per version) once more
+  // than kLooseTagsBeforePacking tags are loose, as git's gc --auto would; commits
+  // call it. True when it packed.
+  bool PackRefsIfMany();
+  static constexpr size_t kLooseTagsBeforePacking = 100;
 
  private:
+  void PackRefs();
+  size_t LooseRefCount() const;
   explicit Graph(git_repository* repo) : repo_(repo) {}
   git_repository* repo_ = nullptr;
 };

@@ -414,6 +414,7 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
   CrashPoint("branch-moved");
   if (draft.tag) graph.CreateTag(v.version.Tag(), commit);
   CrashPoint("tagged");
+  graph.PackRefsIfMany();
   v.commit = graph.ReadCommit(commit);
   repo.db().InsertVersion(VersionRowOf(v));
   CrashPoint("database-written");

@@ -1,3 +1,8 @@
+#include <git2.h>
+
+#include <algorithm>
+#include <random>
+
 #include "catch.hpp"
 #include "storage/error.hpp"
 #include "storage/graph.hpp"
@@ -43,4 +48,113 @@ TEST_CASE("commits, branches, tags and revisions behave as in git", "[graph]") {
   graph.SetHeadDetached(second);
   REQUIRE_FALSE(graph.Head().branch);
   REQUIRE(graph.Head().commit == second);
+}
+
+namespace {
+
+// Commits with chosen committer times (ties and clock skew included), written
+// straight through libgit2 beside a Graph, which reads them.
+class TimedCommits {
+ public:
+  explicit TimedCommits(const fs::path& dir) {
+    REQUIRE(git_repository_open(&repo_, dir.c_str()) == 0);
+    git_treebuilder* builder = nullptr;
+    REQUIRE(git_treebuilder_new(&builder, repo_, nullptr) == 0);
+    REQUIRE(git_treebuilder_write(&tree_id_, builder) == 0);
+    git_treebuilder_free(builder);
+    REQUIRE(git_tree_lookup(&tree_, repo_, &tree_id_) == 0);
+  }
+  ~TimedCommits() {
+    git_tree_free(tree_);
+    git_repository_free(repo_);
+  }
+  CommitId Make(const std::vector<CommitId>& parents, int64_t time) {
+    git_signature* sig = nullptr;
+    REQUIRE(git_signature_new(&sig, "t", "t@localhost", time, 0) == 0);
+    std::vector<git_commit*> objects;
+    for (const auto& p : parents) {
+      git_oid oid;
+      REQUIRE(git_oid_fromstr(&oid, p.c_str()) == 0);
+      git_commit* c = nullptr;
+      REQUIRE(git_commit_lookup(&c, repo_, &oid) == 0);
+      objects.push_back(c);
+    }
+    std::vector<const git_commit*> const_objects(objects.begin(), objects.end());
+    git_oid id;
+    const std::string message = "c" + std::to_string(counter_++);
+    REQUIRE(git_commit_create(&id, repo_, nullptr, sig, sig, "UTF-8", message.c_str(), tree_, const_objects.size(),
+                              const_objects.data()) == 0);
+    for (auto* c : objects) git_commit_free(c);
+    git_signature_free(sig);
+    char hex[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(hex, sizeof(hex), &id);
+    return hex;
+  }
+
+ private:
+  git_repository* repo_ = nullptr;
+  git_oid tree_id_{};
+  git_tree* tree_ = nullptr;
+  int counter_ = 0;
+};
+
+void RequireSamePrefixes(const Graph& graph, const std::vector<CommitId>& starts) {
+  const std::vector<CommitId> all = graph.Walk(starts);
+  for (size_t limit : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{10}, all.size(), all.size() + 3}) {
+    std::vector<CommitId> prefix(all.begin(), all.begin() + static_cast<long>(std::min(limit, all.size())));
+    REQUIRE(graph.WalkFirst(starts, limit) == prefix);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the first commits of a walk come in the full walk's order, for any graph", "[graph]") {
+  // Random graphs of 60 commits: a main line with side branches, merges of two
+  // and three parents, times from a handful of seconds (ties) and some skew
+  // (children older than their parents).
+  for (uint32_t seed = 1; seed <= 40; ++seed) {
+    fomo::test::TempDir dir;
+    Graph graph = Graph::Init(dir / "graph", "main");
+    TimedCommits timed(dir / "graph");
+    std::mt19937 rng(seed);
+    std::vector<CommitId> commits = {timed.Make({}, 1000)};
+    std::vector<int64_t> times = {1000};
+    const bool ties = seed % 2 == 0;
+    for (int i = 1; i < 60; ++i) {
+      std::vector<CommitId> parents = {commits[rng() % commits.size()]};
+      if (rng() % 4 == 0) parents.push_back(commits[rng() % commits.size()]);
+      if (rng() % 10 == 0) parents.push_back(commits[rng() % commits.size()]);
+      std::sort(parents.begin(), parents.end());
+      parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
+      const int64_t time = ties ? 1000 + static_cast<int64_t>(rng() % 4) : 1000 + i * 10 - static_cast<int64_t>(rng() % 25);
+      commits.push_back(timed.Make(parents, time));
+    }
+    INFO("seed " << seed);
+    RequireSamePrefixes(graph, {commits.back()});
+    RequireSamePrefixes(graph, {commits[commits.size() - 1], commits[commits.size() - 2], commits[30]});
+  }
+}
+
+TEST_CASE("the first commits of a long line cost about as many reads, merge-based updates included", "[graph]") {
+  fomo::test::TempDir dir;
+  Graph graph = Graph::Init(dir / "graph", "main");
+  TimedCommits timed(dir / "graph");
+  // 300 versions, each a merge of the line and a finetuned child of it (as a
+  // merge-based update records them), all in one second as a fast script makes them.
+  CommitId tip = timed.Make({}, 5000);
+  for (int i = 0; i < 300; ++i) {
+    const CommitId finetuned = timed.Make({tip}, 5000);
+    tip = timed.Make({tip, finetuned}, 5000);
+  }
+  size_t reads = 0;
+  const auto first = graph.WalkFirst({tip}, 10, &reads);
+  REQUIRE(first.size() == 10);
+  CHECK(reads < 40);
+  RequireSamePrefixes(graph, {tip});
+  // A plain line, with clock skew.
+  CommitId line = timed.Make({}, 9000);
+  for (int i = 0; i < 300; ++i) line = timed.Make({line}, 9000 - (i % 7) * 100);
+  graph.WalkFirst({line}, 10, &reads);
+  CHECK(reads <= 11);
+  RequireSamePrefixes(graph, {line});
 }
