@@ -142,3 +142,57 @@ TEST_CASE("log --graph draws every parent edge, as git's log --graph does", "[cl
   INFO("read from git's drawing:\n" << Describe(ReadDrawing(git.out, 10)));
   CHECK(ReadDrawing(git.out, 10) == truth);
 }
+
+TEST_CASE("log -n N shows the first N versions of the whole log, with merges, forks and side lines", "[cli][log]") {
+  TempDir dir;
+  InitReference(dir.path());
+  const fs::path base = dir / "base.safetensors";
+  REQUIRE(RunFomo({"export", "-o", base.string(), "-q"}, dir.path()).exit_code == 0);
+  auto fomo = [&](const std::vector<std::string>& args) {
+    RunResult r = RunFomo(args, dir.path());
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return r.out;
+  };
+  auto commit = [&](int seed) {
+    const fs::path update = dir / ("u" + std::to_string(seed) + ".safetensors");
+    REQUIRE(RunGen({"update", base.string(), "-o", update.string(), "--kind", "dense", "--seed", std::to_string(seed)})
+                .exit_code == 0);
+    fomo({"commit", update.string(), "--no-eval", "-q"});
+  };
+  // A line with a merge-based pattern (merge of the tip and a side version), a
+  // side line merged later, and a merge of two side versions (a fork/ branch).
+  for (int i = 1; i <= 3; ++i) commit(i);
+  fomo({"switch", "-c", "side", "v1.0.1", "-q"});
+  commit(10);
+  commit(11);
+  fomo({"switch", "main", "-q"});
+  fomo({"merge", "main", "side", "--no-eval", "-q"});
+  commit(4);
+  fomo({"switch", "-c", "other", "v1.0.2", "-q"});
+  commit(20);
+  fomo({"switch", "main", "-q"});
+  fomo({"merge", "side", "other", "--no-eval", "-q"});
+  commit(5);
+  REQUIRE(fomo({"branch"}).find("fork/") != std::string::npos);
+
+  auto lines = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  };
+  for (const std::vector<std::string>& scope : {std::vector<std::string>{}, std::vector<std::string>{"--all"}}) {
+    std::vector<std::string> args = {"log", "--oneline"};
+    args.insert(args.end(), scope.begin(), scope.end());
+    const std::vector<std::string> all = lines(fomo(args));
+    REQUIRE(all.size() >= 9);
+    for (size_t n = 0; n <= all.size() + 1; ++n) {
+      std::vector<std::string> limited = args;
+      limited.insert(limited.end(), {"-n", std::to_string(n)});
+      const std::vector<std::string> expected(all.begin(), all.begin() + static_cast<long>(std::min(n, all.size())));
+      INFO("log -n " << n << (scope.empty() ? "" : " --all"));
+      CHECK(lines(fomo(limited)) == expected);
+    }
+  }
+}
