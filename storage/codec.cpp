@@ -314,6 +314,7 @@ std::optional<EncodedPlanes> EncodePlanesWithin(const uint8_t* data, uint64_t si
   // A zstd plane that outgrows its raw size is dropped from the stream and
   // gathered raw at the end.
   std::vector<bool> overflowed(planes, false);
+  const bool single_block = count <= kBlockElements;
   uint64_t start = 0;
   do {
     const uint64_t n = std::min<uint64_t>(kBlockElements, count - start);
@@ -325,6 +326,13 @@ std::optional<EncodedPlanes> EncodePlanesWithin(const uint8_t* data, uint64_t si
       if (method[p] == kRaw) {
         if (n) std::memcpy(plane.bytes.data() + plane.size, chunks[p], n);
         plane.size += n;
+      } else if (single_block && !overflowed[p]) {
+        // A small tensor is one block: one call, without a stream's set-up.
+        const size_t made = ZSTD_compressCCtx(PlaneCctx(p), plane.bytes.data(), count + ZSTD_BLOCKSIZE_MAX + 64,
+                                              chunks[p], n, zstd_level);
+        if (ZSTD_isError(made)) throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(made));
+        plane.size = made;
+        overflowed[p] = plane.size > count;
       } else if (!overflowed[p]) {
         ZSTD_inBuffer in{chunks[p], n, 0};
         const uint64_t capacity = count + ZSTD_BLOCKSIZE_MAX + 64;
@@ -383,6 +391,7 @@ void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_
     uint64_t stored;
     ZSTD_inBuffer in;
     size_t left;  // zstd's hint: 0 once the frame is complete
+    bool whole;   // decoded in one call: the tensor is a single block
   };
   std::vector<PlaneStream> streams(planes);
   for (size_t p = 0; p < planes; ++p) {
@@ -398,6 +407,7 @@ void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_
       ZSTD_DCtx_reset(PlaneDctx(p), ZSTD_reset_session_only);
       s.in = ZSTD_inBuffer{s.payload, s.stored, 0};
       s.left = 1;
+      s.whole = count > 0 && count <= kBlockElements;
     } else {
       throw CorruptError("unknown plane method " + std::to_string(s.method));
     }
@@ -421,6 +431,12 @@ void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_
         continue;
       }
       uint8_t* chunk = chunk_buffer + p * kBlockElements;
+      chunks[p] = chunk;
+      if (s.whole) {
+        const size_t made = ZSTD_decompressDCtx(PlaneDctx(p), chunk, n, s.payload, s.stored);
+        if (ZSTD_isError(made) || made != n) throw CorruptError("zstd plane does not decode to the tensor's size");
+        continue;
+      }
       ZSTD_outBuffer dst{chunk, n, 0};
       while (dst.pos < n) {
         if (s.left == 0) throw CorruptError("zstd plane is shorter than the tensor");
@@ -429,7 +445,6 @@ void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_
         if (ZSTD_isError(s.left)) throw CorruptError("zstd plane does not decode");
         if (s.in.pos == before_in && dst.pos == before_out) throw CorruptError("zstd plane is truncated");
       }
-      chunks[p] = chunk;
     }
     uint8_t* target = out + start * element_size;
     if (apply == Apply::kXor) {
@@ -442,7 +457,7 @@ void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_
   // Every zstd plane must end exactly where the tensor does.
   for (size_t p = 0; p < planes; ++p) {
     PlaneStream& s = streams[p];
-    if (s.method != kZstd) continue;
+    if (s.method != kZstd || s.whole) continue;
     uint8_t extra = 0;
     while (s.left != 0) {
       ZSTD_outBuffer dst{&extra, 1, 0};
