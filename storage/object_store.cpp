@@ -564,6 +564,12 @@ void ObjectStore::ReadLinks(const ObjectId& id, uint8_t* dst, uint64_t size, int
   }
   // The rebuilt tensor's hash proves every link it was built from as well.
   if (links == 0 && TensorId(TensorView{h.dtype, h.shape, dst, size}) != id) {
+    // Name the damaged link: a base that fails its own hash is the one (this
+    // throws naming it); otherwise this object's own payload is.
+    if (h.encoding != Encoding::kFull) {
+      ByteBuffer base(size);
+      ReadLinks(h.base, base.data(), size, 0);
+    }
     throw CorruptError(fmt::format("object {} is corrupt: content does not match its hash", hex));
   }
 }

@@ -56,7 +56,7 @@ inline constexpr size_t kMaxPacks = 32;
 class PackFile;
 
 struct StoreOptions {
-  int zstd_level = 3;
+  int zstd_level = 1;  // see fomo.yaml's template (storage/repo_config.cpp)
   int max_chain = 8;   // delta links before a full frame
   size_t threads = 0;  // 0: one per hardware thread
 };

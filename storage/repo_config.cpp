@@ -77,9 +77,11 @@ std::string RepoConfig::Template(const std::string& retention) {
 
 # How tensor objects are stored under .fomo/objects.
 storage:
-  # zstd level for the byte planes of each tensor (1-19): higher is smaller and
-  # slower to commit; export speed hardly changes.
-  zstd_level: 3
+  # zstd level for the byte planes of each tensor (1-19). 1 is the fastest and, on
+  # the planes of weights, smaller than 3 and about as small as 9 (measured by
+  # bench/codec_bench.cpp); higher levels commit several times slower for a few
+  # per cent on sparse deltas. Export speed hardly changes.
+  zstd_level: 1
   # Delta links (XOR against the parent version) allowed before a tensor is stored
   # as a full frame again. Longer chains save space and slow down export.
   max_chain: 8

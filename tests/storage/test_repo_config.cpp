@@ -6,7 +6,7 @@ using namespace fomo;
 
 TEST_CASE("the fomo.yaml template parses to the defaults", "[config]") {
   RepoConfig config = RepoConfig::Parse(RepoConfig::Template(), "fomo.yaml");
-  REQUIRE(config.storage.zstd_level == 3);
+  REQUIRE(config.storage.zstd_level == 1);
   REQUIRE(config.storage.max_chain == 8);
   REQUIRE(config.storage.threads == 0);
 }
