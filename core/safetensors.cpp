@@ -5,8 +5,6 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include <mutex>
-
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -219,9 +217,6 @@ void SafetensorsWriter::Write(size_t index, const uint8_t* data, uint64_t size) 
   if (size != ByteSize(entries_[index].dtype, entries_[index].shape)) {
     throw Error(fmt::format("tensor '{}': wrong byte count for its shape", entries_[index].name));
   }
-  // One writer at a time: the kernel serialises writes to a file anyway, and
-  // threads queued on its lock spin; here they sleep, or decode meanwhile.
-  std::lock_guard<std::mutex> lock(write_mutex_);
   file_.PWrite(DataOffset(index), data, size);
 }
 

@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -73,7 +72,6 @@ class SafetensorsWriter {
   uint64_t data_start_ = 0;
   uint64_t data_size_ = 0;
   AtomicFileWriter file_;
-  std::mutex write_mutex_;
 };
 
 void WriteSafetensors(const fs::path& path, const std::vector<NamedTensor>& tensors,

@@ -295,12 +295,12 @@ std::optional<EncodedPlanes> EncodePlanesWithin(const uint8_t* data, uint64_t si
   const std::vector<bool> noisy = NoisyPlanes(data, count, element_size);
   std::vector<uint8_t> method(planes);
   out.planes.resize(planes);
+  // A zstd plane may use at most count bytes (else it is stored raw) plus a block
+  // of slack to finish its frame.
+  const uint64_t zstd_capacity = count + ZSTD_BLOCKSIZE_MAX + 64;
   for (size_t p = 0; p < planes; ++p) {
     method[p] = noisy[p] ? kRaw : kZstd;
-    // A zstd plane may use at most count bytes (else it is stored raw) plus a
-    // block of slack to finish its frame.
-    const uint64_t capacity = method[p] == kRaw ? count : count + ZSTD_BLOCKSIZE_MAX + 64;
-    out.planes[p].bytes = ByteBuffer(capacity);
+    out.planes[p].bytes = ByteBuffer(method[p] == kRaw ? count : zstd_capacity);
     if (method[p] == kZstd) {
       ZSTD_CCtx* cctx = PlaneCctx(p);
       ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
@@ -328,16 +328,15 @@ std::optional<EncodedPlanes> EncodePlanesWithin(const uint8_t* data, uint64_t si
         plane.size += n;
       } else if (single_block && !overflowed[p]) {
         // A small tensor is one block: one call, without a stream's set-up.
-        const size_t made = ZSTD_compressCCtx(PlaneCctx(p), plane.bytes.data(), count + ZSTD_BLOCKSIZE_MAX + 64,
+        const size_t made = ZSTD_compressCCtx(PlaneCctx(p), plane.bytes.data(), zstd_capacity,
                                               chunks[p], n, zstd_level);
         if (ZSTD_isError(made)) throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(made));
         plane.size = made;
         overflowed[p] = plane.size > count;
       } else if (!overflowed[p]) {
         ZSTD_inBuffer in{chunks[p], n, 0};
-        const uint64_t capacity = count + ZSTD_BLOCKSIZE_MAX + 64;
         for (;;) {
-          ZSTD_outBuffer dst{plane.bytes.data(), capacity, plane.size};
+          ZSTD_outBuffer dst{plane.bytes.data(), zstd_capacity, plane.size};
           const size_t left = ZSTD_compressStream2(PlaneCctx(p), &dst, &in, last ? ZSTD_e_end : ZSTD_e_continue);
           if (ZSTD_isError(left)) throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(left));
           plane.size = dst.pos;

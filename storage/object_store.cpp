@@ -12,140 +12,19 @@
 #include "storage/atomic_file.hpp"
 #include "storage/codec.hpp"
 #include "storage/error.hpp"
+#include "storage/object_record.hpp"
 #include "storage/pack.hpp"
 
 namespace fomo {
 
 namespace {
 
-constexpr char kMagic[4] = {'F', 'M', 'O', 'B'};
-// Object records: 1 as fomo has always written them; 2 the same followed by the
-// SHA-256 of the bytes before it (loose objects of a format-2 store).
-constexpr uint16_t kPlainRecord = 1;
-constexpr uint16_t kChecksummedRecord = 2;
-constexpr size_t kChecksumSize = 32;
-// The most bytes an object header takes (kFixedHeaderSize + 8 * kMaxDims, rounded up).
-constexpr uint64_t kHeaderPrefix = 256;
 // Unflushed small objects past this many bytes are written as a pack at once.
 constexpr uint64_t kMaxPendingBytes = 256ull << 20;
-constexpr size_t kFixedHeaderSize = 4 + 2 + 1 + 1 + 1 + 1 + 2 + 8 + 32;
-constexpr int kMaxDims = 16;
-static_assert(kFixedHeaderSize + 8 * kMaxDims <= kHeaderPrefix, "a header must fit the prefix Stat reads");
 // A delta this much smaller than the raw tensor cannot lose to a full frame of
 // float weights (their planes compress to 80 % at best), so the full frame is not
 // computed. Below that both are computed and the smaller kept.
 constexpr double kDeltaClearlyBetter = 0.6;
-
-struct Header {
-  Encoding encoding;
-  Dtype dtype;
-  Shape shape;
-  uint64_t raw_size;
-  int depth;
-  ObjectId base;
-  bool checksummed = false;
-};
-
-std::vector<uint8_t> SerializeHeader(const Header& h) {
-  std::vector<uint8_t> out(kFixedHeaderSize + 8 * h.shape.size());
-  std::memcpy(out.data(), kMagic, 4);
-  out[4] = kPlainRecord;
-  out[5] = 0;
-  out[6] = static_cast<uint8_t>(h.encoding);
-  out[7] = static_cast<uint8_t>(h.dtype);
-  out[8] = static_cast<uint8_t>(h.shape.size());
-  out[9] = static_cast<uint8_t>(h.depth);
-  for (int i = 0; i < 8; ++i) out[12 + i] = static_cast<uint8_t>(h.raw_size >> (8 * i));
-  std::memcpy(out.data() + 20, h.base.bytes.data(), 32);
-  for (size_t d = 0; d < h.shape.size(); ++d) {
-    auto dim = static_cast<uint64_t>(h.shape[d]);
-    for (int i = 0; i < 8; ++i) out[kFixedHeaderSize + 8 * d + i] = static_cast<uint8_t>(dim >> (8 * i));
-  }
-  return out;
-}
-
-void StoreU64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-
-uint64_t LoadU64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
-  return v;
-}
-
-// Parses and checks an object header; returns its size in bytes.
-size_t ParseHeader(const uint8_t* data, uint64_t size, const std::string& what, Header* h) {
-  if (size < kFixedHeaderSize || std::memcmp(data, kMagic, 4) != 0) {
-    throw CorruptError(fmt::format("object {} is corrupt: bad header", what));
-  }
-  uint16_t version = static_cast<uint16_t>(data[4] | data[5] << 8);
-  if (version != kPlainRecord && version != kChecksummedRecord) {
-    throw CorruptError(fmt::format("object {} has format version {}; this fomo reads versions {} and {}", what,
-                                   version, kPlainRecord, kChecksummedRecord));
-  }
-  h->checksummed = version == kChecksummedRecord;
-  uint8_t encoding = data[6];
-  if (encoding < 1 || encoding > 3) {
-    throw CorruptError(fmt::format("object {} is corrupt: unknown encoding {}", what, encoding));
-  }
-  h->encoding = static_cast<Encoding>(encoding);
-  auto dtype = DtypeFromCode(data[7]);
-  if (!dtype) throw CorruptError(fmt::format("object {} is corrupt: unknown dtype {}", what, data[7]));
-  h->dtype = *dtype;
-  int ndim = data[8];
-  if (ndim > kMaxDims) throw CorruptError(fmt::format("object {} is corrupt: {} dimensions", what, ndim));
-  h->depth = data[9];
-  h->raw_size = LoadU64(data + 12);
-  std::memcpy(h->base.bytes.data(), data + 20, 32);
-  size_t header_size = kFixedHeaderSize + 8 * static_cast<size_t>(ndim);
-  if (size < header_size + (h->checksummed ? kChecksumSize : 0)) {
-    throw CorruptError(fmt::format("object {} is corrupt: truncated header", what));
-  }
-  h->shape.resize(ndim);
-  for (int d = 0; d < ndim; ++d) {
-    h->shape[d] = static_cast<int64_t>(LoadU64(data + kFixedHeaderSize + 8 * d));
-  }
-  uint64_t expected = 0;
-  try {
-    expected = ByteSize(h->dtype, h->shape);
-  } catch (const Error&) {
-    throw CorruptError(fmt::format("object {} is corrupt: bad shape", what));
-  }
-  if (expected != h->raw_size) {
-    throw CorruptError(fmt::format("object {} is corrupt: size does not match its shape", what));
-  }
-  if ((h->encoding == Encoding::kFull) != (h->depth == 0)) {
-    throw CorruptError(fmt::format("object {} is corrupt: inconsistent chain depth", what));
-  }
-  return header_size;
-}
-
-fs::path FormatPath(const fs::path& dir) { return dir / "FORMAT"; }
-fs::path PackDir(const fs::path& dir) { return dir / "pack"; }
-
-int ReadStoreFormat(const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::exists(FormatPath(dir), ec)) return 1;
-  const std::string text = ReadFileToString(FormatPath(dir));
-  int format = 0;
-  try {
-    format = std::stoi(text);
-  } catch (const std::exception&) {
-    throw CorruptError(fmt::format("'{}' is corrupt: it should hold the store's format number", FormatPath(dir).string()));
-  }
-  if (format < 1) throw CorruptError(fmt::format("'{}' names format {}", FormatPath(dir).string(), format));
-  if (format > kStoreFormat) {
-    throw Error(fmt::format("the object store in '{}' has format {}; this fomo reads formats up to {}: use a newer fomo",
-                            dir.string(), format, kStoreFormat));
-  }
-  return format;
-}
-
-void WriteStoreFormat(const fs::path& dir, int format) {
-  const std::string text = std::to_string(format) + "\n";
-  WriteFileAtomic(FormatPath(dir), text.data(), text.size());
-}
 
 }  // namespace
 
@@ -278,8 +157,16 @@ ObjectStore::Located ObjectStore::Require(const ObjectId& id, bool header_only) 
 bool ObjectStore::Contains(const ObjectId& id) const { return Locate(id, /*header_only=*/true).has_value(); }
 
 ObjectInfo ObjectStore::Stat(const ObjectId& id) const {
-  const Located where = Require(id, /*header_only=*/true);
-  Header h;
+  auto info = FindInfo(id);
+  if (!info) throw CorruptError(fmt::format("object {} is missing", id.Hex()));
+  return *info;
+}
+
+std::optional<ObjectInfo> ObjectStore::FindInfo(const ObjectId& id) const {
+  const std::optional<Located> found = Locate(id, /*header_only=*/true);
+  if (!found) return std::nullopt;
+  const Located& where = *found;
+  ObjectHeader h;
   ParseHeader(where.data, where.size, id.Hex(), &h);
   ObjectInfo info;
   info.encoding = h.encoding;
@@ -367,38 +254,35 @@ PutResult ObjectStore::Put(const ObjectId& id, const TensorView& tensor, const s
   auto release_input = [&] {
     if (input_done) input_done();
   };
-  if (Contains(id)) {
-    ObjectInfo info = Stat(id);
+  if (const auto existing = FindInfo(id)) {
     release_input();
-    return PutResult{info.encoding, info.stored_size, false};
+    return PutResult{existing->encoding, existing->stored_size, false};
   }
   const size_t element = DtypeSize(tensor.dtype);
-  Header header{Encoding::kFull, tensor.dtype, tensor.shape, tensor.size, 0, ObjectId{}};
+  ObjectHeader header{Encoding::kFull, tensor.dtype, tensor.shape, tensor.size, 0, ObjectId{}};
   Payload payload;
 
-  if (parent && *parent != id && Contains(*parent)) {
-    ObjectInfo base = Stat(*parent);
-    if (base.dtype == tensor.dtype && base.shape == tensor.shape && base.depth < options_.max_chain) {
-      // The input's pages go while the parent is decoded, and again once the
-      // XOR has read them: the tensor, its parent and the encoding are never
-      // resident at once.
+  const std::optional<ObjectInfo> base = parent && *parent != id ? FindInfo(*parent) : std::nullopt;
+  if (base && base->dtype == tensor.dtype && base->shape == tensor.shape && base->depth < options_.max_chain) {
+    // The input's pages go while the parent is decoded, and again once the
+    // XOR has read them: the tensor, its parent and the encoding are never
+    // resident at once.
+    release_input();
+    struct ParentSlot;
+    uint8_t* diff = ThreadScratch<ParentSlot>(tensor.size);
+    ReadInto(*parent, diff, tensor.size);
+    if (low_rank && tensor.dtype == Dtype::kF32 && tensor.shape.size() == 2) {
+      payload.flat = EncodeLowRank(diff, tensor, *low_rank);
+      header.encoding = Encoding::kLowRank;
       release_input();
-      struct ParentSlot;
-      uint8_t* diff = ThreadScratch<ParentSlot>(tensor.size);
-      ReadInto(*parent, diff, tensor.size);
-      if (low_rank && tensor.dtype == Dtype::kF32 && tensor.shape.size() == 2) {
-        payload.flat = EncodeLowRank(diff, tensor, *low_rank);
-        header.encoding = Encoding::kLowRank;
-        release_input();
-      } else {
-        codec::XorBytes(tensor.data, diff, diff, tensor.size);
-        release_input();
-        payload.planes = std::move(*codec::EncodePlanesWithin(diff, tensor.size, element, options_.zstd_level, UINT64_MAX));
-        header.encoding = Encoding::kDelta;
-      }
-      header.depth = base.depth + 1;
-      header.base = *parent;
+    } else {
+      codec::XorBytes(tensor.data, diff, diff, tensor.size);
+      release_input();
+      payload.planes = std::move(*codec::EncodePlanesWithin(diff, tensor.size, element, options_.zstd_level, UINT64_MAX));
+      header.encoding = Encoding::kDelta;
     }
+    header.depth = base->depth + 1;
+    header.base = *parent;
   }
   if (header.encoding == Encoding::kFull) {
     payload.planes = std::move(*codec::EncodePlanesWithin(tensor.data, tensor.size, element, options_.zstd_level, UINT64_MAX));
@@ -409,7 +293,7 @@ PutResult ObjectStore::Put(const ObjectId& id, const TensorView& tensor, const s
     if (full) {
       payload.planes = std::move(*full);
       payload.flat.clear();
-      header = Header{Encoding::kFull, tensor.dtype, tensor.shape, tensor.size, 0, ObjectId{}};
+      header = ObjectHeader{Encoding::kFull, tensor.dtype, tensor.shape, tensor.size, 0, ObjectId{}};
     }
   }
   release_input();
@@ -486,20 +370,6 @@ void ObjectStore::Flush() const {
   if (packs > kMaxPacks) MergePacks();
 }
 
-void ObjectStore::MergePacks() const {
-  std::set<ObjectId> all;
-  {
-    std::lock_guard<std::mutex> lock(packs_mutex_);
-    LoadPacks();
-    for (const auto& pack : packs_) {
-      for (size_t i = 0; i < pack->count(); ++i) all.insert(pack->IdAt(i));
-    }
-  }
-  // Repack with everything packed kept; loose objects it also takes are small
-  // ones, which belong in a pack anyway.
-  Repack(all);
-}
-
 void ObjectStore::ReadInto(const ObjectId& id, uint8_t* dst, uint64_t size) const { ReadLinks(id, dst, size, 0); }
 
 void ObjectStore::ReadAs(const ObjectId& id, Dtype dtype, const Shape& shape, uint8_t* dst) const {
@@ -516,7 +386,7 @@ namespace {
 // Applies one object's payload: dst holds its base's content (nothing for a full
 // object) and ends holding the object's.
 template <typename LowRankDecoder>
-void ApplyPayload(const Header& h, const uint8_t* payload, uint64_t payload_size, uint8_t* dst, uint64_t size,
+void ApplyPayload(const ObjectHeader& h, const uint8_t* payload, uint64_t payload_size, uint8_t* dst, uint64_t size,
                   const LowRankDecoder& decode_low_rank) {
   const size_t element = DtypeSize(h.dtype);
   if (h.encoding == Encoding::kFull) {
@@ -543,7 +413,7 @@ void ObjectStore::ReadLinks(const ObjectId& id, uint8_t* dst, uint64_t size, int
     throw CorruptError(fmt::format("object {} is corrupt: its delta chain is more than {} links long", hex, kMaxDeltaLinks));
   }
   const Located where = Require(id);
-  Header h;
+  ObjectHeader h;
   const size_t header_size = ParseHeader(where.data, where.size, hex, &h);
   if (h.raw_size != size) {
     throw CorruptError(fmt::format("object {} holds {} bytes, expected {}", hex, h.raw_size, size));
@@ -577,7 +447,7 @@ void ObjectStore::ReadLinks(const ObjectId& id, uint8_t* dst, uint64_t size, int
 void ObjectStore::DecodeLink(const ObjectId& id, const uint8_t* base_content, uint8_t* dst, uint64_t size) const {
   const std::string hex = id.Hex();
   const Located where = Require(id);
-  Header h;
+  ObjectHeader h;
   const size_t header_size = ParseHeader(where.data, where.size, hex, &h);
   if (h.raw_size != size) {
     throw CorruptError(fmt::format("object {} holds {} bytes, expected {}", hex, h.raw_size, size));
@@ -598,200 +468,6 @@ Tensor ObjectStore::Read(const ObjectId& id) const {
   Tensor tensor{info.dtype, info.shape, ByteBuffer(info.raw_size)};
   ReadInto(id, tensor.bytes.data(), info.raw_size);
   return tensor;
-}
-
-std::map<ObjectId, uint64_t> ObjectStore::ListSizes() const {
-  std::map<ObjectId, uint64_t> sizes;
-  {
-    std::lock_guard<std::mutex> lock(pending_mutex_);
-    for (const auto& [id, bytes] : pending_) sizes.emplace(id, bytes->size());
-  }
-  {
-    std::lock_guard<std::mutex> lock(packs_mutex_);
-    LoadPacks();
-    for (const auto& pack : packs_) {
-      for (size_t i = 0; i < pack->count(); ++i) sizes.emplace(pack->IdAt(i), pack->RecordAt(i).size);
-    }
-  }
-  for (const auto& [id, size] : LooseSizes()) sizes.emplace(id, size);
-  return sizes;
-}
-
-std::map<ObjectId, uint64_t> ObjectStore::LooseSizes() const {
-  std::map<ObjectId, uint64_t> sizes;
-  std::error_code ec;
-  if (!fs::is_directory(dir_, ec)) return sizes;
-  for (const auto& fan : fs::directory_iterator(dir_)) {
-    if (!fan.is_directory()) continue;
-    std::string prefix = fan.path().filename().string();
-    if (prefix.size() != 2) continue;
-    for (const auto& entry : fs::directory_iterator(fan.path())) {
-      auto id = ObjectId::FromHex(prefix + entry.path().filename().string());
-      if (id && entry.is_regular_file()) sizes.emplace(*id, entry.file_size(ec));
-    }
-  }
-  return sizes;
-}
-
-std::vector<ObjectId> ObjectStore::List() const {
-  std::vector<ObjectId> ids;
-  for (const auto& [id, size] : ListSizes()) ids.push_back(id);
-  return ids;
-}
-
-void ObjectStore::Remove(const ObjectId& id) const {
-  {
-    std::lock_guard<std::mutex> lock(pending_mutex_);
-    auto it = pending_.find(id);
-    if (it != pending_.end()) {
-      pending_bytes_ -= it->second->size();
-      pending_.erase(it);
-    }
-  }
-  std::error_code ec;
-  fs::remove(PathOf(id), ec);
-  if (ec) throw Error(fmt::format("cannot remove object {}: {}", id.Hex(), ec.message()));
-}
-
-RepackReport ObjectStore::Repack(const std::set<ObjectId>& keep) const {
-  RepackReport report;
-  std::vector<std::shared_ptr<const PackFile>> old_packs;
-  {
-    std::lock_guard<std::mutex> lock(packs_mutex_);
-    LoadPacks();
-    old_packs = packs_;
-  }
-  report.packs_before = old_packs.size();
-  std::map<ObjectId, PackRecord> records;
-  for (const auto& pack : old_packs) {
-    for (size_t i = 0; i < pack->count(); ++i) {
-      const ObjectId id = pack->IdAt(i);
-      if (keep.count(id)) {
-        records.emplace(id, pack->RecordAt(i));
-      } else if (!records.count(id)) {
-        ++report.objects_dropped;
-        report.bytes_dropped += pack->RecordAt(i).size;
-      }
-    }
-  }
-  std::vector<std::shared_ptr<MappedFile>> loose_files;
-  std::vector<ObjectId> loose_packed;  // loose files whose object the new pack holds
-  for (const auto& [id, size] : LooseSizes()) {
-    if (size >= kPackThreshold || !keep.count(id)) continue;
-    if (records.count(id)) {  // packed already (a repack killed before it removed the file)
-      loose_packed.push_back(id);
-      continue;
-    }
-    std::shared_ptr<MappedFile> file;
-    try {
-      file = std::make_shared<MappedFile>(PathOf(id));
-      Header h;
-      ParseHeader(file->data(), file->size(), id.Hex(), &h);
-    } catch (const Error&) {
-      continue;  // a damaged file stays loose, for fsck to name
-    }
-    records.emplace(id, PackRecord{file->data(), file->size()});
-    loose_packed.push_back(id);
-    loose_files.push_back(std::move(file));
-  }
-  report.loose_packed = loose_packed.size();
-  report.objects_packed = records.size();
-  fs::path written;
-  if (!records.empty()) {
-    written = WritePack(PackDir(dir_), std::vector<std::pair<ObjectId, PackRecord>>(records.begin(), records.end()));
-  }
-  CrashPoint("repack-written");
-  if (format_ < kStoreFormat) {
-    WriteStoreFormat(dir_, kStoreFormat);
-    format_ = kStoreFormat;
-  }
-  // Every kept object is now in the new pack: the old copies can go.
-  std::error_code ec;
-  for (const auto& pack : old_packs) {
-    if (pack->path() != written) fs::remove(pack->path(), ec);
-    CrashPoint("repack-pack-removed");
-  }
-  for (const auto& id : loose_packed) {
-    fs::remove(PathOf(id), ec);
-    CrashPoint("repack-loose-removed");
-  }
-  if (!old_packs.empty() || !loose_packed.empty()) FsyncDirectory(PackDir(dir_));
-  std::lock_guard<std::mutex> lock(packs_mutex_);
-  LoadPacks();
-  return report;
-}
-
-QuickCheck ObjectStore::CheckStoredBytes() const {
-  QuickCheck check;
-  for (const auto& path : PackPaths()) {
-    ++check.packs;
-    try {
-      auto pack = PackFile::Open(path);
-      check.bytes_hashed += pack->size();
-      if (pack->Verify()) continue;
-      // Name the objects the damage is in: they are small, decoding them is cheap.
-      std::vector<std::string> damaged;
-      for (size_t i = 0; i < pack->count(); ++i) {
-        const ObjectId id = pack->IdAt(i);
-        try {
-          Header h;
-          const PackRecord r = pack->RecordAt(i);
-          ParseHeader(r.data, r.size, id.Hex(), &h);
-          ByteBuffer buffer(h.raw_size);
-          ReadLinks(id, buffer.data(), h.raw_size, 0);
-        } catch (const Error& e) {
-          damaged.push_back(id.Hex());
-        }
-      }
-      check.errors.push_back(
-          damaged.empty()
-              ? fmt::format("pack {} is corrupt: its checksum does not match (every object in it still decodes)",
-                            path.filename().string())
-              : fmt::format("pack {} is corrupt: its checksum does not match; damaged object{}: {}",
-                            path.filename().string(), damaged.size() == 1 ? "" : "s", fmt::join(damaged, ", ")));
-    } catch (const Error& e) {
-      check.errors.push_back(e.what());
-    }
-  }
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->path().parent_path().filename() == "pack" || !it->is_regular_file()) continue;
-    const std::string fan = it->path().parent_path().filename().string();
-    auto id = ObjectId::FromHex(fan + it->path().filename().string());
-    if (!id) continue;
-    ++check.loose;
-    try {
-      MappedFile file(it->path());
-      Header h;
-      ParseHeader(file.data(), file.size(), id->Hex(), &h);
-      if (!h.checksummed) {
-        ++check.unchecked_old_loose;
-        continue;
-      }
-      check.bytes_hashed += file.size();
-      Sha256 sum;
-      sum.Update(file.data(), file.size() - kChecksumSize);
-      if (std::memcmp(sum.Finish().bytes.data(), file.data() + file.size() - kChecksumSize, kChecksumSize) != 0) {
-        check.errors.push_back(fmt::format("object {} is corrupt: its stored bytes do not match their checksum", id->Hex()));
-      }
-    } catch (const Error& e) {
-      check.errors.push_back(e.what());
-    }
-  }
-  return check;
-}
-
-size_t ObjectStore::RemoveTemporaryFiles() const {
-  size_t removed = 0;
-  std::error_code ec;
-  if (!fs::is_directory(dir_, ec)) return 0;
-  for (const auto& entry : fs::recursive_directory_iterator(dir_)) {
-    if (entry.is_regular_file() && entry.path().filename().string().rfind(".tmp-", 0) == 0) {
-      fs::remove(entry.path(), ec);
-      if (!ec) ++removed;
-    }
-  }
-  return removed;
 }
 
 }  // namespace fomo

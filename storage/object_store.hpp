@@ -166,6 +166,8 @@ class ObjectStore {
   // header_only: a loose object's data is only its first bytes (enough for its
   // header), size still the file's.
   std::optional<Located> Locate(const ObjectId& id, bool header_only = false) const;
+  // Stat of an object that may be absent: one lookup where Contains then Stat took two.
+  std::optional<ObjectInfo> FindInfo(const ObjectId& id) const;
   Located Require(const ObjectId& id, bool header_only = false) const;
   void LoadPacks() const;
   std::map<ObjectId, uint64_t> LooseSizes() const;
