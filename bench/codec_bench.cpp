@@ -117,6 +117,10 @@ void Report(const char* title, const std::vector<std::pair<const uint8_t*, std::
   std::vector<Strategy> strategies = {
       {"fomo (planes, zstd -3, probe)", [](const uint8_t* d, uint64_t s, size_t e) { return codec::EncodePlanes(d, s, e, 3).size(); }},
       {"fomo at zstd -1", [](const uint8_t* d, uint64_t s, size_t e) { return codec::EncodePlanes(d, s, e, 1).size(); }},
+      {"fomo format 3 (sparse planes), -1",
+       [](const uint8_t* d, uint64_t s, size_t e) { return codec::EncodePlanes(d, s, e, 1, true).size(); }},
+      {"fomo format 3 (sparse planes), -3",
+       [](const uint8_t* d, uint64_t s, size_t e) { return codec::EncodePlanes(d, s, e, 3, true).size(); }},
       {"planes, zstd -1, no probe", planes_at(1)},
       {"planes, zstd -3, no probe", planes_at(3)},
       {"planes, zstd -9, no probe", planes_at(9)},

@@ -20,17 +20,24 @@ namespace fomo::codec {
 
 namespace {
 
-enum PlaneMethod : uint8_t { kRaw = 0, kZstd = 1 };
+enum PlaneMethod : uint8_t { kRaw = 0, kZstd = 1, kSparse = 2 };
 
 constexpr size_t kPlaneHeaderSize = 1 + 8;
 // Planes at least this large are probed on a sample before a full compression.
-constexpr size_t kProbeThreshold = 256 * 1024;
+constexpr size_t kProbeThreshold = 256 * 1024;  // more than a block (kBlockElements)
 constexpr size_t kProbeSize = 64 * 1024;
 // A probe that saves less than this share marks the plane as noise: store it raw.
 constexpr double kIncompressibleRatio = 0.97;
+// A plane is tried sparse only when at least this share of its sample is zero,
+// and coded sparse only when that beats zstd on the sample by 3 %.
+constexpr double kSparseMinZeros = 0.25;
+constexpr double kSparseRatio = 0.97;
+// The u64 length of a sparse plane's bitmap frame, in front of it.
+constexpr uint64_t kSparsePrefix = 8;
 // Elements split (or merged) per step: each plane's share is one zstd block, so
 // the working set stays in cache and no whole-tensor scratch is needed.
 constexpr uint64_t kBlockElements = 128 * 1024;
+static_assert(kProbeThreshold > kBlockElements, "sparse planes are encoded as streams of several blocks");
 
 template <size_t kElem>
 void SplitFixed(const uint8_t* src, uint64_t count, uint8_t* const* planes) {
@@ -211,23 +218,164 @@ std::vector<uint8_t*> PlanePointers(uint8_t* base, uint64_t count, size_t planes
   return out;
 }
 
-// Planes too noisy for zstd are kept raw. The probe is a sample from the middle
-// of each plane, split out of the elements it comes from.
-std::vector<bool> NoisyPlanes(const uint8_t* data, uint64_t count, size_t element_size) {
-  std::vector<bool> noisy(element_size, false);
-  if (count < kProbeThreshold) return noisy;
+// Splits a block of a plane into the bitmap of its nonzero bytes (ceil(n / 8)
+// bytes) and those bytes, returning how many there are; values has room for n.
+uint64_t SparseSplit(const uint8_t* plane, uint64_t n, uint8_t* bitmap, uint8_t* values) {
+  uint64_t m = 0;
+  for (uint64_t i = 0; i < n; i += 8) {
+    const uint64_t end = std::min<uint64_t>(n, i + 8);
+    uint8_t bits = 0;
+    for (uint64_t j = i; j < end; ++j) {
+      const uint8_t b = plane[j];
+      const uint8_t nonzero = b != 0;
+      bits |= static_cast<uint8_t>(nonzero << (j - i));
+      values[m] = b;  // written always, kept only when nonzero: no branch to mispredict
+      m += nonzero;
+    }
+    bitmap[i / 8] = bits;
+  }
+  return m;
+}
+
+// The set bits of a block's bitmap; bits past element n must be clear.
+uint64_t SparseCount(const uint8_t* bitmap, uint64_t n) {
+  const uint64_t bytes = (n + 7) / 8;
+  uint64_t total = 0, i = 0;
+  for (; i + 8 <= bytes; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, bitmap + i, 8);
+    total += static_cast<uint64_t>(__builtin_popcountll(word));
+  }
+  for (; i < bytes; ++i) total += static_cast<uint64_t>(__builtin_popcount(bitmap[i]));
+  if (n % 8 && (bitmap[bytes - 1] >> (n % 8)) != 0) {
+    throw CorruptError("sparse plane bitmap marks bytes past the tensor's end");
+  }
+  return total;
+}
+
+// The inverse of SparseSplit; values must have one readable byte past its last.
+void SparseExpand(const uint8_t* bitmap, const uint8_t* values, uint64_t n, uint8_t* plane) {
+  uint64_t k = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint8_t bit = (bitmap[i >> 3] >> (i & 7)) & 1;
+    plane[i] = values[k] & static_cast<uint8_t>(0u - bit);
+    k += bit;
+  }
+}
+
+// Each plane's method, decided on a sample from the middle of the tensor: planes
+// too noisy for zstd are kept raw, and (where allowed) planes whose sample codes
+// clearly smaller as a bitmap plus nonzero bytes are coded sparse.
+std::vector<uint8_t> ChooseMethods(const uint8_t* data, uint64_t count, size_t element_size, bool allow_sparse) {
+  std::vector<uint8_t> methods(element_size, kZstd);
+  if (count < kProbeThreshold) return methods;
   struct ProbeSlot;
+  struct ProbeSparseSlot;
   uint8_t* sample = ThreadScratch<ProbeSlot>(kProbeSize * element_size);
+  uint8_t* sparse = ThreadScratch<ProbeSparseSlot>(kProbeSize + kProbeSize / 8);
   const uint64_t first = (count - kProbeSize) / 2;
   SplitInto(data + first * element_size, kProbeSize, element_size,
             PlanePointers(sample, kProbeSize, element_size).data());
   static thread_local std::vector<uint8_t> scratch(ZSTD_compressBound(kProbeSize));
   for (size_t p = 0; p < element_size; ++p) {
-    const size_t n = Compress(sample + p * kProbeSize, kProbeSize, 1, scratch.data(), scratch.size());
-    noisy[p] = static_cast<double>(n) > kIncompressibleRatio * kProbeSize;
+    const uint8_t* plane = sample + p * kProbeSize;
+    const size_t dense = Compress(plane, kProbeSize, 1, scratch.data(), scratch.size());
+    if (static_cast<double>(dense) > kIncompressibleRatio * kProbeSize) {
+      methods[p] = kRaw;
+      continue;
+    }
+    if (!allow_sparse) continue;
+    const auto zeros = static_cast<uint64_t>(std::count(plane, plane + kProbeSize, uint8_t{0}));
+    if (static_cast<double>(zeros) < kSparseMinZeros * kProbeSize) continue;
+    uint8_t* bitmap = sparse + kProbeSize;
+    const uint64_t nonzero = SparseSplit(plane, kProbeSize, bitmap, sparse);
+    const size_t coded = 8 + Compress(bitmap, kProbeSize / 8, 1, scratch.data(), scratch.size()) +
+                         Compress(sparse, nonzero, 1, scratch.data(), scratch.size());
+    if (static_cast<double>(coded) < kSparseRatio * static_cast<double>(dense)) methods[p] = kSparse;
   }
-  return noisy;
+  return methods;
 }
+
+// One zstd frame compressed a block at a time into dst (capacity bytes). Returns
+// false once the frame has passed limit bytes: the plane then goes raw.
+bool AddToFrame(ZSTD_CCtx* cctx, uint8_t* dst, uint64_t capacity, uint64_t* size, const uint8_t* src, uint64_t n,
+                bool last, uint64_t limit) {
+  ZSTD_inBuffer in{src, n, 0};
+  for (;;) {
+    ZSTD_outBuffer out{dst, capacity, *size};
+    const size_t left = ZSTD_compressStream2(cctx, &out, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+    if (ZSTD_isError(left)) throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(left));
+    *size = out.pos;
+    if (*size > limit) return false;
+    if (last ? left == 0 : in.pos == in.size) return true;
+  }
+}
+
+void StartFrame(ZSTD_CCtx* cctx, int level, uint64_t pledged) {
+  ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+  if (pledged != ZSTD_CONTENTSIZE_UNKNOWN) ZSTD_CCtx_setPledgedSrcSize(cctx, pledged);
+}
+
+size_t CompressWhole(ZSTD_CCtx* cctx, uint8_t* dst, size_t capacity, const uint8_t* src, size_t n, int level) {
+  const size_t made = ZSTD_compressCCtx(cctx, dst, capacity, src, n, level);
+  if (ZSTD_isError(made)) throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(made));
+  return made;
+}
+
+// One zstd frame of a stored plane, read a block at a time (or, for a tensor of
+// one block, in one call).
+class FrameReader {
+ public:
+  void Start(ZSTD_DCtx* dctx, const uint8_t* payload, uint64_t stored, bool whole) {
+    dctx_ = dctx;
+    payload_ = payload;
+    stored_ = stored;
+    whole_ = whole;
+    in_ = ZSTD_inBuffer{payload, stored, 0};
+    left_ = 1;
+    ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
+  }
+
+  void Read(uint8_t* dst, uint64_t n) {
+    if (whole_) {
+      const size_t made = ZSTD_decompressDCtx(dctx_, dst, n, payload_, stored_);
+      if (ZSTD_isError(made) || made != n) throw CorruptError("zstd plane does not decode to the tensor's size");
+      return;
+    }
+    ZSTD_outBuffer out{dst, n, 0};
+    while (out.pos < n) {
+      if (left_ == 0) throw CorruptError("zstd plane is shorter than the tensor");
+      const size_t before_in = in_.pos, before_out = out.pos;
+      left_ = ZSTD_decompressStream(dctx_, &out, &in_);
+      if (ZSTD_isError(left_)) throw CorruptError("zstd plane does not decode");
+      if (in_.pos == before_in && out.pos == before_out) throw CorruptError("zstd plane is truncated");
+    }
+  }
+
+  // The frame must end exactly where the tensor does.
+  void Finish() {
+    if (whole_) return;
+    uint8_t extra = 0;
+    while (left_ != 0) {
+      ZSTD_outBuffer out{&extra, 1, 0};
+      const size_t before_in = in_.pos;
+      left_ = ZSTD_decompressStream(dctx_, &out, &in_);
+      if (ZSTD_isError(left_)) throw CorruptError("zstd plane does not decode");
+      if (out.pos != 0) throw CorruptError("zstd plane is longer than the tensor");
+      if (left_ != 0 && in_.pos == before_in) throw CorruptError("zstd plane is truncated");
+    }
+    if (in_.pos != in_.size) throw CorruptError("trailing bytes after a zstd plane");
+  }
+
+ private:
+  ZSTD_DCtx* dctx_ = nullptr;
+  const uint8_t* payload_ = nullptr;
+  uint64_t stored_ = 0;
+  bool whole_ = false;
+  ZSTD_inBuffer in_{};
+  size_t left_ = 1;  // zstd's hint: 0 once the frame is complete
+};
 
 // Byte p of every element, for a plane that was meant for zstd but did not shrink.
 void GatherPlane(const uint8_t* data, uint64_t count, size_t element_size, size_t p, uint8_t* dst) {
@@ -259,13 +407,14 @@ void XorBytes(const uint8_t* a, const uint8_t* b, uint8_t* out, uint64_t size) {
 
 uint64_t EncodedPlanes::size() const {
   uint64_t total = table.size();
-  for (const auto& p : planes) total += p.size;
+  for (const auto& p : planes) total += p.bitmap_size + p.size;
   return total;
 }
 
 void EncodedPlanes::ForEachPiece(const std::function<void(const uint8_t*, uint64_t)>& write) const {
   write(table.data(), table.size());
   for (const auto& p : planes) {
+    if (p.bitmap_size) write(p.bitmap.data(), p.bitmap_size);
     if (p.size) write(p.bytes.data(), p.size);
   }
 }
@@ -278,7 +427,7 @@ std::vector<uint8_t> EncodedPlanes::Flatten() const {
 }
 
 std::optional<EncodedPlanes> EncodePlanesWithin(const uint8_t* data, uint64_t size, size_t element_size,
-                                                int zstd_level, uint64_t max_size) {
+                                                int zstd_level, uint64_t max_size, bool allow_sparse) {
   if (element_size == 0 || element_size > 255 || size % element_size != 0) {
     throw Error("cannot encode a buffer that is not a whole number of elements");
   }
@@ -290,29 +439,36 @@ std::optional<EncodedPlanes> EncodePlanesWithin(const uint8_t* data, uint64_t si
   if (out.table.size() > max_size) return std::nullopt;
 
   // Raw planes are copied as they are split; zstd planes stream through their own
-  // context. Output buffers are sized for the worst case but only the pages
-  // written become resident: memory grows with the encoding, not the bound.
-  const std::vector<bool> noisy = NoisyPlanes(data, count, element_size);
-  std::vector<uint8_t> method(planes);
+  // context, sparse planes through two (bitmap and bytes). Output buffers are
+  // sized for the worst case but only the pages written become resident: memory
+  // grows with the encoding, not the bound.
+  std::vector<uint8_t> method = ChooseMethods(data, count, element_size, allow_sparse);
   out.planes.resize(planes);
   // A zstd plane may use at most count bytes (else it is stored raw) plus a block
-  // of slack to finish its frame.
+  // of slack to finish its frame; a bitmap frame, the bound of its input.
   const uint64_t zstd_capacity = count + ZSTD_BLOCKSIZE_MAX + 64;
+  const uint64_t bitmap_bytes = (count + 7) / 8;
+  const uint64_t bitmap_capacity = kSparsePrefix + ZSTD_compressBound(bitmap_bytes);
   for (size_t p = 0; p < planes; ++p) {
-    method[p] = noisy[p] ? kRaw : kZstd;
-    out.planes[p].bytes = ByteBuffer(method[p] == kRaw ? count : zstd_capacity);
-    if (method[p] == kZstd) {
-      ZSTD_CCtx* cctx = PlaneCctx(p);
-      ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
-      ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, zstd_level);
-      ZSTD_CCtx_setPledgedSrcSize(cctx, count);
+    auto& plane = out.planes[p];
+    plane.bytes = ByteBuffer(method[p] == kRaw ? count : zstd_capacity);
+    if (method[p] == kZstd || method[p] == kSparse) {
+      StartFrame(PlaneCctx(p), zstd_level, method[p] == kZstd ? count : ZSTD_CONTENTSIZE_UNKNOWN);
+    }
+    if (method[p] == kSparse) {
+      plane.bitmap = ByteBuffer(bitmap_capacity);
+      plane.bitmap_size = kSparsePrefix;
+      StartFrame(PlaneCctx(planes + p), zstd_level, bitmap_bytes);
     }
   }
   struct SplitSlot;
+  struct SparseSlot;
   uint8_t* split = ThreadScratch<SplitSlot>(kBlockElements * planes);
+  uint8_t* sparse = ThreadScratch<SparseSlot>(kBlockElements + kBlockElements / 8);
+  uint8_t* sparse_bitmap = sparse + kBlockElements;
   const auto chunks = PlanePointers(split, kBlockElements, planes);
-  // A zstd plane that outgrows its raw size is dropped from the stream and
-  // gathered raw at the end.
+  // A zstd or sparse plane that outgrows its raw size is dropped from the stream
+  // and gathered raw at the end.
   std::vector<bool> overflowed(planes, false);
   const bool single_block = count <= kBlockElements;
   uint64_t start = 0;
@@ -326,28 +482,25 @@ std::optional<EncodedPlanes> EncodePlanesWithin(const uint8_t* data, uint64_t si
       if (method[p] == kRaw) {
         if (n) std::memcpy(plane.bytes.data() + plane.size, chunks[p], n);
         plane.size += n;
-      } else if (single_block && !overflowed[p]) {
+      } else if (overflowed[p]) {
+      } else if (method[p] == kZstd && single_block) {
         // A small tensor is one block: one call, without a stream's set-up.
-        const size_t made = ZSTD_compressCCtx(PlaneCctx(p), plane.bytes.data(), zstd_capacity,
-                                              chunks[p], n, zstd_level);
-        if (ZSTD_isError(made)) throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(made));
-        plane.size = made;
+        plane.size = CompressWhole(PlaneCctx(p), plane.bytes.data(), zstd_capacity, chunks[p], n, zstd_level);
         overflowed[p] = plane.size > count;
-      } else if (!overflowed[p]) {
-        ZSTD_inBuffer in{chunks[p], n, 0};
-        for (;;) {
-          ZSTD_outBuffer dst{plane.bytes.data(), zstd_capacity, plane.size};
-          const size_t left = ZSTD_compressStream2(PlaneCctx(p), &dst, &in, last ? ZSTD_e_end : ZSTD_e_continue);
-          if (ZSTD_isError(left)) throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(left));
-          plane.size = dst.pos;
-          if (plane.size > count) {
-            overflowed[p] = true;
-            break;
-          }
-          if (last ? left == 0 : in.pos == in.size) break;
-        }
+      } else if (method[p] == kZstd) {
+        overflowed[p] = !AddToFrame(PlaneCctx(p), plane.bytes.data(), zstd_capacity, &plane.size, chunks[p], n,
+                                    last, count);
+      } else {
+        const uint64_t nonzero = SparseSplit(chunks[p], n, sparse_bitmap, sparse);
+        const uint64_t map_bytes = (n + 7) / 8;
+        // Sparse planes are chosen only for tensors past the probe threshold, so
+        // always several blocks: both frames stream.
+        AddToFrame(PlaneCctx(planes + p), plane.bitmap.data(), bitmap_capacity, &plane.bitmap_size, sparse_bitmap,
+                   map_bytes, last, UINT64_MAX);
+        AddToFrame(PlaneCctx(p), plane.bytes.data(), zstd_capacity, &plane.size, sparse, nonzero, last, count);
+        overflowed[p] = plane.bitmap_size + plane.size > count;
       }
-      total += overflowed[p] ? count : plane.size;
+      total += overflowed[p] ? count : plane.bitmap_size + plane.size;
     }
     // Output only grows: once past the bound, this encoding has lost.
     if (total > max_size) return std::nullopt;
@@ -356,21 +509,46 @@ std::optional<EncodedPlanes> EncodePlanesWithin(const uint8_t* data, uint64_t si
 
   for (size_t p = 0; p < planes; ++p) {
     auto& plane = out.planes[p];
-    if (method[p] == kZstd && (overflowed[p] || plane.size >= count)) {
+    if (method[p] != kRaw && (overflowed[p] || plane.bitmap_size + plane.size >= count)) {
       method[p] = kRaw;
+      plane.bytes = ByteBuffer(count);
       if (count) GatherPlane(data, count, element_size, p, plane.bytes.data());
       plane.size = count;
+      plane.bitmap = ByteBuffer();
+      plane.bitmap_size = 0;
     }
+    if (method[p] == kSparse) {
+      const uint64_t frame = plane.bitmap_size - kSparsePrefix;
+      for (int i = 0; i < 8; ++i) plane.bitmap.data()[i] = static_cast<uint8_t>(frame >> (8 * i));
+    }
+    const uint64_t stored = plane.bitmap_size + plane.size;
     const size_t header_at = 1 + p * kPlaneHeaderSize;
     out.table[header_at] = method[p];
-    for (int i = 0; i < 8; ++i) out.table[header_at + 1 + i] = static_cast<uint8_t>(plane.size >> (8 * i));
+    for (int i = 0; i < 8; ++i) out.table[header_at + 1 + i] = static_cast<uint8_t>(stored >> (8 * i));
   }
   if (out.size() > max_size) return std::nullopt;
   return out;
 }
 
-std::vector<uint8_t> EncodePlanes(const uint8_t* data, uint64_t size, size_t element_size, int zstd_level) {
-  return EncodePlanesWithin(data, size, element_size, zstd_level, UINT64_MAX)->Flatten();
+std::vector<uint8_t> EncodePlanes(const uint8_t* data, uint64_t size, size_t element_size, int zstd_level,
+                                  bool allow_sparse) {
+  return EncodePlanesWithin(data, size, element_size, zstd_level, UINT64_MAX, allow_sparse)->Flatten();
+}
+
+PlaneMethodCounts CountPlaneMethods(const uint8_t* encoded, uint64_t encoded_size) {
+  PlaneMethodCounts counts;
+  if (encoded_size < 1) throw CorruptError("truncated plane table");
+  const size_t planes = encoded[0];
+  if (encoded_size < 1 + planes * kPlaneHeaderSize) throw CorruptError("truncated plane table");
+  for (size_t p = 0; p < planes; ++p) {
+    switch (encoded[1 + p * kPlaneHeaderSize]) {
+      case kRaw: ++counts.raw; break;
+      case kZstd: ++counts.zstd; break;
+      case kSparse: ++counts.sparse; break;
+      default: throw CorruptError("unknown plane method");
+    }
+  }
+  return counts;
 }
 
 void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_size, uint8_t* out, uint64_t size,
@@ -386,31 +564,33 @@ void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_
 
   struct PlaneStream {
     uint8_t method;
-    const uint8_t* payload;
-    uint64_t stored;
-    ZSTD_inBuffer in;
-    size_t left;  // zstd's hint: 0 once the frame is complete
-    bool whole;   // decoded in one call: the tensor is a single block
+    const uint8_t* payload;  // a raw plane's bytes
+    FrameReader bytes;       // a zstd plane's frame, or a sparse plane's nonzero bytes
+    FrameReader bitmap;      // a sparse plane's bitmap
   };
+  const bool whole = count > 0 && count <= kBlockElements;
   std::vector<PlaneStream> streams(planes);
   for (size_t p = 0; p < planes; ++p) {
     const uint8_t* header = encoded + 1 + p * kPlaneHeaderSize;
     PlaneStream& s = streams[p];
     s.method = header[0];
-    s.stored = GetU64(header + 1);
-    if (s.stored > encoded_size - offset) throw CorruptError("plane extends past the object");
+    const uint64_t stored = GetU64(header + 1);
+    if (stored > encoded_size - offset) throw CorruptError("plane extends past the object");
     s.payload = encoded + offset;
     if (s.method == kRaw) {
-      if (s.stored != count) throw CorruptError("raw plane has the wrong size");
+      if (stored != count) throw CorruptError("raw plane has the wrong size");
     } else if (s.method == kZstd) {
-      ZSTD_DCtx_reset(PlaneDctx(p), ZSTD_reset_session_only);
-      s.in = ZSTD_inBuffer{s.payload, s.stored, 0};
-      s.left = 1;
-      s.whole = count > 0 && count <= kBlockElements;
+      s.bytes.Start(PlaneDctx(p), s.payload, stored, whole);
+    } else if (s.method == kSparse) {
+      if (stored < kSparsePrefix) throw CorruptError("sparse plane is shorter than its bitmap's length");
+      const uint64_t frame = GetU64(s.payload);
+      if (frame > stored - kSparsePrefix) throw CorruptError("sparse plane's bitmap extends past the plane");
+      s.bitmap.Start(PlaneDctx(planes + p), s.payload + kSparsePrefix, frame, whole);
+      s.bytes.Start(PlaneDctx(p), s.payload + kSparsePrefix + frame, stored - kSparsePrefix - frame, whole);
     } else {
       throw CorruptError("unknown plane method " + std::to_string(s.method));
     }
-    offset += s.stored;
+    offset += stored;
   }
   if (offset != encoded_size) throw CorruptError("trailing bytes after the last plane");
 
@@ -418,8 +598,12 @@ void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_
   // planes never exist whole, only the tensor does.
   struct ChunkSlot;
   struct MergedSlot;
+  struct SparseSlot;
   uint8_t* chunk_buffer = ThreadScratch<ChunkSlot>(kBlockElements * planes);
   uint8_t* merged = apply == Apply::kXor ? ThreadScratch<MergedSlot>(kBlockElements * element_size) : nullptr;
+  // The nonzero bytes of a sparse block, one spare byte for SparseExpand, then its bitmap.
+  uint8_t* sparse = ThreadScratch<SparseSlot>(kBlockElements + 1 + kBlockElements / 8);
+  uint8_t* sparse_bitmap = sparse + kBlockElements + 1;
   std::vector<const uint8_t*> chunks(planes);
   for (uint64_t start = 0; start < count; start += kBlockElements) {
     const uint64_t n = std::min<uint64_t>(kBlockElements, count - start);
@@ -431,19 +615,15 @@ void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_
       }
       uint8_t* chunk = chunk_buffer + p * kBlockElements;
       chunks[p] = chunk;
-      if (s.whole) {
-        const size_t made = ZSTD_decompressDCtx(PlaneDctx(p), chunk, n, s.payload, s.stored);
-        if (ZSTD_isError(made) || made != n) throw CorruptError("zstd plane does not decode to the tensor's size");
+      if (s.method == kZstd) {
+        s.bytes.Read(chunk, n);
         continue;
       }
-      ZSTD_outBuffer dst{chunk, n, 0};
-      while (dst.pos < n) {
-        if (s.left == 0) throw CorruptError("zstd plane is shorter than the tensor");
-        const size_t before_in = s.in.pos, before_out = dst.pos;
-        s.left = ZSTD_decompressStream(PlaneDctx(p), &dst, &s.in);
-        if (ZSTD_isError(s.left)) throw CorruptError("zstd plane does not decode");
-        if (s.in.pos == before_in && dst.pos == before_out) throw CorruptError("zstd plane is truncated");
-      }
+      s.bitmap.Read(sparse_bitmap, (n + 7) / 8);
+      const uint64_t nonzero = SparseCount(sparse_bitmap, n);
+      s.bytes.Read(sparse, nonzero);
+      sparse[nonzero] = 0;
+      SparseExpand(sparse_bitmap, sparse, n, chunk);
     }
     uint8_t* target = out + start * element_size;
     if (apply == Apply::kXor) {
@@ -453,20 +633,10 @@ void DecodePlanes(const uint8_t* encoded, uint64_t encoded_size, size_t element_
       MergeFrom(chunks.data(), n, element_size, target);
     }
   }
-  // Every zstd plane must end exactly where the tensor does.
-  for (size_t p = 0; p < planes; ++p) {
-    PlaneStream& s = streams[p];
-    if (s.method != kZstd || s.whole) continue;
-    uint8_t extra = 0;
-    while (s.left != 0) {
-      ZSTD_outBuffer dst{&extra, 1, 0};
-      const size_t before_in = s.in.pos;
-      s.left = ZSTD_decompressStream(PlaneDctx(p), &dst, &s.in);
-      if (ZSTD_isError(s.left)) throw CorruptError("zstd plane does not decode");
-      if (dst.pos != 0) throw CorruptError("zstd plane is longer than the tensor");
-      if (s.left != 0 && s.in.pos == before_in) throw CorruptError("zstd plane is truncated");
-    }
-    if (s.in.pos != s.in.size) throw CorruptError("trailing bytes after a zstd plane");
+  for (auto& s : streams) {
+    if (s.method == kRaw) continue;
+    s.bytes.Finish();
+    if (s.method == kSparse) s.bitmap.Finish();
   }
 }
 

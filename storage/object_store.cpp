@@ -195,7 +195,7 @@ std::vector<uint8_t> ObjectStore::EncodeLowRank(uint8_t* base_then_residual, con
   floats.insert(floats.end(), f.magnitude.begin(), f.magnitude.end());
   auto factors = codec::EncodePlanes(reinterpret_cast<const uint8_t*>(floats.data()), floats.size() * 4, 4,
                                      options_.zstd_level);
-  auto residual = codec::EncodePlanes(base_then_residual, tensor.size, 4, options_.zstd_level);
+  auto residual = codec::EncodePlanes(base_then_residual, tensor.size, 4, options_.zstd_level, SparsePlanes());
   std::vector<uint8_t> out(24);
   StoreU64(out.data(), static_cast<uint64_t>(f.rank));
   StoreU64(out.data() + 8, f.magnitude.empty() ? 0 : 1);
@@ -278,18 +278,19 @@ PutResult ObjectStore::Put(const ObjectId& id, const TensorView& tensor, const s
     } else {
       codec::XorBytes(tensor.data, diff, diff, tensor.size);
       release_input();
-      payload.planes = std::move(*codec::EncodePlanesWithin(diff, tensor.size, element, options_.zstd_level, UINT64_MAX));
+      payload.planes = std::move(*codec::EncodePlanesWithin(diff, tensor.size, element, options_.zstd_level, UINT64_MAX, SparsePlanes()));
       header.encoding = Encoding::kDelta;
     }
     header.depth = base->depth + 1;
     header.base = *parent;
   }
   if (header.encoding == Encoding::kFull) {
-    payload.planes = std::move(*codec::EncodePlanesWithin(tensor.data, tensor.size, element, options_.zstd_level, UINT64_MAX));
+    payload.planes = std::move(*codec::EncodePlanesWithin(tensor.data, tensor.size, element, options_.zstd_level, UINT64_MAX, SparsePlanes()));
   } else if (static_cast<double>(payload.size()) > kDeltaClearlyBetter * static_cast<double>(tensor.size)) {
     // A full frame replaces the delta only if it is smaller: its encoding stops as
     // soon as it has grown past the delta, so a losing attempt costs little.
-    auto full = codec::EncodePlanesWithin(tensor.data, tensor.size, element, options_.zstd_level, payload.size());
+    auto full = codec::EncodePlanesWithin(tensor.data, tensor.size, element, options_.zstd_level, payload.size(),
+                                            SparsePlanes());
     if (full) {
       payload.planes = std::move(*full);
       payload.flat.clear();

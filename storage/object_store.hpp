@@ -48,7 +48,12 @@ std::string_view EncodingName(Encoding encoding);
 // are refused as corrupt: a forged chain could loop.
 inline constexpr int kMaxDeltaLinks = 256;
 
-inline constexpr int kStoreFormat = 2;
+// Store formats: 1 writes every object as a file; 2 packs small objects and
+// checksums records; 3 may code sparse byte planes (storage/codec.hpp). A store
+// keeps writing its own format until `fomo gc` (Repack) upgrades it, so a fomo
+// that reads only an older format is never handed objects it cannot decode.
+inline constexpr int kStoreFormat = 3;
+inline constexpr int kSparsePlanesFormat = 3;
 inline constexpr uint64_t kPackThreshold = 64 * 1024;
 // Flushes past this many packs merge them all into one, as git's gc --auto does.
 inline constexpr size_t kMaxPacks = 32;
@@ -104,6 +109,7 @@ class ObjectStore {
   const StoreOptions& options() const { return options_; }
   const fs::path& dir() const { return dir_; }
   int format() const { return format_; }
+  bool SparsePlanes() const { return format_ >= kSparsePlanesFormat; }
   // Where the object's file is when it is stored loose.
   fs::path PathOf(const ObjectId& id) const;
 

@@ -143,6 +143,42 @@ def objects(fomo):
         shutil.rmtree(work)
 
 
+def zstd_frame(data):
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(data)
+        f.flush()
+        return subprocess.run(["zstd", "-q", "-c", "-3", f.name], check=True, stdout=subprocess.PIPE).stdout
+
+
+def planes():
+    """Byte-plane encodings (storage/codec.hpp): u8 log2 element size, u32 count, planes."""
+    def encoding(element, count, planes_):
+        out = struct.pack("<BI", {1: 0, 2: 1, 4: 2, 8: 3}[element], count) + bytes([element])
+        payloads = []
+        for method, payload in planes_:
+            out += struct.pack("<BQ", method, len(payload))
+            payloads.append(payload)
+        return out + b"".join(payloads)
+
+    def sparse(plane):
+        bitmap = bytearray((len(plane) + 7) // 8)
+        for i, b in enumerate(plane):
+            if b:
+                bitmap[i // 8] |= 1 << (i % 8)
+        bitmap_frame = zstd_frame(bytes(bitmap))
+        return struct.pack("<Q", len(bitmap_frame)) + bitmap_frame + zstd_frame(bytes(b for b in plane if b))
+
+    count = 1000
+    low = bytes((i * 7) % 256 for i in range(count))
+    high = bytes(0x3c if i % 5 == 0 else 0 for i in range(count))
+    write("planes", "raw-zstd", encoding(2, count, [(0, low), (1, zstd_frame(high))]))
+    write("planes", "sparse-one-block", encoding(2, count, [(1, zstd_frame(low)), (2, sparse(high))]))
+    # Two blocks of 128 Ki elements and a tail: the streamed path.
+    count = 131072 + 77
+    plane = bytes((i % 13) if i % 11 == 0 else 0 for i in range(count))
+    write("planes", "sparse-streamed", encoding(1, count, [(2, sparse(plane))]))
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make_seeds.py PATH/TO/fomo")
@@ -248,6 +284,7 @@ overrides:
                     write("pickle", seed, archive.read(name))
 
     objects(fomo)
+    planes()
 
 
 if __name__ == "__main__":

@@ -200,3 +200,173 @@ TEST_CASE("a zstd plane that ends early, runs long or trails bytes is refused", 
     REQUIRE_THROWS_AS(decode(padded, data.size()), CorruptError);
   }
 }
+
+namespace {
+
+// A float tensor and its next version in which only a share of the elements moved,
+// by a few low mantissa bits, as a sparse fine-tune or a BitFit-like update leaves
+// a weight: the XOR of the two is mostly zero bytes.
+std::vector<uint8_t> SparseDelta(uint64_t count, size_t element, double changed, uint32_t seed) {
+  std::vector<uint8_t> diff(count * element, 0);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> coin(0, 1);
+  for (uint64_t i = 0; i < count; ++i) {
+    if (coin(rng) >= changed) continue;
+    diff[i * element] = static_cast<uint8_t>(rng() | 1);
+    if (element > 1) diff[i * element + 1] = static_cast<uint8_t>(rng() & 0x0f);
+  }
+  return diff;
+}
+
+void StoreLe64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+std::vector<uint8_t> Frame(const std::vector<uint8_t>& bytes) {
+  std::vector<uint8_t> frame(ZSTD_compressBound(bytes.size()));
+  const size_t n = ZSTD_compress(frame.data(), frame.size(), bytes.data(), bytes.size(), 3);
+  REQUIRE_FALSE(ZSTD_isError(n));
+  frame.resize(n);
+  return frame;
+}
+
+// A one-byte-element encoding with a single sparse plane, made by hand from the
+// layout codec.hpp documents: u64 bitmap frame size, bitmap frame, value frame.
+std::vector<uint8_t> HandMadeSparse(const std::vector<uint8_t>& bitmap, const std::vector<uint8_t>& values) {
+  const auto map_frame = Frame(bitmap), value_frame = Frame(values);
+  std::vector<uint8_t> out(1 + 9 + 8);
+  out[0] = 1;
+  out[1] = 2;  // sparse
+  StoreLe64(out.data() + 2, 8 + map_frame.size() + value_frame.size());
+  StoreLe64(out.data() + 10, map_frame.size());
+  out.insert(out.end(), map_frame.begin(), map_frame.end());
+  out.insert(out.end(), value_frame.begin(), value_frame.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a mostly unchanged delta is coded sparse, smaller, and decodes onto its base", "[codec][sparse]") {
+  for (size_t element : {1, 2, 4, 8}) {
+    // Several blocks and a tail; a tenth of the elements moved.
+    const uint64_t count = 3 * 131072 + 13;
+    const auto diff = SparseDelta(count, element, 0.1, static_cast<uint32_t>(element));
+    const auto dense = codec::EncodePlanes(diff.data(), diff.size(), element, 1);
+    const auto sparse = codec::EncodePlanes(diff.data(), diff.size(), element, 1, /*allow_sparse=*/true);
+    INFO("element size " << element << ": zstd " << dense.size() << " bytes, sparse " << sparse.size());
+    CHECK(codec::CountPlaneMethods(dense.data(), dense.size()).sparse == 0);
+    CHECK(codec::CountPlaneMethods(sparse.data(), sparse.size()).sparse >= 1);
+    CHECK(sparse.size() < dense.size());
+
+    std::vector<uint8_t> back(diff.size(), 0xa5);
+    codec::DecodePlanes(sparse.data(), sparse.size(), element, back.data(), back.size());
+    REQUIRE(back == diff);
+    // Applied as a delta: XOR onto the base gives the new version.
+    std::vector<uint8_t> base(diff.size()), tensor(diff.size());
+    std::mt19937 rng(11);
+    for (auto& b : base) b = static_cast<uint8_t>(rng());
+    codec::XorBytes(base.data(), diff.data(), tensor.data(), base.size());
+    codec::DecodePlanes(sparse.data(), sparse.size(), element, base.data(), base.size(), codec::Apply::kXor);
+    REQUIRE(base == tensor);
+  }
+}
+
+TEST_CASE("sparse coding is only chosen where it wins", "[codec][sparse]") {
+  const uint64_t count = 300000;
+  // Weights themselves have few zero bytes: no plane goes sparse.
+  const auto weights = WeightLikeBytes(count, 4);
+  const auto encoded = codec::EncodePlanes(weights.data(), weights.size(), 4, 1, true);
+  CHECK(codec::CountPlaneMethods(encoded.data(), encoded.size()).sparse == 0);
+  // An all-zero delta is one long run, which zstd alone codes best.
+  const std::vector<uint8_t> zeros(count * 4, 0);
+  const auto flat = codec::EncodePlanes(zeros.data(), zeros.size(), 4, 1, true);
+  CHECK(codec::CountPlaneMethods(flat.data(), flat.size()).sparse == 0);
+  CHECK(flat.size() < 1000);
+  // Every element moved: its planes are dense (or all zero), and coded so.
+  const auto dense_delta = SparseDelta(count, 4, 1.0, 5);
+  const auto moved = codec::EncodePlanes(dense_delta.data(), dense_delta.size(), 4, 1, true);
+  CHECK(codec::CountPlaneMethods(moved.data(), moved.size()).sparse == 0);
+  // A noisy plane is kept raw either way.
+  std::vector<uint8_t> noise(count * 4);
+  std::mt19937 rng(6);
+  for (auto& b : noise) b = static_cast<uint8_t>(rng());
+  const auto noisy = codec::EncodePlanes(noise.data(), noise.size(), 4, 1, true);
+  CHECK(codec::CountPlaneMethods(noisy.data(), noisy.size()).raw == 4);
+}
+
+TEST_CASE("a size-bounded sparse encoding gives up past its bound", "[codec][sparse]") {
+  const auto diff = SparseDelta(400000, 4, 0.1, 8);
+  const auto full = codec::EncodePlanes(diff.data(), diff.size(), 4, 1, true);
+  auto within = codec::EncodePlanesWithin(diff.data(), diff.size(), 4, 1, full.size(), true);
+  REQUIRE(within);
+  CHECK(within->Flatten() == full);
+  CHECK_FALSE(codec::EncodePlanesWithin(diff.data(), diff.size(), 4, 1, full.size() - 1, true));
+}
+
+TEST_CASE("a hand-made sparse plane decodes in one block and in several", "[codec][sparse]") {
+  for (uint64_t n : {uint64_t{1000}, uint64_t{131072 * 2 + 5}}) {
+    std::vector<uint8_t> plane(n, 0), bitmap((n + 7) / 8, 0), values;
+    for (uint64_t i = 0; i < n; i += 7) {
+      plane[i] = static_cast<uint8_t>(i % 251 + 1);
+      bitmap[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+      values.push_back(plane[i]);
+    }
+    const auto encoded = HandMadeSparse(bitmap, values);
+    std::vector<uint8_t> back(n, 0xee);
+    codec::DecodePlanes(encoded.data(), encoded.size(), 1, back.data(), n);
+    REQUIRE(back == plane);
+  }
+}
+
+TEST_CASE("corrupt sparse planes are refused", "[codec][sparse]") {
+  const uint64_t n = GENERATE(uint64_t{1001}, uint64_t{131072 + 1001});  // one block, and two
+  std::vector<uint8_t> bitmap((n + 7) / 8, 0), values;
+  for (uint64_t i = 0; i < n; i += 3) {
+    bitmap[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+    values.push_back(static_cast<uint8_t>(i | 1));
+  }
+  std::vector<uint8_t> back(n);
+  auto decode = [&](const std::vector<uint8_t>& encoded) {
+    codec::DecodePlanes(encoded.data(), encoded.size(), 1, back.data(), n);
+  };
+  REQUIRE_NOTHROW(decode(HandMadeSparse(bitmap, values)));
+  SECTION("a bitmap bit past the tensor's end") {
+    auto past = bitmap;
+    past.back() |= 0x80;  // n is not a multiple of 8
+    values.push_back(1);
+    REQUIRE_THROWS_AS(decode(HandMadeSparse(past, values)), CorruptError);
+  }
+  SECTION("fewer nonzero bytes than the bitmap marks") {
+    values.pop_back();
+    REQUIRE_THROWS_AS(decode(HandMadeSparse(bitmap, values)), CorruptError);
+  }
+  SECTION("more nonzero bytes than the bitmap marks") {
+    values.push_back(9);
+    REQUIRE_THROWS_AS(decode(HandMadeSparse(bitmap, values)), CorruptError);
+  }
+  SECTION("a bitmap shorter than the tensor") {
+    auto short_map = bitmap;
+    short_map.pop_back();
+    REQUIRE_THROWS_AS(decode(HandMadeSparse(short_map, values)), CorruptError);
+  }
+  SECTION("a bitmap frame size past the plane") {
+    auto encoded = HandMadeSparse(bitmap, values);
+    StoreLe64(encoded.data() + 10, encoded.size());
+    REQUIRE_THROWS_AS(decode(encoded), CorruptError);
+  }
+  SECTION("a plane too short to hold its bitmap's size") {
+    std::vector<uint8_t> encoded(1 + 9 + 7, 0);
+    encoded[0] = 1;
+    encoded[1] = 2;
+    StoreLe64(encoded.data() + 2, 7);
+    REQUIRE_THROWS_AS(decode(encoded), CorruptError);
+  }
+  SECTION("a truncated value frame") {
+    auto encoded = HandMadeSparse(bitmap, values);
+    encoded.resize(encoded.size() - 4);
+    uint64_t stored = 0;
+    for (int i = 0; i < 8; ++i) stored |= static_cast<uint64_t>(encoded[2 + i]) << (8 * i);
+    StoreLe64(encoded.data() + 2, stored - 4);
+    REQUIRE_THROWS_AS(decode(encoded), CorruptError);
+  }
+}

@@ -190,7 +190,7 @@ TEST_CASE("repack moves an old store's small objects into one pack and upgrades 
   CHECK(report.loose_packed == small.size());
   CHECK(report.objects_packed == small.size());
   CHECK(store.format() == kStoreFormat);
-  CHECK(ReadFileToString(objects / "FORMAT") == "2\n");
+  CHECK(ReadFileToString(objects / "FORMAT") == std::to_string(kStoreFormat) + "\n");
   CHECK(LooseFiles(objects) == 1 + dropped.size());  // the large one and the unkept
   for (const auto& t : small) CHECK(store.Stat(TensorId(t.view())).packed);
   CHECK(ReadsBack(store, large));
@@ -231,9 +231,63 @@ TEST_CASE("a store of a newer format is refused in one line", "[store][pack]") {
   TempDir dir;
   const fs::path objects = dir / "objects";
   fs::create_directories(objects);
-  std::ofstream(objects / "FORMAT") << "3\n";
+  const std::string newer = std::to_string(kStoreFormat + 1);
+  std::ofstream(objects / "FORMAT") << newer << "\n";
   CHECK_THROWS_WITH(ObjectStore(objects, StoreOptions{}),
-                    Catch::Contains("format 3") && Catch::Contains("use a newer fomo"));
+                    Catch::Contains("format " + newer) && Catch::Contains("use a newer fomo"));
   std::ofstream(objects / "FORMAT") << "two\n";
   CHECK_THROWS_AS(ObjectStore(objects, StoreOptions{}), CorruptError);
+}
+
+namespace {
+
+// The next version of a weight in which a tenth of the elements moved in their
+// low mantissa bits: its delta is mostly zero bytes, which format 3 codes sparse.
+Tensor SparselyUpdated(const Tensor& t, uint32_t seed) {
+  Tensor next{t.dtype, t.shape, ByteBuffer(t.bytes.size())};
+  std::memcpy(next.bytes.data(), t.bytes.data(), t.bytes.size());
+  std::mt19937 rng(seed);
+  auto* words = reinterpret_cast<uint32_t*>(next.bytes.data());
+  for (size_t i = 0; i < t.bytes.size() / 4; ++i) {
+    if (rng() % 10 == 0) words[i] ^= (rng() & 0xfff) | 1;
+  }
+  return next;
+}
+
+}  // namespace
+
+TEST_CASE("a format-2 store writes no sparse planes until gc upgrades it", "[store][pack][gc][sparse]") {
+  TempDir dir;
+  const fs::path old_objects = dir / "old", new_objects = dir / "new";
+  ObjectStore::Initialize(old_objects);
+  ObjectStore::Initialize(new_objects);
+  WriteFileAtomic(old_objects / "FORMAT", "2\n", 2);
+  const Tensor base = RandomF32({512, 1024}, 3);  // past the codec's probe threshold
+  const Tensor next = SparselyUpdated(base, 4), third = SparselyUpdated(next, 5);
+
+  ObjectStore old_store(old_objects, StoreOptions{}), new_store(new_objects, StoreOptions{});
+  REQUIRE(old_store.format() == 2);
+  REQUIRE(new_store.format() == kStoreFormat);
+  REQUIRE(kStoreFormat >= kSparsePlanesFormat);
+  const ObjectId base_id = Store(old_store, base), next_id = TensorId(next.view());
+  Store(new_store, base);
+  const PutResult old_delta = old_store.Put(next_id, next.view(), base_id);
+  const PutResult new_delta = new_store.Put(next_id, next.view(), base_id);
+  REQUIRE(old_delta.encoding == Encoding::kDelta);
+  REQUIRE(new_delta.encoding == Encoding::kDelta);
+  INFO("format 2: " << old_delta.stored_size << " bytes, format 3: " << new_delta.stored_size);
+  CHECK(new_delta.stored_size < old_delta.stored_size * 9 / 10);
+  CHECK(ReadsBack(old_store, next));
+  CHECK(ReadsBack(new_store, next));
+
+  old_store.Repack({base_id, next_id});
+  CHECK(old_store.format() == kStoreFormat);
+  CHECK(ReadFileToString(old_objects / "FORMAT") == std::to_string(kStoreFormat) + "\n");
+  // Upgraded, it codes the next delta as a new store does; what it held still reads.
+  const ObjectId third_id = TensorId(third.view());
+  const PutResult upgraded = old_store.Put(third_id, third.view(), next_id);
+  CHECK(upgraded.stored_size == new_store.Put(third_id, third.view(), next_id).stored_size);
+  CHECK(ReadsBack(old_store, next));
+  CHECK(ReadsBack(old_store, third));
+  CHECK(ReadsBack(ObjectStore(old_objects, StoreOptions{}), third));
 }
