@@ -125,7 +125,7 @@ std::optional<StoredVersion> CommitOne(Context& ctx, const CommitOptions& o, con
   StoredVersion parent = LoadVersion(repo.graph(), *head.commit);
   core::ClipConfig repo_config = core::ClipConfig::FromJsonText(parent.config_json, "repository config");
 
-  core::Checkpoint ckpt = core::LoadCheckpoint(path, ConfigSourceOf(o.checkpoint, repo_config));
+  core::Checkpoint ckpt = core::LoadCheckpoint(path, ConfigSourceOf(o.checkpoint, repo_config), /*on_demand=*/true);
   if (!(ckpt.config == repo_config)) {
     throw Error(fmt::format("cannot commit '{}': its model config differs from the repository's", path.string()));
   }
@@ -135,12 +135,8 @@ std::optional<StoredVersion> CommitOne(Context& ctx, const CommitOptions& o, con
   }
 
   // A line keeps its dtype unless the commit says otherwise.
-  std::vector<NamedTensor> tensors = ckpt.tensors;
-  core::ConvertedWeights converted;
-  if (!o.dtype.empty()) {
-    converted = core::ConvertWeights(tensors, core::ParseWeightDtype(o.dtype, "--dtype"));
-    tensors = converted.named;
-  }
+  if (!o.dtype.empty()) core::ConvertOnDemand(ckpt, core::ParseWeightDtype(o.dtype, "--dtype"));
+  const std::vector<NamedTensor>& tensors = ckpt.tensors;
   const size_t changed = core::CountDtypeChanges(tensors, parent.manifest);
   if (changed && !o.dtype_change) {
     auto line = core::CommonFloatDtype(parent.manifest);
@@ -160,6 +156,7 @@ std::optional<StoredVersion> CommitOne(Context& ctx, const CommitOptions& o, con
   VersionDraft draft;
   draft.tensors = tensors;
   draft.release = [&ckpt](const TensorView& view) { ckpt.Release(view); };
+  draft.produce = [&ckpt](size_t i, uint8_t* out) { ckpt.Produce(i, out); };
   draft.config_json = parent.config_json;
   std::string message = o.message;
   if (message.empty() || several) {

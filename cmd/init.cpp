@@ -101,7 +101,8 @@ int RunInit(Context& ctx, InitOptions o) {
     auto expected = ckpt.config.ExpectedTensors();
     for (size_t i = 0; i < expected.size(); ++i) ckpt.tensors.push_back({expected[i].first, initialised[i].view()});
   } else {
-    ckpt = core::LoadCheckpoint(o.from, ConfigSourceOf(o.checkpoint, std::nullopt));
+    // Converted tensors are made as they are stored, unless training reads them first.
+    ckpt = core::LoadCheckpoint(o.from, ConfigSourceOf(o.checkpoint, std::nullopt), /*on_demand=*/o.pretrain.empty());
     if (!ctx.global.quiet && !ctx.global.json) PrintImportReport(ckpt);
   }
 
@@ -130,6 +131,7 @@ int RunInit(Context& ctx, InitOptions o) {
       VersionDraft draft;
       draft.tensors = ckpt.tensors;
       draft.release = [&ckpt](const TensorView& view) { ckpt.Release(view); };
+      draft.produce = [&ckpt](size_t i, uint8_t* out) { ckpt.Produce(i, out); };
       draft.config_json = ckpt.config.ToJson();
       std::string message = o.message;
       if (message.empty()) {

@@ -55,9 +55,19 @@ const NamedTensor& Need(const std::map<std::string, const NamedTensor*>& by_name
   return *it->second;
 }
 
+// Drops a source view's mapped pages once a produced tensor has read it.
+void ReleaseIn(const std::vector<std::shared_ptr<SafetensorsFile>>& files, const TensorView& view) {
+  for (const auto& file : files) {
+    if (file->Release(view)) return;
+  }
+}
+
+// The canonical tensors of a Hugging Face state dict: renamed views where the
+// layouts agree, producers where a tensor is transposed or joined from q, k and v.
 std::vector<NamedTensor> FromHuggingFace(const std::map<std::string, const NamedTensor*>& by_name,
                                          const ClipConfig& config, const fs::path& path,
-                                         std::vector<std::shared_ptr<ByteBuffer>>* owned) {
+                                         const std::vector<std::shared_ptr<SafetensorsFile>>& files,
+                                         std::vector<std::function<void(uint8_t*)>>* producers) {
   std::vector<NamedTensor> out;
   std::set<std::string> used;
   for (const auto& m : HuggingFaceMappings(config)) {
@@ -66,17 +76,19 @@ std::vector<NamedTensor> FromHuggingFace(const std::map<std::string, const Named
       parts.push_back(&Need(by_name, name, path));
       used.insert(name);
     }
-    const TensorView& first = parts[0]->view;
+    const TensorView first = parts[0]->view;
     if (m.transform == HfTransform::kCopy) {
       out.push_back({m.canonical, first});
+      producers->emplace_back();
     } else if (m.transform == HfTransform::kTranspose) {
       if (first.shape.size() != 2) {
         throw Error(fmt::format("cannot import '{}': tensor '{}' is not 2-D", path.string(), m.hf[0]));
       }
-      auto buffer = std::make_shared<ByteBuffer>(first.size);
-      Transpose2D(first.data, buffer->data(), first.shape[0], first.shape[1], DtypeSize(first.dtype));
-      owned->push_back(buffer);
-      out.push_back({m.canonical, {first.dtype, {first.shape[1], first.shape[0]}, buffer->data(), first.size}});
+      out.push_back({m.canonical, {first.dtype, {first.shape[1], first.shape[0]}, nullptr, first.size}});
+      producers->push_back([first, files](uint8_t* dst) {
+        Transpose2D(first.data, dst, first.shape[0], first.shape[1], DtypeSize(first.dtype));
+        ReleaseIn(files, first);
+      });
     } else {
       for (const NamedTensor* p : parts) {
         if (p->view.dtype != first.dtype || p->view.shape != first.shape || first.shape.empty()) {
@@ -84,12 +96,18 @@ std::vector<NamedTensor> FromHuggingFace(const std::map<std::string, const Named
                                   p->name, parts[0]->name));
         }
       }
-      auto buffer = std::make_shared<ByteBuffer>(3 * first.size);
-      for (size_t k = 0; k < 3; ++k) std::memcpy(buffer->data() + k * first.size, parts[k]->view.data, first.size);
-      owned->push_back(buffer);
+      std::vector<TensorView> rows;
+      for (const NamedTensor* p : parts) rows.push_back(p->view);
       Shape shape = first.shape;
       shape[0] *= 3;
-      out.push_back({m.canonical, {first.dtype, shape, buffer->data(), buffer->size()}});
+      out.push_back({m.canonical, {first.dtype, shape, nullptr, 3 * first.size}});
+      producers->push_back([rows, files](uint8_t* dst) {
+        for (const TensorView& part : rows) {
+          std::memcpy(dst, part.data, part.size);
+          dst += part.size;
+          ReleaseIn(files, part);
+        }
+      });
     }
   }
   for (const auto& [name, tensor] : by_name) {
@@ -214,13 +232,50 @@ void ReadWeightFiles(const CheckpointSource& source, Checkpoint* ckpt,
 
 }  // namespace
 
-void Checkpoint::Release(const TensorView& view) const {
-  for (const auto& file : files) {
-    if (file->Release(view)) return;
+void Checkpoint::Release(const TensorView& view) const { ReleaseIn(files, view); }
+
+void Checkpoint::Produce(size_t index, uint8_t* out) const {
+  if (OnDemand(index)) {
+    producers[index](out);
+  } else if (tensors[index].view.size) {
+    std::memcpy(out, tensors[index].view.data, tensors[index].view.size);
   }
 }
 
-Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source) {
+void Checkpoint::Materialize() {
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (!OnDemand(i)) continue;
+    auto buffer = std::make_shared<ByteBuffer>(tensors[i].view.size);
+    producers[i](buffer->data());
+    tensors[i].view.data = buffer->data();
+    owned.push_back(std::move(buffer));
+    producers[i] = nullptr;
+  }
+}
+
+void ConvertOnDemand(Checkpoint& ckpt, Dtype to) {
+  if (!IsFloatingPoint(to)) throw Error("weights convert only to a floating-point dtype");
+  ckpt.producers.resize(ckpt.tensors.size());
+  for (size_t i = 0; i < ckpt.tensors.size(); ++i) {
+    TensorView& view = ckpt.tensors[i].view;
+    if (view.dtype == to || !IsFloatingPoint(view.dtype)) continue;
+    const TensorView source = view;
+    const uint64_t count = NumElements(source.shape);
+    view = TensorView{to, source.shape, nullptr, ByteSize(to, source.shape)};
+    ckpt.producers[i] = [source, count, to, inner = std::move(ckpt.producers[i]), files = ckpt.files](uint8_t* out) {
+      if (inner) {  // a layout conversion first
+        ByteBuffer staged(source.size);
+        inner(staged.data());
+        ConvertFloats(staged.data(), source.dtype, out, to, count);
+      } else {
+        ConvertFloats(source.data, source.dtype, out, to, count);
+        ReleaseIn(files, source);
+      }
+    };
+  }
+}
+
+Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source, bool on_demand) {
   Checkpoint ckpt;
   ckpt.path = path;
   CheckpointSource located = LocateCheckpoint(path);
@@ -268,7 +323,7 @@ Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source) {
   ckpt.notes.insert(ckpt.notes.end(), resolved.notes.begin(), resolved.notes.end());
 
   if (ckpt.layout == Layout::kHuggingFace) {
-    ckpt.tensors = FromHuggingFace(by_name, ckpt.config, path, &ckpt.owned);
+    ckpt.tensors = FromHuggingFace(by_name, ckpt.config, path, ckpt.files, &ckpt.producers);
     CheckTensorsMatch(ckpt.tensors, ckpt.config, fmt::format("cannot import '{}'", path.string()));
   } else {
     // Already canonical: check the set against the config (missing, unexpected,
@@ -283,6 +338,7 @@ Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source) {
     CheckTensorsMatch(weights, ckpt.config, fmt::format("cannot import '{}'", path.string()));
     for (const auto& [name, shape] : ckpt.config.ExpectedTensors()) ckpt.tensors.push_back(*canonical.at(name));
   }
+  if (!on_demand) ckpt.Materialize();
   return ckpt;
 }
 

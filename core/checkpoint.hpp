@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,16 +35,33 @@ struct Checkpoint {
   std::vector<std::shared_ptr<ByteBuffer>> owned;
   std::vector<std::shared_ptr<Tensor>> owned_tensors;
 
+  // Tensors made on demand, by index into tensors (empty where the view holds the
+  // bytes): a Hugging Face layout's q, k and v rows joined, a transposed map, a
+  // --dtype conversion. Such a view has dtype, shape and size but no data until
+  // Produce writes it; a commit stores them so, one tensor at a time.
+  std::vector<std::function<void(uint8_t* out)>> producers;
+
   // Drops the resident pages of a tensor read from a mapped file (a no-op for
   // converted, owned tensors): a commit releases each tensor once stored, so the
   // checkpoint is never in memory whole.
   void Release(const TensorView& view) const;
+  bool OnDemand(size_t index) const { return index < producers.size() && producers[index]; }
+  // Writes tensor index's bytes (view.size of them) to out.
+  void Produce(size_t index, uint8_t* out) const;
+  // Makes every tensor resident, for code that reads the weights themselves.
+  void Materialize();
 };
 
 // Reads a checkpoint (any format core/checkpoint_source.hpp locates), detects its
 // layout, resolves its config (core/config_resolution.hpp) and converts it to the
 // canonical layout. Throws fomo::Error naming the checkpoint and the problem.
-Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source);
+// With on_demand, converted tensors are left to Checkpoint::Produce (a commit's
+// way); otherwise every tensor is resident.
+Checkpoint LoadCheckpoint(const fs::path& path, const ConfigSource& source, bool on_demand = false);
+
+// Every floating-point tensor converted to `to` when produced (commit --dtype):
+// the conversion costs a tensor's memory at a time, not the model's.
+void ConvertOnDemand(Checkpoint& checkpoint, Dtype to);
 
 // Throws unless tensors are exactly the config's tensors with its shapes.
 void CheckTensorsMatch(const std::vector<NamedTensor>& tensors, const ClipConfig& config,

@@ -285,9 +285,18 @@ std::optional<StoredVersion> CommitVersion(Repository& repo, const VersionDraft&
     std::set<ObjectId> claimed;
     try {
       ParallelFor(order.size(), store.options().threads, [&](size_t k) {
-        const NamedTensor& t = draft.tensors[order[k]];
+        const NamedTensor& planned = draft.tensors[order[k]];
+        NamedTensor t = planned;
+        std::optional<ByteBuffer> produced;
+        if (!t.view.data && t.view.size && draft.produce) {
+          produced.emplace(t.view.size);
+          draft.produce(order[k], produced->data());
+          t.view.data = produced->data();
+        }
+        // Put may call release before it has read the bytes (a mapped file's pages
+        // then fault in again); a produced buffer goes at the end of this tensor.
         auto release = [&] {
-          if (draft.release) draft.release(t.view);
+          if (!produced && draft.release) draft.release(t.view);
         };
         const ObjectId id = TensorId(t.view);
         ids[order[k]] = id;

@@ -43,6 +43,11 @@ struct VersionDraft {
   // a checkpoint mapped from disk drops those pages, so that committing a model
   // holds a few tensors in memory, not all of them.
   std::function<void(const TensorView&)> release;
+  // Tensors made on demand (an import's layout or dtype conversion): their view has
+  // dtype, shape and size but no data, and produce(i, out) writes tensor i's bytes.
+  // Each lives in a buffer only while it is stored, so a converted import holds a
+  // tensor per thread, not a converted copy of the model.
+  std::function<void(size_t index, uint8_t* out)> produce;
   std::vector<NamedTensor> method_state;
   std::string config_json;
   nlohmann::json recipe = nlohmann::json::object();

@@ -45,3 +45,37 @@ TEST_CASE("init, commit, export and merge stream: peak memory stays well under t
   // Three inputs (two versions and the base) and the output, a tensor each.
   CHECK(merge < 1.0 * model);
 }
+
+TEST_CASE("imports that convert (a Hugging Face layout, --dtype) convert a tensor at a time", "[cli][memory]") {
+  TempDir dir;
+  fs::path a = dir / "a.safetensors";
+  REQUIRE(RunGen({"base", "--shape", "vit-b-32", "-o", a.string(), "--seed", "1"}).exit_code == 0);
+  const double model = static_cast<double>(fs::file_size(a));
+  auto peak = [&](const std::vector<std::string>& args, const fs::path& where) {
+    RunResult r = RunFomo(args, where);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return static_cast<double>(r.peak_rss_bytes);
+  };
+  REQUIRE(RunFomo({"init", "repo", "--from", a.string(), "--no-eval", "-q"}, dir.path()).exit_code == 0);
+  // The Hugging Face layout splits q, k and v and transposes the projections: an
+  // import joins and transposes them back.
+  REQUIRE(RunFomo({"export", "-o", (dir / "hf").string(), "--layout", "hf", "-q"}, dir / "repo").exit_code == 0);
+  const double hf = peak({"init", "from-hf", "--from", (dir / "hf").string(), "--no-eval", "-q"}, dir.path());
+  REQUIRE(RunFomo({"export", "-o", (dir / "back.safetensors").string(), "--layout", "openai", "-q"}, dir / "from-hf")
+              .exit_code == 0);
+  // An f16 copy committed back with --dtype f32: every tensor converted.
+  REQUIRE(RunFomo({"export", "-o", (dir / "f16.safetensors").string(), "--dtype", "f16", "-q"}, dir / "repo").exit_code == 0);
+  const double dtype = peak({"commit", (dir / "f16.safetensors").string(), "--dtype", "f32", "--no-eval", "-q"}, dir / "repo");
+  RunResult shown = RunFomo({"show", "--json"}, dir / "repo");
+  REQUIRE(shown.exit_code == 0);
+  CHECK(shown.out.find("\"F32\"") != std::string::npos);
+  // Joined and transposed back bit for bit: the weights the directory was exported from.
+  CHECK(TensorBytes(dir / "back.safetensors") == TensorBytes(a));
+#ifdef FOMO_SANITIZED
+  FOMO_SKIP("a sanitizer build's shadow memory makes peak RSS meaningless");
+#endif
+  INFO("model " << model / 1e6 << " MB; peak RSS in models: init from hf " << hf / model << ", commit --dtype " << dtype / model);
+  CHECK(hf < 0.75 * model);
+  CHECK(dtype < 0.75 * model);
+}
