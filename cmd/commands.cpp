@@ -8,7 +8,7 @@ const std::vector<CommandInfo>& Commands() {
       // commit takes the write lock itself, once its inputs are known to be checkpoints.
       {"commit", "record checkpoints as the next versions", RepoAccess::kRead, SetupCommit},
       // Training, merging and evaluating take no lock while they work: the write lock
-      // is held only to publish (gate_commit.hpp); evaluations are rows in WAL mode.
+      // is held only to publish (train/publication.hpp); evaluations are rows in WAL mode.
       {"patch", "train a patch version (x.y.z+1) on new data", RepoAccess::kRead, SetupPatch},
       {"minor", "train a minor version (x.y+1.0) on new data", RepoAccess::kRead, SetupMinor},
       {"major", "train a major version (x+1.0.0) on new data", RepoAccess::kRead, SetupMajor},

@@ -10,7 +10,7 @@
 
 #include "cmd/checkpoint_import.hpp"
 #include "cmd/command.hpp"
-#include "cmd/evaluate_new.hpp"
+#include "cmd/terminal_reporter.hpp"
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
 #include "core/checkpoint.hpp"
@@ -19,6 +19,7 @@
 #include "core/weight_dtype.hpp"
 #include "storage/error.hpp"
 #include "storage/versions.hpp"
+#include "train/version_evaluation.hpp"
 
 namespace fomo::cmd {
 
@@ -192,7 +193,10 @@ std::optional<StoredVersion> CommitOne(Context& ctx, const CommitOptions& o, con
     std::cout << VersionLine(*v, *head.branch, "from " + parent.version.Tag()) << "\n";
     if (ctx.global.verbose) PrintTensorTable(v->manifest);
   }
-  if (!o.no_eval) EvaluateNewVersion(ctx, repo, v->commit.id);
+  if (!o.no_eval) {
+    TerminalReporter reporter(ctx);
+    train::EvaluateNewVersion(repo, v->commit.id, reporter);
+  }
   return v;
 }
 

@@ -8,12 +8,13 @@
 #include <fmt/format.h>
 
 #include "cmd/command.hpp"
-#include "cmd/evaluate_new.hpp"
+#include "cmd/terminal_reporter.hpp"
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
 #include "core/evaluation.hpp"
 #include "core/weight_diff.hpp"
 #include "storage/versions.hpp"
+#include "train/version_evaluation.hpp"
 
 namespace fomo::cmd {
 
@@ -66,7 +67,10 @@ int RunDiff(Context& ctx, const DiffOptions& o) {
   Repository& repo = ctx.repo();
   StoredVersion a = LoadVersion(repo.graph(), ResolveRevision(repo, o.a));
   StoredVersion b = LoadVersion(repo.graph(), ResolveRevision(repo, o.b));
-  if (!o.no_eval) EvaluateMissing(ctx, repo, {a.commit.id, b.commit.id});
+  if (!o.no_eval) {
+    TerminalReporter reporter(ctx);
+    train::EvaluateMissing(repo, {a.commit.id, b.commit.id}, reporter);
+  }
   // Both summarised over one suite: the newer version's as it was made (what the
   // older had been taught and what the newer added), or today's.
   const core::Suites suites =

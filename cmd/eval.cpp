@@ -6,11 +6,12 @@
 #include <fmt/format.h>
 
 #include "cmd/command.hpp"
-#include "cmd/evaluate_new.hpp"
+#include "cmd/terminal_reporter.hpp"
 #include "cmd/output.hpp"
 #include "core/evaluation.hpp"
 #include "storage/error.hpp"
 #include "storage/versions.hpp"
+#include "train/version_evaluation.hpp"
 
 namespace fomo::cmd {
 
@@ -32,14 +33,14 @@ int RunEval(Context& ctx, const EvalOptions& o) {
     if (o.suite != "all" && o.suite != "adaptation" && o.suite != "retention") {
       throw UsageError(fmt::format("--suite must be adaptation, retention or all, not '{}'", o.suite));
     }
-    selectors = SuiteSelectors(repo, o.suite);
+    selectors = train::SuiteSelectors(repo, o.suite);
     if (selectors.empty()) throw Error("no datasets to evaluate: fomo.yaml's suites are empty (or give --dataset)");
   }
   std::vector<CommitId> commits;
   for (const auto& rev : o.revs.empty() ? std::vector<std::string>{"HEAD"} : o.revs) {
     commits.push_back(ResolveRevision(repo, rev));
   }
-  EvalReporter reporter(ctx);
+  EvalReporter reporter(ctx.global);
   auto records = core::EvaluateVersions(repo, commits, selectors, o.force, reporter.callbacks(),
                                         o.allow_overlap ? core::OverlapPolicy::kAllow : core::OverlapPolicy::kRefuse);
   reporter.Finish();

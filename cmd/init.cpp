@@ -8,18 +8,20 @@
 #include <fmt/format.h>
 
 #include "cmd/command.hpp"
-#include "cmd/evaluate_new.hpp"
+#include "cmd/option_values.hpp"
+#include "cmd/terminal_reporter.hpp"
 #include "cmd/checkpoint_import.hpp"
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
 #include "core/arch.hpp"
 #include "core/checkpoint.hpp"
 #include "core/evaluation.hpp"
-#include "cmd/train_run.hpp"
 #include "core/torch_api.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
 #include "storage/versions.hpp"
+#include "train/training_job.hpp"
+#include "train/version_evaluation.hpp"
 
 namespace fomo::cmd {
 
@@ -48,18 +50,19 @@ struct Pretrained {
 Pretrained Pretrain(Context& ctx, const InitOptions& o, const core::Checkpoint& ckpt, const YAML::Node& document) {
   train::UpdateOptions options = train::UpdateOptions::Defaults("pretrain", document, "fomo.yaml");
   options.data.clear();
-  for (const auto& selector : o.pretrain) options.data.push_back(TrainingSelector(selector));
+  for (const auto& selector : o.pretrain) options.data.push_back(train::TrainingSelector(selector));
   if (!o.steps.empty()) options.budget = {ParseOptionCount("--steps", o.steps), std::nullopt, std::nullopt};
   if (!o.batch_size.empty()) options.batch_size = ParseOptionCount("--batch-size", o.batch_size);
   if (!o.lr.empty()) options.schedule.peak_lr = ParseOptionNumber("--lr", o.lr);
   schedules::TaskSchedule(options.schedule, 1000, 0);  // a bad --lr fails before any work
   options.seed = static_cast<uint64_t>(o.seed);
-  TrainingJob job;
+  train::TrainingJob job;
   job.label = "pretraining v1.0.0";
   job.config = ckpt.config;
   job.weights = ckpt.tensors;
   job.options = options;
-  TrainingResult trained = RunTraining(ctx, document, job);
+  TerminalReporter reporter(ctx);
+  train::TrainingResult trained = train::RunTraining(reporter, document, job);
   return {std::move(trained.outcome.weights), options, trained.budget};
 }
 
@@ -178,9 +181,10 @@ int RunInit(Context& ctx, InitOptions o) {
 
   Repository repo = Repository::Open(root);
   if (!o.no_eval) repo.LockForWriting(ctx.global.quiet);
+  TerminalReporter reporter(ctx);
   if (ctx.global.json) {
     // Scripts get the measured metrics in the same object.
-    if (!o.no_eval) EvaluateNewVersion(ctx, repo, base.commit.id);
+    if (!o.no_eval) train::EvaluateNewVersion(repo, base.commit.id, reporter);
     nlohmann::json out = VersionJson(base, RefNames::Collect(repo.graph()), core::MetricsOf(repo, base.commit.id));
     if (!fresh) out["import"] = ImportReportJson(ckpt);
     PrintJson(out);
@@ -194,7 +198,7 @@ int RunInit(Context& ctx, InitOptions o) {
               << "\n";
     if (ctx.global.verbose) PrintTensorTable(base.manifest);
   }
-  if (!o.no_eval) EvaluateNewVersion(ctx, repo, base.commit.id);
+  if (!o.no_eval) train::EvaluateNewVersion(repo, base.commit.id, reporter);
   return 0;
 }
 

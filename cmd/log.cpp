@@ -6,12 +6,13 @@
 
 #include "cmd/command.hpp"
 #include "cmd/log_graph.hpp"
-#include "cmd/evaluate_new.hpp"
+#include "cmd/terminal_reporter.hpp"
 #include "cmd/output.hpp"
 #include "cmd/version_view.hpp"
 #include "core/evaluation.hpp"
 #include "storage/error.hpp"
 #include "storage/versions.hpp"
+#include "train/version_evaluation.hpp"
 
 namespace fomo::cmd {
 
@@ -70,7 +71,10 @@ int RunLog(Context& ctx, const LogOptions& o) {
   // -n N reads about N commits, however long the history.
   const std::vector<CommitId> walked =
       o.max_count >= 0 ? graph.WalkFirst(starts, static_cast<size_t>(o.max_count)) : graph.Walk(starts);
-  if (o.metrics && o.eval) EvaluateMissing(ctx, repo, walked);
+  if (o.metrics && o.eval) {
+    TerminalReporter reporter(ctx);
+    train::EvaluateMissing(repo, walked, reporter);
+  }
   // One line per version needs only the commit, its version number and (with
   // --metrics) its stored numbers: the manifest, a line per tensor, is not read.
   const bool light = !ctx.global.json && (o.oneline || o.graph);

@@ -10,8 +10,7 @@
 #include <fmt/format.h>
 
 #include "cmd/command.hpp"
-#include "cmd/evaluate_new.hpp"
-#include "cmd/gate_commit.hpp"
+#include "cmd/terminal_reporter.hpp"
 #include "cmd/output.hpp"
 #include "core/checkpoint.hpp"
 #include "cmd/version_view.hpp"
@@ -21,6 +20,7 @@
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
 #include "storage/versions.hpp"
+#include "train/publication.hpp"
 
 namespace fomo::cmd {
 
@@ -93,7 +93,7 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
   const std::string method_name = merge::MergeMethodName(method);
   auto level = ParseBumpLevel(a.bump);
   if (!level) throw UsageError(fmt::format("--bump must be patch, minor or major, not '{}'", a.bump));
-  if (!a.require.empty()) CheckGateMeasurable(repo, a.require, {});
+  if (!a.require.empty()) train::CheckGateMeasurable(repo, a.require, {});
   if (recipe.models.size() < 2 && method != merge::MergeMethod::kTaskArithmetic && method != merge::MergeMethod::kTies &&
       method != merge::MergeMethod::kDare && method != merge::MergeMethod::kMagmax) {
     throw UsageError(fmt::format("merge method '{}' needs at least two versions", method_name));
@@ -141,7 +141,7 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
   // merge is published. Merged tensors go to the store as they are computed, so the
   // write lock is held from here (gc must not see them unreferenced).
   const std::string line = head.commit && std::find(commits.begin(), commits.end(), *head.commit) != commits.end()
-                               ? LineAt(graph, *head.commit)
+                               ? train::LineAt(graph, *head.commit)
                                : std::string();
   repo.LockForWriting(ctx.global.quiet);
   ProgressMeter meter("merging", chatty);
@@ -193,7 +193,7 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
   draft.allow_empty = true;
   // The line advances when its tip is one of the merged versions; otherwise the
   // merge starts a branch of its own, as `fomo minor --from` does.
-  Publication publication({a.require, line, parents.front(), highest, *level});
+  train::Publication publication({a.require, line, parents.front(), highest, *level});
   publication.Prepare(repo, draft);
   StoredVersion made = *CommitVersion(repo, draft);
   repo.Unlock();
@@ -210,7 +210,8 @@ int RunMerge(Context& ctx, const MergeArgs& a) {
     root = info.parents.front();
   }
   nlohmann::json verdict;
-  const int exit_code = publication.Finish(ctx, repo, made, root, a.no_eval, &status, &verdict);
+  TerminalReporter reporter(ctx);
+  const int exit_code = publication.Finish(repo, made, root, a.no_eval, reporter, &status, &verdict);
   if (ctx.global.json) {
     nlohmann::json out = VersionJson(LoadVersion(graph, made.commit.id), RefNames::Collect(graph),
                                      core::MetricsOf(repo, made.commit.id));

@@ -36,8 +36,6 @@ std::string FormatTime(int64_t epoch_seconds) {
   return buf;
 }
 
-std::string ShortId(const CommitId& id) { return id.substr(0, 10); }
-
 std::string Colour(const std::string& text, const char* ansi_code) {
   static const bool enabled = StdoutIsTerminal() && !std::getenv("NO_COLOR");
   if (!enabled) return text;
@@ -47,9 +45,7 @@ std::string Colour(const std::string& text, const char* ansi_code) {
 void PrintJson(const nlohmann::json& value) { std::cout << value.dump(2) << "\n"; }
 
 CommitId ResolveRevision(const Repository& repo, const std::string& rev) {
-  auto id = repo.graph().Resolve(rev);
-  if (!id) throw Error(fmt::format("unknown revision '{}'", rev));
-  return *id;
+  return fomo::ResolveRevision(repo.graph(), rev);
 }
 
 ProgressMeter::ProgressMeter(std::string label, bool enabled, std::string unit)

@@ -22,7 +22,6 @@ std::string FormatBytes(uint64_t bytes);  // "3.4 MiB"
 // floats rounded the same way.
 std::string PlainValue(const nlohmann::json& value);
 std::string FormatTime(int64_t epoch_seconds);  // "2026-11-23 07:05:12 +0000"
-std::string ShortId(const CommitId& id);
 // ANSI colour on a terminal (unless NO_COLOR is set); the plain text otherwise.
 std::string Colour(const std::string& text, const char* ansi_code);
 

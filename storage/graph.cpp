@@ -491,4 +491,10 @@ size_t Graph::LooseRefCount() const {
   return count;
 }
 
+CommitId ResolveRevision(const Graph& graph, const std::string& rev) {
+  auto id = graph.Resolve(rev);
+  if (!id) throw Error(fmt::format("unknown revision '{}'", rev));
+  return *id;
+}
+
 }  // namespace fomo

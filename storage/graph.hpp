@@ -18,6 +18,8 @@ namespace fomo {
 namespace fs = std::filesystem;
 
 using CommitId = std::string;  // 40 hex digits
+// The first 10 hex digits, as fomo prints a commit for people.
+inline std::string ShortId(const CommitId& id) { return id.substr(0, 10); }
 
 struct CommitInfo {
   CommitId id;
@@ -106,5 +108,8 @@ class Graph {
 };
 
 bool IsValidRefName(const std::string& name);
+
+// Graph::Resolve, or throws fomo::Error "unknown revision 'X'".
+CommitId ResolveRevision(const Graph& graph, const std::string& rev);
 
 }  // namespace fomo

@@ -7,6 +7,7 @@
 
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
+#include "storage/graph.hpp"
 
 namespace fomo {
 
@@ -48,7 +49,7 @@ std::string TrainingRunDir::line() const { return run.is_object() ? run.value("l
 std::string TrainingRunDir::Describe() const {
   const std::string from = run.is_object() ? run.value("from", "") : "";
   return fmt::format("fomo {} {} from {} ({})", level().empty() ? "update" : level(),
-                     line().empty() ? "off any branch" : "on " + line(), from.substr(0, 10), dir.filename().string());
+                     line().empty() ? "off any branch" : "on " + line(), ShortId(from), dir.filename().string());
 }
 
 std::vector<TrainingRunDir> ListTrainingRuns(const fs::path& fomo_dir) {

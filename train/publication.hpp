@@ -15,10 +15,12 @@
 #include <string>
 #include <vector>
 
-#include "cmd/command.hpp"
-#include "storage/versions.hpp"
+#include <nlohmann/json.hpp>
 
-namespace fomo::cmd {
+#include "storage/versions.hpp"
+#include "train/reporter.hpp"
+
+namespace fomo::train {
 
 // "rejected/v1.2.0-rc.1", or "rejected/v1.2.0-rc.1-2" when that is taken.
 std::string FreeBranchName(const Graph& graph, const std::string& base);
@@ -52,18 +54,18 @@ class Publication {
   // a candidate is promoted. Returns 0, 3 (rejected) or 4 (pending). status:
   // "committed", "rejected" or "pending"; verdict (for --json): the gate's
   // expression, passed, its values, the branch; null without a gate.
-  int Finish(Context& ctx, Repository& repo, StoredVersion& made, const CommitId& anchor, bool no_eval,
+  int Finish(Repository& repo, StoredVersion& made, const CommitId& anchor, bool no_eval, Reporter& reporter,
              std::string* status, nlohmann::json* verdict);
   // The branch the version was committed to.
   const std::string& branch() const { return branch_; }
 
  private:
   bool LineMoved(const Graph& graph) const;
-  int Pending(Context& ctx, Repository& repo, const StoredVersion& made, std::string* status) const;
+  int Pending(Repository& repo, const StoredVersion& made, Reporter& reporter, std::string* status) const;
 
   Plan plan_;
   std::string branch_;
   bool moved_ = false;  // the line had moved at Prepare
 };
 
-}  // namespace fomo::cmd
+}  // namespace fomo::train

@@ -1,16 +1,13 @@
-#include "cmd/gate_commit.hpp"
-
-#include <iostream>
+#include "train/publication.hpp"
 
 #include <fmt/format.h>
 
-#include "cmd/evaluate_new.hpp"
-#include "cmd/output.hpp"
 #include "core/evaluation.hpp"
 #include "core/gate.hpp"
 #include "storage/error.hpp"
+#include "train/version_evaluation.hpp"
 
-namespace fomo::cmd {
+namespace fomo::train {
 
 std::string FreeBranchName(const Graph& graph, const std::string& base) {
   if (!graph.BranchTarget(base)) return base;
@@ -61,7 +58,7 @@ void Publication::Prepare(Repository& repo, VersionDraft& draft) {
   draft.tag = false;
 }
 
-int Publication::Pending(Context& ctx, Repository& repo, const StoredVersion& made, std::string* status) const {
+int Publication::Pending(Repository& repo, const StoredVersion& made, Reporter& reporter, std::string* status) const {
   *status = "pending";
   const Graph& graph = repo.graph();
   const auto tip = graph.BranchTarget(plan_.line);
@@ -71,20 +68,20 @@ int Publication::Pending(Context& ctx, Repository& repo, const StoredVersion& ma
       "merge it with 'fomo switch {0} && fomo merge {0} {4}', or rebase it by making it again with --from {0} and "
       "dropping this one with 'fomo branch -d {4}'",
       plan_.line, now, ShortId(plan_.first_parent), made.version.Tag(), branch_);
-  if (!ctx.global.json && !ctx.global.quiet) std::cout << fmt::format("pending: {} is on {}\n", made.version.Tag(), branch_);
-  std::cerr << "fomo: " << message << "\n";
+  reporter.Result(fmt::format("pending: {} is on {}", made.version.Tag(), branch_));
+  reporter.Warning(message);
   return static_cast<int>(ExitCode::kPending);
 }
 
-int Publication::Finish(Context& ctx, Repository& repo, StoredVersion& made, const CommitId& anchor, bool no_eval,
-                        std::string* status, nlohmann::json* verdict_json) {
+int Publication::Finish(Repository& repo, StoredVersion& made, const CommitId& anchor, bool no_eval,
+                        Reporter& reporter, std::string* status, nlohmann::json* verdict_json) {
   *status = "committed";
   *verdict_json = nullptr;
   if (!no_eval || gated()) {
-    EvaluateNewVersion(ctx, repo, made.commit.id);
-    EvaluateMissing(ctx, repo, {plan_.first_parent});
+    EvaluateNewVersion(repo, made.commit.id, reporter);
+    EvaluateMissing(repo, {plan_.first_parent}, reporter);
   }
-  if (!gated()) return moved_ ? Pending(ctx, repo, made, status) : 0;
+  if (!gated()) return moved_ ? Pending(repo, made, reporter, status) : 0;
 
   // All three over the new version's suite, so "adaptation > parent.adaptation"
   // compares them on the same data (the parent's own suite lacks what this trained on).
@@ -93,7 +90,7 @@ int Publication::Finish(Context& ctx, Repository& repo, StoredVersion& made, con
                           core::MetricsOf(repo, plan_.first_parent, suites), core::MetricsOf(repo, anchor, suites)};
   const core::GateResult verdict = core::Gate::Parse(plan_.require).Evaluate(inputs);
   // Settling moves refs: under the lock, against the refs as they are now.
-  repo.LockForWriting(ctx.global.quiet);
+  repo.LockForWriting(reporter.quiet());
   Graph& graph = repo.graph();
   const std::string pending = branch_;
   if (!verdict.passed) {
@@ -104,23 +101,19 @@ int Publication::Finish(Context& ctx, Repository& repo, StoredVersion& made, con
     *status = "rejected";
     *verdict_json = {{"require", plan_.require}, {"passed", false}, {"values", verdict.explanation}, {"branch", branch_}};
     const std::string line = plan_.line.empty() ? "no line" : "'" + plan_.line + "'";
-    if (!ctx.global.json) {
-      std::cout << fmt::format("rejected: {} fails --require '{}' ({}); it is on {}, {} did not advance\n",
-                               made.version.Tag(), plan_.require, verdict.explanation, branch_, line);
-    }
-    std::cerr << fmt::format("fomo: --require '{}' failed ({}): the version is on branch '{}', {} did not advance\n",
-                             plan_.require, verdict.explanation, branch_, line);
+    reporter.Verdict(fmt::format("rejected: {} fails --require '{}' ({}); it is on {}, {} did not advance",
+                                 made.version.Tag(), plan_.require, verdict.explanation, branch_, line));
+    reporter.Warning(fmt::format("--require '{}' failed ({}): the version is on branch '{}', {} did not advance",
+                                 plan_.require, verdict.explanation, branch_, line));
     return static_cast<int>(ExitCode::kGateFailed);
   }
   *verdict_json = {{"require", plan_.require}, {"passed", true}, {"values", verdict.explanation}, {"branch", branch_}};
   if (moved_ || LineMoved(graph)) {
     repo.Unlock();
-    if (!ctx.global.quiet && !ctx.global.json) {
-      std::cout << fmt::format("passed: {} holds --require '{}' ({})\n", made.version.Tag(), plan_.require,
-                               verdict.explanation);
-    }
+    reporter.Result(fmt::format("passed: {} holds --require '{}' ({})", made.version.Tag(), plan_.require,
+                                verdict.explanation));
     moved_ = true;
-    return Pending(ctx, repo, made, status);
+    return Pending(repo, made, reporter, status);
   }
   // The candidate becomes the release: its number now, the line, the tag.
   const SemVer release = NextFreeVersion(graph, plan_.bumped_from, plan_.level);
@@ -132,12 +125,10 @@ int Publication::Finish(Context& ctx, Repository& repo, StoredVersion& made, con
   repo.Unlock();
   (*verdict_json)["branch"] = branch_;
   (*verdict_json)["candidate"] = made.version.Tag();
-  if (!ctx.global.quiet && !ctx.global.json) {
-    std::cout << fmt::format("passed: {} holds --require '{}' ({}) and is on {} as {}\n", made.version.Tag(),
-                             plan_.require, verdict.explanation, branch_, release.Tag());
-  }
+  reporter.Result(fmt::format("passed: {} holds --require '{}' ({}) and is on {} as {}", made.version.Tag(),
+                              plan_.require, verdict.explanation, branch_, release.Tag()));
   made = std::move(promoted);
   return 0;
 }
 
-}  // namespace fomo::cmd
+}  // namespace fomo::train

@@ -1,7 +1,7 @@
-// Running one training job from a command (init --pretrain, patch, minor, major):
-// loading the data of each mixture source, the budget, Ctrl-C handling, progress
-// lines, and the training run's rows in fomo.sqlite. The training itself happens
-// in the LibTorch module (train/trainer.cpp).
+// Running one training job (init --pretrain, patch, minor, major, a stream's
+// task): loading the data of each mixture source, the budget, Ctrl-C handling,
+// progress, and the training run's rows in fomo.sqlite. The training itself
+// happens in the LibTorch module (train/trainer.cpp).
 #pragma once
 
 #include <optional>
@@ -10,20 +10,21 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cmd/command.hpp"
 #include "core/clip_config.hpp"
 #include "storage/budget.hpp"
+#include "storage/repository.hpp"
+#include "train/reporter.hpp"
 #include "train/train_api.hpp"
 #include "train/update_options.hpp"
 
-namespace fomo::cmd {
+namespace fomo::train {
 
 struct TrainingJob {
   std::string label;  // "training v1.1.0", for progress lines
   core::ClipConfig config;
   std::vector<NamedTensor> weights;
   std::vector<NamedTensor> method_state;  // what the source version's online method left
-  train::UpdateOptions options;
+  UpdateOptions options;
   int64_t task_index = 0;
   std::vector<std::string> pretrain;  // replay selectors
   std::vector<std::string> buffer;    // earlier updates' selectors
@@ -36,7 +37,7 @@ struct TrainingJob {
 };
 
 struct TrainingResult {
-  train::TrainOutcome outcome;
+  TrainOutcome outcome;
   Budget budget;
   int64_t steps = 0;
   nlohmann::json data;  // what each source held, for the recipe
@@ -47,14 +48,9 @@ struct TrainingResult {
   int stop_signal = 0;                // SIGINT or SIGTERM when the run was asked to stop
 };
 
-// Option values given as text: a finite number, or a positive whole number; a
-// bad one is a usage error naming the option.
-double ParseOptionNumber(const std::string& option, const std::string& text);
-int64_t ParseOptionCount(const std::string& option, const std::string& text);
-
 // Training selectors read the train split unless they name one.
 std::string TrainingSelector(const std::string& text);
 
-TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const TrainingJob& job);
+TrainingResult RunTraining(Reporter& reporter, const YAML::Node& document, const TrainingJob& job);
 
-}  // namespace fomo::cmd
+}  // namespace fomo::train

@@ -1,24 +1,24 @@
-#include "cmd/train_run.hpp"
+#include "train/training_job.hpp"
 
 #include <csignal>
 #include <cmath>
 #include <cstdlib>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <ctime>
-#include <iostream>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
-#include "cmd/output.hpp"
 #include "core/dataset.hpp"
 #include "core/tokenizer.hpp"
 #include "storage/error.hpp"
 #include "train/budget.hpp"
 
-namespace fomo::cmd {
+namespace fomo::train {
 
 namespace {
 
@@ -59,18 +59,16 @@ struct LoadedSource {
 // Loads each selector's images and adds them to the corpus: class datasets offer
 // every template of the class as a caption, caption datasets their own caption.
 LoadedSource LoadSource(const core::DatasetRegistry& registry, const std::vector<std::string>& selectors, int source,
-                        uint64_t seed, train::TrainCorpus& corpus, Context& ctx) {
+                        uint64_t seed, TrainCorpus& corpus, Reporter& reporter) {
   LoadedSource loaded;
   for (const auto& text : selectors) {
     core::Selector selector = core::Selector::Parse(TrainingSelector(text), registry);
     const core::DatasetSpec& spec = registry.Get(selector.dataset);
     auto set = std::make_unique<core::ImageSet>(core::LoadImages(spec, selector, seed));
-    if (set->skipped && !ctx.global.quiet) {
-      std::cerr << fmt::format("note: {}: {}\n", selector.Canonical(), set->SkippedNote());
-    }
+    if (set->skipped) reporter.Note(fmt::format("{}: {}", selector.Canonical(), set->SkippedNote()));
     if (set->count() == 0) throw Error(fmt::format("selector '{}' selects no images", text));
     for (int64_t i = 0; i < set->count(); ++i) {
-      train::TrainSample sample;
+      TrainSample sample;
       sample.image = &set->images[static_cast<size_t>(i)];
       if (spec.has_captions()) {
         sample.captions.push_back(corpus.Caption(set->captions[static_cast<size_t>(i)]));
@@ -90,23 +88,6 @@ LoadedSource LoadSource(const core::DatasetRegistry& registry, const std::vector
 
 }  // namespace
 
-double ParseOptionNumber(const std::string& option, const std::string& text) {
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v)) {
-    throw UsageError(fmt::format("{} must be a number, not '{}'", option, text));
-  }
-  return v;
-}
-
-int64_t ParseOptionCount(const std::string& option, const std::string& text) {
-  double v = ParseOptionNumber(option, text);
-  if (v <= 0 || v != std::floor(v) || v > 9e15) {
-    throw UsageError(fmt::format("{} must be a positive whole number, not '{}'", option, text));
-  }
-  return static_cast<int64_t>(v);
-}
-
 std::string TrainingSelector(const std::string& text) {
   return text.find('@') == std::string::npos
              ? (text.find('#') == std::string::npos ? text + "@train"
@@ -114,10 +95,10 @@ std::string TrainingSelector(const std::string& text) {
              : text;
 }
 
-TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const TrainingJob& job) {
-  const train::UpdateOptions& o = job.options;
+TrainingResult RunTraining(Reporter& reporter, const YAML::Node& document, const TrainingJob& job) {
+  const UpdateOptions& o = job.options;
   o.method.Validate();
-  train::CheckFreezePatterns(job.config, o.method);
+  CheckFreezePatterns(job.config, o.method);
   if (o.data.empty()) throw UsageError("no training data: give --data SELECTOR (e.g. --data fmnist:5-9)");
   // Captions are CLIP token ids up to 49407: a smaller vocabulary cannot read them.
   const auto clip_vocab = static_cast<int64_t>(core::ClipTokenizer::Default().vocab_size());
@@ -127,45 +108,41 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
   }
   core::DatasetRegistry registry = core::DatasetRegistry::FromYaml(document, "fomo.yaml");
 
-  train::TrainCorpus corpus;
-  std::vector<LoadedSource> loaded(train::kSourceCount);
-  loaded[train::kUpdate] = LoadSource(registry, o.data, train::kUpdate, o.seed, corpus, ctx);
-  loaded[train::kPretrain] = LoadSource(registry, job.pretrain, train::kPretrain, o.seed, corpus, ctx);
-  loaded[train::kBuffer] = LoadSource(registry, job.buffer, train::kBuffer, o.seed, corpus, ctx);
-  std::array<bool, train::kSourceCount> available{};
-  for (int s = 0; s < train::kSourceCount; ++s) available[s] = !corpus.sources[s].empty();
-  const train::MixtureShares shares = o.replay.Resolved(available);
+  TrainCorpus corpus;
+  std::vector<LoadedSource> loaded(kSourceCount);
+  loaded[kUpdate] = LoadSource(registry, o.data, kUpdate, o.seed, corpus, reporter);
+  loaded[kPretrain] = LoadSource(registry, job.pretrain, kPretrain, o.seed, corpus, reporter);
+  loaded[kBuffer] = LoadSource(registry, job.buffer, kBuffer, o.seed, corpus, reporter);
+  std::array<bool, kSourceCount> available{};
+  for (int s = 0; s < kSourceCount; ++s) available[s] = !corpus.sources[s].empty();
+  const MixtureShares shares = o.replay.Resolved(available);
 
-  const train::StepCost cost = train::EstimateStepCost(job.config, o.batch_size, o.method);
-  const int64_t steps = train::StepsFor(o.budget, o.batch_size, cost);
+  const StepCost cost = EstimateStepCost(job.config, o.batch_size, o.method);
+  const int64_t steps = StepsFor(o.budget, o.batch_size, cost);
 
   TrainingResult result;
   result.steps = steps;
   result.estimated_memory_bytes = cost.memory_bytes;
   result.memory_multiplier = cost.memory_multiplier;
-  result.trained_parameters = train::TrainedParameterCount(job.config, o.method);
+  result.trained_parameters = TrainedParameterCount(job.config, o.method);
   result.data = nlohmann::json::object();
   const auto slots = shares.Slots(o.batch_size);
-  for (int s = 0; s < train::kSourceCount; ++s) {
-    result.data[train::SourceName(s)] = {{"selectors", loaded[s].selectors},
+  for (int s = 0; s < kSourceCount; ++s) {
+    result.data[SourceName(s)] = {{"selectors", loaded[s].selectors},
                                          {"images", loaded[s].images},
                                          {"share", s == 0 ? shares.pretrain : s == 1 ? shares.update : shares.buffer},
                                          {"slots", slots[s]}};
   }
 
-  const bool chatty = !ctx.global.quiet && !ctx.global.json;
-  if (chatty) {
-    std::cerr << fmt::format("{}: {} steps of batch {} ({}), {} schedule, peak lr {:.3g}, task {}\n", job.label, steps,
-                             o.batch_size, o.budget.Describe(), schedules::ScheduleName(o.schedule.kind),
-                             o.schedule.peak_lr, job.task_index);
-    std::cerr << fmt::format("  method   {}: trains {} values, {} per step x memory {:.3f}\n",
-                             train::MethodName(o.method.method), result.trained_parameters,
-                             train::FormatFlops(cost.flops) + "FLOP", cost.memory_multiplier);
-    for (int s = 0; s < train::kSourceCount; ++s) {
-      if (slots[s] == 0) continue;
-      std::cerr << fmt::format("  {:<8} {:>3} of {} per batch from {} images: {}\n", train::SourceName(s), slots[s],
-                               o.batch_size, loaded[s].images, corpus.descriptions[s]);
-    }
+  reporter.Info(fmt::format("{}: {} steps of batch {} ({}), {} schedule, peak lr {:.3g}, task {}", job.label, steps,
+                            o.batch_size, o.budget.Describe(), schedules::ScheduleName(o.schedule.kind),
+                            o.schedule.peak_lr, job.task_index));
+  reporter.Info(fmt::format("  method   {}: trains {} values, {} per step x memory {:.3f}", MethodName(o.method.method),
+                            result.trained_parameters, FormatFlops(cost.flops) + "FLOP", cost.memory_multiplier));
+  for (int s = 0; s < kSourceCount; ++s) {
+    if (slots[s] == 0) continue;
+    reporter.Info(fmt::format("  {:<8} {:>3} of {} per batch from {} images: {}", SourceName(s), slots[s],
+                              o.batch_size, loaded[s].images, corpus.descriptions[s]));
   }
 
   if (job.repo) {
@@ -173,7 +150,7 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
                                : job.repo->db().BeginTrainingRun(job.parent_commit, job.level, o.ToJson().dump());
   }
 
-  train::TrainRequest request;
+  TrainRequest request;
   request.config = job.config;
   request.weights = job.weights;
   request.corpus = &corpus;
@@ -195,7 +172,7 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
   request.resume = job.resume;
 
   StopSignals signals;
-  ProgressMeter meter(job.label, chatty, "steps");
+  std::unique_ptr<Progress> meter = reporter.StartProgress(job.label, "steps");
   // Steps go to fomo.sqlite every few seconds and at the end, so a killed run's
   // curve is there up to its last flush.
   std::vector<TrainingStepRow> unsaved;
@@ -204,10 +181,10 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
     unsaved.clear();
   };
   auto last_flush = std::chrono::steady_clock::now();
-  std::optional<train::StepReport> last;
-  request.on_step = [&](const train::StepReport& s) {
+  std::optional<StepReport> last;
+  request.on_step = [&](const StepReport& s) {
     last = s;
-    meter.Update(static_cast<uint64_t>(s.step), static_cast<uint64_t>(s.steps),
+    meter->Update(static_cast<uint64_t>(s.step), static_cast<uint64_t>(s.steps),
                  fmt::format("loss {:.4f}, lr {:.3g}, {:.0f} samples/s", s.loss, s.lr, s.samples_per_second));
     unsaved.push_back({s.step, s.loss, s.lr, s.samples_per_second});
     if (std::chrono::steady_clock::now() - last_flush > std::chrono::seconds(5)) {
@@ -232,23 +209,23 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
     if (stop_at > 0 && last && last->step >= stop_at && !signals.requested()) ::raise(SIGINT);
     return signals.requested();
   };
-  std::optional<ProgressMeter> fisher_meter;
+  std::unique_ptr<Progress> fisher_meter;
   request.on_fisher_batch = [&](int64_t done, int64_t total) {
     if (!fisher_meter) {
-      meter.Finish();
-      fisher_meter.emplace("ewc: Fisher pass", chatty, "batches");
+      meter->Finish();
+      fisher_meter = reporter.StartProgress("ewc: Fisher pass", "batches");
     }
     fisher_meter->Update(static_cast<uint64_t>(done), static_cast<uint64_t>(total));
   };
   try {
-    result.outcome = train::TrainModule().train(request);
+    result.outcome = TrainModule().train(request);
     result.stop_signal = g_stop_signal.load();
   } catch (...) {
-    meter.Finish();
+    meter->Finish();
     flush();
     throw;
   }
-  meter.Finish();
+  meter->Finish();
   flush();
 
   const double samples = static_cast<double>(result.outcome.steps_done) * static_cast<double>(o.batch_size);
@@ -257,12 +234,12 @@ TrainingResult RunTraining(Context& ctx, const YAML::Node& document, const Train
   result.budget.flops = cost.flops * static_cast<double>(result.outcome.steps_done);
   result.budget.maf = cost.maf() * static_cast<double>(result.outcome.steps_done);
   result.budget.seconds = result.outcome.seconds;
-  if (chatty && !result.outcome.interrupted && last) {
-    std::cerr << fmt::format("{}: {} steps in {:.1f} s on {}, final loss {:.4f}, {:.0f} samples/s\n", job.label,
-                             result.outcome.steps_done, result.outcome.seconds, result.outcome.device, last->loss,
-                             last->samples_per_second);
+  if (!result.outcome.interrupted && last) {
+    reporter.Info(fmt::format("{}: {} steps in {:.1f} s on {}, final loss {:.4f}, {:.0f} samples/s", job.label,
+                              result.outcome.steps_done, result.outcome.seconds, result.outcome.device, last->loss,
+                              last->samples_per_second));
   }
   return result;
 }
 
-}  // namespace fomo::cmd
+}  // namespace fomo::train
