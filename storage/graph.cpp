@@ -3,6 +3,7 @@
 #include <git2.h>
 
 #include <algorithm>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -16,6 +17,32 @@
 namespace fomo {
 
 namespace {
+
+// The tags packed-refs records as pointing at no tag object, by full name. A file
+// with the "peeled" trait (libgit2's and git's pack-refs write it) follows every
+// tag that points at a tag object with a "^" line naming what it peels to; a tag
+// without one names its commit directly, so no object needs reading to know.
+std::map<std::string, std::string> UnpeeledPackedTags(const fs::path& git_dir) {
+  std::map<std::string, std::string> tags;
+  std::ifstream in(git_dir / "packed-refs");
+  std::string line;
+  if (!std::getline(in, line) || line.rfind("# pack-refs with:", 0) != 0) return tags;
+  if ((line + " ").find(" peeled ") == std::string::npos && line.find(" fully-peeled") == std::string::npos) {
+    return tags;  // no promise about peel lines: every target is checked
+  }
+  std::string last;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] == '^') {
+      tags.erase(last);  // an annotated tag
+      continue;
+    }
+    const size_t space = line.find(' ');
+    if (space != 40) continue;
+    last = line.substr(space + 1);
+    if (last.rfind("refs/tags/", 0) == 0) tags[last] = line.substr(0, space);
+  }
+  return tags;
+}
 
 void EnsureLibgit2() {
   static std::once_flag once;
@@ -333,6 +360,7 @@ std::map<std::string, CommitId> Graph::Tags() const {
   Check(git_repository_odb(&raw_odb, repo_), "cannot open the graph's objects");
   std::unique_ptr<git_odb, void (*)(git_odb*)> odb(raw_odb, git_odb_free);
   std::map<std::string, CommitId> tags;
+  const std::map<std::string, std::string> unpeeled = UnpeeledPackedTags(git_repository_path(repo_));
   git_reference* ref = nullptr;
   while (git_reference_next(&ref, it.get()) == 0) {
     Reference owned;
@@ -340,6 +368,13 @@ std::map<std::string, CommitId> Graph::Tags() const {
     const char* name = git_reference_shorthand(ref);
     const git_oid* target = git_reference_target(ref);
     if (!target) continue;  // symbolic
+    // A packed lightweight tag (a loose ref of the same name overrides it, so the
+    // targets must agree): its commit, without reading the object.
+    const auto packed = unpeeled.find(git_reference_name(ref));
+    if (packed != unpeeled.end() && packed->second == git_oid_tostr_s(target)) {
+      tags[name] = FromOid(target);
+      continue;
+    }
     size_t size = 0;
     git_object_t type = GIT_OBJECT_INVALID;
     if (git_odb_read_header(&size, &type, odb.get(), target) < 0) continue;  // names nothing stored

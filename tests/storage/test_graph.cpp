@@ -158,3 +158,39 @@ TEST_CASE("the first commits of a long line cost about as many reads, merge-base
   CHECK(reads <= 11);
   RequireSamePrefixes(graph, {line});
 }
+
+TEST_CASE("tags read the same loose and packed, lightweight and annotated", "[graph][refs]") {
+  fomo::test::TempDir dir;
+  Graph graph = Graph::Init(dir / "graph", "main");
+  CommitId first = graph.WriteCommit({{"a.json", "1"}}, {}, "first");
+  graph.SetBranch("main", first, "test");
+  graph.CreateTag("v1.0.0", first);
+  CommitId second = graph.WriteCommit({{"a.json", "2"}}, {first}, "second");
+  graph.SetBranch("main", second, "test");
+  graph.CreateTag("v1.0.1", second);
+  {
+    // An annotated tag, as `git tag -a` on the graph would make.
+    git_repository* repo = nullptr;
+    REQUIRE(git_repository_open(&repo, (dir / "graph").c_str()) == 0);
+    git_oid oid, tag_oid;
+    REQUIRE(git_oid_fromstr(&oid, first.c_str()) == 0);
+    git_object* target = nullptr;
+    REQUIRE(git_object_lookup(&target, repo, &oid, GIT_OBJECT_COMMIT) == 0);
+    git_signature* who = nullptr;
+    REQUIRE(git_signature_new(&who, "t", "t@example.com", 1700000000, 0) == 0);
+    REQUIRE(git_tag_create(&tag_oid, repo, "release-notes", target, who, "annotated", 0) == 0);
+    git_signature_free(who);
+    git_object_free(target);
+    git_repository_free(repo);
+  }
+  const std::map<std::string, CommitId> expected = {
+      {"v1.0.0", first}, {"v1.0.1", second}, {"release-notes", first}};
+  CHECK(graph.Tags() == expected);
+  graph.Pack();  // packed-refs with peel lines: tags are read without their objects
+  CHECK(graph.Tags() == expected);
+  // A loose ref made after packing overrides the packed one of the same name.
+  graph.DeleteTag("v1.0.1");
+  graph.CreateTag("v1.0.1", first);
+  CHECK(graph.Tags().at("v1.0.1") == first);
+  CHECK(Graph::Open(dir / "graph").Tags().at("release-notes") == first);
+}
