@@ -1,10 +1,13 @@
 // fomo log --graph draws every parent edge: the drawing, read back lane by lane,
 // gives the graph's parent relations exactly; git's own drawing of the same graph,
 // read the same way, gives the same relations (which checks the reader).
+#include <map>
 #include <regex>
 #include <set>
 #include <tuple>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "catch.hpp"
 #include "test_support.hpp"
@@ -175,6 +178,11 @@ TEST_CASE("log -n N shows the first N versions of the whole log, with merges, fo
   fomo({"merge", "side", "other", "--no-eval", "-q"});
   commit(5);
   REQUIRE(fomo({"branch"}).find("fork/") != std::string::npos);
+  // A candidate the gate turned down (the reference model measures nothing, so the
+  // gate fails closed): a rejected/ line.
+  REQUIRE(RunFomo({"merge", "v1.0.3", "v1.0.2", "--require", "retention >= parent.retention", "-q"}, dir.path())
+              .exit_code == 3);
+  REQUIRE(fomo({"branch"}).find("rejected/") != std::string::npos);
 
   auto lines = [](const std::string& text) {
     std::vector<std::string> out;
@@ -195,4 +203,39 @@ TEST_CASE("log -n N shows the first N versions of the whole log, with merges, fo
       CHECK(lines(fomo(limited)) == expected);
     }
   }
+
+  // Decorations are git's: every commit's tags and branches as `git log --all %D`
+  // names them on the same graph, whether the refs are loose or packed (gc).
+  const std::string git = "/usr/bin/git";
+  if (!fs::exists(git)) FOMO_SKIP("git is not installed (scripts/setup.sh installs it)");
+  for (int packed = 0; packed < 2; ++packed) {
+    if (packed) fomo({"gc", "-q"});
+    using Refs = std::map<std::string, std::set<std::string>>;
+    Refs by_git, by_fomo;
+    RunResult g = RunProgram({git, "--git-dir=" + (dir / ".fomo" / "graph").string(), "log", "--all", "--format=%H %D"},
+                             dir.path());
+    REQUIRE(g.exit_code == 0);
+    for (const std::string& line : lines(g.out)) {
+      const std::string id = line.substr(0, 40);
+      std::set<std::string>& names = by_git[id];
+      std::string rest = line.size() > 41 ? line.substr(41) : "";
+      for (size_t at = 0; at < rest.size();) {
+        size_t end = rest.find(", ", at);
+        if (end == std::string::npos) end = rest.size();
+        std::string name = rest.substr(at, end - at);
+        if (name.rfind("HEAD -> ", 0) == 0) name = name.substr(8);
+        if (name.rfind("tag: ", 0) == 0) name = "tag " + name.substr(5);
+        if (name != "HEAD") names.insert(name);
+        at = end + 2;
+      }
+    }
+    for (const auto& v : nlohmann::json::parse(fomo({"log", "--all", "--json"}))) {
+      std::set<std::string>& names = by_fomo[v["commit"].get<std::string>()];
+      for (const auto& b : v["branches"]) names.insert(b.get<std::string>());
+      for (const auto& t : v["tags"]) names.insert("tag " + t.get<std::string>());
+    }
+    INFO((packed ? "after gc" : "loose refs"));
+    CHECK(by_fomo == by_git);
+  }
 }
+
