@@ -72,6 +72,7 @@ Runner SetupMinor(CommandLine& cli);
 Runner SetupPatch(CommandLine& cli);
 Runner SetupShow(CommandLine& cli);
 Runner SetupStatus(CommandLine& cli);
+Runner SetupStream(CommandLine& cli);
 Runner SetupSwitch(CommandLine& cli);
 Runner SetupTag(CommandLine& cli);
 Runner SetupTokenize(CommandLine& cli);

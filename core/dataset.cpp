@@ -103,6 +103,8 @@ DatasetRegistry DatasetRegistry::FromYaml(const YAML::Node& document, const std:
               }
               spec.splits[split] = s.second.as<std::string>();
             }
+          } else if (key == "year") {
+            spec.year = field.second.as<int>();
           } else if (key == "templates") {
             spec.templates = StringList(field.second, "datasets." + name + ".templates", origin);
           } else {
@@ -111,6 +113,7 @@ DatasetRegistry DatasetRegistry::FromYaml(const YAML::Node& document, const std:
           }
         } catch (const YAML::Exception&) {
           const char* expected = key == "max_image_bytes" ? " (a positive byte count)"
+                                 : key == "year"          ? " (a whole number)"
                                  : key == "max_bad_share" ? " (a share from 0 to 1)"
                                  : key == "splits"        ? " (a mapping: train: PATH, test: PATH)"
                                                           : "";

@@ -33,6 +33,7 @@ struct DatasetSpec {
   double max_bad_share = 0.05;  // undecodable images tolerated before failing
   uint64_t max_image_bytes = 64ull << 20;  // larger image files are refused, naming the file
   std::map<std::string, fs::path> splits = {};  // "train" / "test" -> path (see path)
+  std::optional<int> year = {};  // when the data was collected: a stream's time-incremental ordering
 
   // WebDataset shards with `classes` are classification data (a .cls member per
   // sample); without, caption data (.txt).

@@ -75,6 +75,8 @@ void ApplyKey(UpdateOptions& o, const std::string& key, const YAML::Node& value)
 
 }  // namespace
 
+void UpdateOptions::Apply(const std::string& key, const YAML::Node& value) { ApplyKey(*this, key, value); }
+
 UpdateOptions UpdateOptions::Defaults(const std::string& level, const YAML::Node& document, const std::string& origin) {
   return WithYamlOrigin(origin, [&] {
     UpdateOptions o = BuiltinDefaults(level);

@@ -38,6 +38,10 @@ struct UpdateOptions {
   // an unknown key or a bad value.
   static UpdateOptions Defaults(const std::string& level, const YAML::Node& document, const std::string& origin);
 
+  // One key of a defaults.LEVEL mapping (method, steps, schedule, merge, ...);
+  // throws fomo::Error("unknown key") or YAML's own for a value of the wrong kind.
+  void Apply(const std::string& key, const YAML::Node& value);
+
   nlohmann::json ToJson() const;
   static UpdateOptions FromJson(const nlohmann::json& json);
 };

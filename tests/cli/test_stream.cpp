@@ -1,0 +1,158 @@
+// fomo stream plan: stream files read strictly, concepts ordered as each ordering
+// says on data whose right order is known, tasks cut with their remainders, the
+// same plan for the same seed, and bad files refused in one line with nothing changed.
+#include <nlohmann/json.hpp>
+
+#include "catch.hpp"
+#include "test_support.hpp"
+
+using namespace fomo::test;
+using Catch::Matchers::Contains;
+using nlohmann::json;
+
+namespace {
+
+// A repository of the tiny model with a folder dataset `shapes` whose classes have
+// 1 (circle), 3 (square) and 2 (star) training images, and fmnist under a second
+// name, each with a year.
+void MakeRepository(const TempDir& dir) {
+  const std::vector<std::pair<std::string, int>> classes = {{"circle", 1}, {"square", 3}, {"star", 2}};
+  for (const auto& [name, count] : classes) {
+    for (const char* split : {"train", "test"}) {
+      fs::create_directories(dir / "shapes" / split / name);
+      for (int i = 0; i < count; ++i) {
+        WritePng(dir / "shapes" / split / name / (std::to_string(i) + ".png"), 16, 16, 3, static_cast<uint8_t>(40 * i));
+      }
+    }
+  }
+  fs::create_directories(dir / "repo");
+  REQUIRE(RunFomo({"init", "--arch", "tiny", "-q", "--no-eval"}, dir / "repo").exit_code == 0);
+  WriteFile(dir / "repo" / "fomo.yaml", "datasets:\n  shapes:\n    kind: folder\n    path: " + (dir / "shapes").string() +
+                                            "\n    year: 2021\n  fashion:\n    kind: idx\n    path: "
+                                            "/usr/share/datasets/fashion-mnist\n    year: 2017\n    classes: [a, b, c, d, "
+                                            "e, f, g, h, i, j]\n");
+}
+
+json Plan(const TempDir& dir, const std::string& stream) {
+  WriteFile(dir / "repo" / "s.yaml", stream);
+  RunResult r = RunFomo({"stream", "plan", "s.yaml", "--json"}, dir / "repo");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return json::parse(r.out);
+}
+
+std::vector<std::string> Order(const json& plan) {
+  std::vector<std::string> names;
+  for (const auto& c : plan["order"]) names.push_back(c["name"].get<std::string>());
+  return names;
+}
+
+std::vector<size_t> TaskSizes(const json& plan) {
+  std::vector<size_t> sizes;
+  for (const auto& t : plan["tasks"]) sizes.push_back(t["concepts"].size());
+  return sizes;
+}
+
+}  // namespace
+
+TEST_CASE("stream plan orders concepts as each ordering says and cuts the tasks", "[cli][stream]") {
+  TempDir dir;
+  MakeRepository(dir);
+  const std::string head = "name: s\nconcepts: [shapes]\n";
+
+  // Rarest first by training samples: circle 1, star 2, square 3; reversed, the other way.
+  json rare = Plan(dir, head + "tasks: 3\nordering: concept-frequency\n");
+  CHECK(Order(rare) == std::vector<std::string>{"circle", "star", "square"});
+  CHECK(rare["order"][2]["score"] == 3.0);
+  CHECK(rare["tasks"][1]["samples"] == 2);
+  CHECK(rare["tasks"][1]["data"] == json::array({"shapes:2@train"}));
+  json common = Plan(dir, head + "tasks: 3\nordering: {kind: concept-frequency, reverse: true}\n");
+  CHECK(Order(common) == std::vector<std::string>{"square", "star", "circle"});
+
+  // Random: the same order for the same seed, every concept once, reversed exactly.
+  const std::string ten = "name: s\nconcepts: [fmnist]\ntasks: 4\n";
+  json a = Plan(dir, ten + "ordering: {kind: random, seed: 7}\n");
+  json b = Plan(dir, ten + "ordering: {kind: random, seed: 7}\n");
+  json c = Plan(dir, ten + "ordering: {kind: random, seed: 8}\n");
+  json r = Plan(dir, ten + "ordering: {kind: random, seed: 7, reverse: true}\n");
+  CHECK(a == b);
+  CHECK(Order(a) != Order(c));
+  std::vector<std::string> sorted = Order(a), reversed = Order(r);
+  std::reverse(reversed.begin(), reversed.end());
+  CHECK(reversed == sorted);
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
+  CHECK(sorted.size() == 10);
+  // Ten concepts in four tasks: the first two take the remainder.
+  CHECK(TaskSizes(a) == std::vector<size_t>{3, 3, 2, 2});
+  CHECK(a["tasks"][0]["samples"] == 18000);
+
+  // Time-incremental: fashion (2017) before shapes (2021); dataset-incremental: one
+  // task per dataset, in the order given.
+  const std::string two = "name: s\nconcepts: [shapes, 'fashion:0-1']\n";
+  json time = Plan(dir, two + "tasks: 5\nordering: time-incremental\n");
+  CHECK(Order(time).front().size() == 1);  // fashion's classes are named a, b, ...
+  CHECK(time["order"][0]["score"] == 2017.0);
+  CHECK(time["order"][4]["score"] == 2021.0);
+  json datasets = Plan(dir, two + "ordering: dataset-incremental\n");
+  CHECK(TaskSizes(datasets) == std::vector<size_t>{3, 2});
+  CHECK(datasets["tasks"][1]["data"] == json::array({"fashion:0,1@train"}));
+
+  // The update block: the level's defaults with the file's keys on top, and a
+  // total budget (memory-adjusted FLOPs) split evenly.
+  json options = Plan(dir, head + "tasks: 3\nupdate: {level: patch, method: lora, rank: 2, total_budget: 3e12}\n");
+  CHECK(options["level"] == "patch");
+  CHECK(options["update"]["method"]["name"] == "lora");
+  CHECK(options["update"]["method"]["rank"] == 2);
+  CHECK(options["tasks"][0]["budget"] == "1T MAF");
+}
+
+TEST_CASE("stream plan warns about tasks whose batches hold one caption", "[cli][stream]") {
+  TempDir dir;
+  MakeRepository(dir);
+  WriteFile(dir / "repo" / "s.yaml", "name: s\nconcepts: [shapes]\ntasks: 3\nupdate: {replay: 0/1/0}\n");
+  RunResult r = RunFomo({"stream", "plan", "s.yaml"}, dir / "repo");
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.err, Contains("collapses"));
+  WriteFile(dir / "repo" / "s.yaml", "name: s\nconcepts: [shapes]\ntasks: 1\nupdate: {replay: 0/1/0}\n");
+  r = RunFomo({"stream", "plan", "s.yaml"}, dir / "repo");
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("collapses") == std::string::npos);
+}
+
+TEST_CASE("bad stream files are refused in one line and change nothing", "[cli][stream]") {
+  TempDir dir;
+  MakeRepository(dir);
+  const auto before = RepositorySnapshot(dir / "repo");
+  struct Case {
+    std::string file, message;
+  };
+  const std::vector<Case> cases = {
+      {"name: s\nconcepts: [shapes]\ntasks: 2\ncolour: red\n", "line 4: unknown key 'colour'"},
+      {"name: s\nconcepts: [shapes]\ntasks: 2\nupdate: {steps: 5, speed: 3}\n", "line 4: unknown key 'update.speed'"},
+      {"name: s\nconcepts: [cifar]\ntasks: 2\n", "cifar"},
+      {"name: s\nconcepts: [shapes]\ntasks: 4\n", "4 tasks for 3 concepts"},
+      {"name: s\nconcepts: [fmnist]\ntasks: 2\nordering: time-incremental\n", "needs a year for dataset 'fmnist'"},
+      {"name: s\nconcepts: [shapes]\ntasks: 2\nordering: easy-to-hard\n", "does not make yet"},
+      {"name: s\nconcepts: [shapes]\ntasks: 2\nordering: sideways\n", "unknown ordering 'sideways'"},
+      {"name: s\nconcepts: [shapes, 'shapes:1']\ntasks: 2\n", "named twice"},
+      {"name: 'a b'\nconcepts: [shapes]\ntasks: 2\n", "stream name 'a b'"},
+      {"concepts: [shapes]\ntasks: 2\n", "needs a name"},
+      {"name: s\nconcepts: [shapes]\ntasks: [2]\n", "line 3"},
+      {"name: s\nconcepts: [shapes]\ntasks: 2\nbase: v9.9.9\n", "unknown revision 'v9.9.9'"},
+      {"name: s\nconcepts: [shapes]\n  tasks: 2\n", "s.yaml: line"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.file);
+    WriteFile(dir / "repo" / "s.yaml", c.file);
+    RunResult r = RunFomo({"stream", "plan", "s.yaml"}, dir / "repo");
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Contains(c.message));
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  }
+  fs::remove(dir / "repo" / "s.yaml");
+  CHECK(RepositorySnapshot(dir / "repo") == before);
+  RunResult missing = RunFomo({"stream", "plan", "absent.yaml"}, dir / "repo");
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.err, Contains("absent.yaml"));
+}

@@ -1,0 +1,28 @@
+#include "catch.hpp"
+#include "storage/error.hpp"
+#include "train/stream_plan.hpp"
+
+using namespace fomo;
+
+TEST_CASE("concepts are cut into contiguous tasks, the first taking the remainder", "[stream]") {
+  using Tasks = std::vector<std::vector<size_t>>;
+  CHECK(train::CutIntoTasks(5, 2) == Tasks{{0, 1, 2}, {3, 4}});
+  CHECK(train::CutIntoTasks(10, 4) == Tasks{{0, 1, 2}, {3, 4, 5}, {6, 7}, {8, 9}});
+  CHECK(train::CutIntoTasks(3, 3) == Tasks{{0}, {1}, {2}});
+  CHECK(train::CutIntoTasks(4, 1) == Tasks{{0, 1, 2, 3}});
+  for (size_t concepts = 1; concepts <= 30; ++concepts) {
+    for (size_t tasks = 1; tasks <= concepts; ++tasks) {
+      const Tasks cut = train::CutIntoTasks(concepts, tasks);
+      REQUIRE(cut.size() == tasks);
+      size_t next = 0;
+      for (size_t t = 0; t < tasks; ++t) {
+        // Sizes differ by at most one, larger first; indices run on without gaps.
+        REQUIRE(cut[t].size() == concepts / tasks + (t < concepts % tasks ? 1 : 0));
+        for (size_t i : cut[t]) REQUIRE(i == next++);
+      }
+      REQUIRE(next == concepts);
+    }
+  }
+  CHECK_THROWS_AS(train::CutIntoTasks(2, 3), Error);
+  CHECK_THROWS_AS(train::CutIntoTasks(2, 0), Error);
+}
