@@ -13,7 +13,7 @@ const std::vector<CommandInfo>& Commands() {
       {"minor", "train a minor version (x.y+1.0) on new data", RepoAccess::kRead, SetupMinor},
       {"major", "train a major version (x+1.0.0) on new data", RepoAccess::kRead, SetupMajor},
       {"merge", "merge versions in weight space", RepoAccess::kRead, SetupMerge},
-      {"stream", "plan a stream of updates from a stream file", RepoAccess::kRead, SetupStream},
+      {"stream", "plan and run a stream of updates from a stream file", RepoAccess::kRead, SetupStream},
       {"log", "show the version history", RepoAccess::kRead, SetupLog},
       {"show", "show one version", RepoAccess::kRead, SetupShow},
       {"diff", "compare two versions", RepoAccess::kRead, SetupDiff},

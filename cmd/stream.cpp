@@ -1,14 +1,18 @@
 // fomo stream plan FILE: reads a stream file (train/stream_plan.hpp) and prints its
 // tasks (the concepts of each, their training samples, the budget each gets) and
 // the scores that decided the order, without training anything.
+// fomo stream run FILE: runs them (train/stream_run.hpp), each an update.
 #include <iostream>
 
 #include <fmt/format.h>
 
 #include "cmd/command.hpp"
 #include "cmd/output.hpp"
+#include "cmd/terminal_reporter.hpp"
+#include "cmd/version_view.hpp"
 #include "storage/error.hpp"
 #include "train/stream_plan.hpp"
+#include "train/stream_run.hpp"
 
 namespace fomo::cmd {
 
@@ -17,6 +21,9 @@ namespace {
 struct StreamOptions {
   std::string action;
   std::string file;
+  bool resume = false;
+  std::string require;
+  bool no_eval = false;
 };
 
 void PrintPlan(const train::StreamPlan& plan) {
@@ -46,15 +53,46 @@ void PrintPlan(const train::StreamPlan& plan) {
   }
 }
 
-int RunStream(Context& ctx, const StreamOptions& o) {
-  if (o.action != "plan") {
-    throw UsageError(fmt::format("unknown stream action '{}' (plan)", o.action));
+int RunStreamRun(Context& ctx, const train::StreamPlan& plan, const StreamOptions& o) {
+  Repository& repo = ctx.repo();
+  TerminalReporter reporter(ctx);
+  train::StreamRunOptions options{o.resume, o.require, o.no_eval};
+  const train::StreamRunResult result = train::RunStream(repo, plan, options, reporter);
+  if (ctx.global.json) {
+    nlohmann::json versions = nlohmann::json::array();
+    for (size_t k = 0; k < result.versions.size(); ++k) {
+      const StoredVersion v = LoadVersion(repo.graph(), result.versions[k]);
+      versions.push_back({{"task", result.tasks_done + static_cast<int>(k) + 1},
+                          {"version", v.version.ToString()},
+                          {"commit", v.commit.id}});
+    }
+    PrintJson({{"stream", plan.spec.name},
+               {"branch", "stream/" + plan.spec.name},
+               {"tasks", plan.tasks.size()},
+               {"tasks_done_before", result.tasks_done},
+               {"versions", versions},
+               {"status", result.status.empty() ? "committed" : result.status}});
+  } else if (!ctx.global.quiet && result.exit_code == 0) {
+    std::cout << fmt::format("stream {}: {} of {} tasks done on stream/{}\n", plan.spec.name,
+                             result.tasks_done + static_cast<int>(result.versions.size()), plan.tasks.size(),
+                             plan.spec.name);
   }
-  if (o.file.empty()) throw UsageError("fomo stream plan needs a stream FILE");
+  return result.exit_code;
+}
+
+int RunStream(Context& ctx, const StreamOptions& o) {
+  if (o.action != "plan" && o.action != "run") {
+    throw UsageError(fmt::format("unknown stream action '{}' (plan, run)", o.action));
+  }
+  if (o.file.empty()) throw UsageError(fmt::format("fomo stream {} needs a stream FILE", o.action));
+  if (o.action == "plan" && (o.resume || !o.require.empty() || o.no_eval)) {
+    throw UsageError("--resume, --require and --no-eval go with 'fomo stream run'");
+  }
   Repository& repo = ctx.repo();
   const train::StreamSpec spec = train::StreamSpec::Load(o.file, repo);
   ResolveRevision(repo, spec.base);  // an unknown base fails the plan, as it would the run
   const train::StreamPlan plan = train::PlanStream(repo, spec);
+  if (o.action == "run") return RunStreamRun(ctx, plan, o);
   if (ctx.global.json) {
     PrintJson(plan.ToJson());
   } else if (!ctx.global.quiet) {
@@ -67,8 +105,12 @@ int RunStream(Context& ctx, const StreamOptions& o) {
 
 Runner SetupStream(CommandLine& cli) {
   auto o = std::make_shared<StreamOptions>();
-  cli.Option("action", &o->action, "plan: print the tasks of a stream file without training", "ACTION", true);
+  cli.Option("action", &o->action, "plan: print the tasks of a stream file; run: train them, a version each", "ACTION",
+             true);
   cli.Option("file", &o->file, "the stream file (YAML: name, concepts, tasks, ordering, update, buffer)", "FILE");
+  cli.Flag("--resume", &o->resume, "run: continue the stream on its branch after the last task done");
+  cli.Option("--require", &o->require, "run: every task's gate; a rejected task stops the stream with exit 3", "EXPR");
+  cli.Flag("--no-eval", &o->no_eval, "run: do not evaluate the versions (unless --require needs it)");
   return [o](Context& ctx) { return RunStream(ctx, *o); };
 }
 

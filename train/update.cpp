@@ -65,10 +65,10 @@ void MergeFinetuned(Repository& repo, const MergeUpdate& merge, const StoredVers
 // The interrupted run --resume or --abort means: the one of this level, the one
 // on HEAD's branch when several wait.
 TrainingRunDir PickInterrupted(const std::vector<TrainingRunDir>& runs, const std::string& level,
-                               const HeadState& head, const char* verb) {
+                               const HeadState& head, const char* verb, const std::string& line = "") {
   std::vector<const TrainingRunDir*> waiting, of_level;
   for (const auto& r : runs) {
-    if (r.running || !r.run.is_object()) continue;
+    if (r.running || !r.run.is_object() || (!line.empty() && r.line() != line)) continue;
     waiting.push_back(&r);
     if (r.level() == level) of_level.push_back(&r);
   }
@@ -108,14 +108,18 @@ void DropRunDir(const fs::path& dir) {
 
 }  // namespace
 
+void DropInterruptedRun(Repository& repo, const TrainingRunDir& run, const std::string& status) {
+  std::unique_ptr<RepoLock> claimed = ClaimTrainingRun(run);
+  if (run.run.contains("run_id")) repo.db().FinishTrainingRun(run.run["run_id"].get<int64_t>(), status, std::nullopt);
+  claimed.reset();
+  DropRunDir(run.dir);
+}
+
 void AbortUpdate(Repository& repo, BumpLevel level, Reporter& reporter) {
   repo.RequireWritable();
   const std::string level_name(BumpLevelName(level));
-  TrainingRunDir dir = PickInterrupted(ListTrainingRuns(repo.fomo_dir()), level_name, repo.graph().Head(), "abort");
-  std::unique_ptr<RepoLock> claimed = ClaimTrainingRun(dir);
-  if (dir.run.contains("run_id")) repo.db().FinishTrainingRun(dir.run["run_id"].get<int64_t>(), "aborted", std::nullopt);
-  claimed.reset();
-  DropRunDir(dir.dir);
+  DropInterruptedRun(repo, PickInterrupted(ListTrainingRuns(repo.fomo_dir()), level_name, repo.graph().Head(), "abort"),
+                     "aborted");
   reporter.Result("dropped the interrupted update");
 }
 
@@ -127,7 +131,7 @@ Update::Update(Repository& repo, UpdateRequest request)
   if (request_.resume) {
     // This process's run directory is held (its lock) until the update ends:
     // others see it running, and a free lock means interrupted.
-    dir_ = PickInterrupted(runs, level_name_, head, "resume");
+    dir_ = PickInterrupted(runs, level_name_, head, "resume", request_.line);
     run_ = dir_.run;
     if (!run_.contains("options")) throw Error(fmt::format("'{}' is unreadable", dir_.run_file().string()));
     claimed_ = ClaimTrainingRun(dir_);
@@ -136,7 +140,10 @@ Update::Update(Repository& repo, UpdateRequest request)
     return;
   }
   const CommitId from = ResolveRevision(repo_.graph(), request_.from.empty() ? "HEAD" : request_.from);
-  const std::string line = LineAt(repo_.graph(), from);
+  if (!request_.line.empty() && repo_.graph().BranchTarget(request_.line) != from) {
+    throw Error(fmt::format("the update advances '{}', which is not at {}", request_.line, ShortId(from)));
+  }
+  const std::string line = request_.line.empty() ? LineAt(repo_.graph(), from) : request_.line;
   for (const auto& r : runs) {
     if (r.running || !r.run.is_object() || r.line() != line || line.empty()) continue;
     throw Error(fmt::format("an interrupted 'fomo {0}' on '{1}' is waiting in .fomo/train: continue it with 'fomo {0} "
@@ -176,6 +183,7 @@ Update::Update(Repository& repo, UpdateRequest request)
           {"message", request_.message},
           {"require", request_.require},
           {"no_eval", request_.no_eval}};
+  if (!request_.stream.is_null()) run_["stream"] = request_.stream;
 }
 
 Update::~Update() = default;
@@ -288,6 +296,7 @@ UpdateResult Update::Run(Reporter& reporter) {
   draft.recipe["dtype"] = core::DescribeDtypes(kept.named);
   if (!dtype_option.empty()) draft.recipe["dtype_option"] = dtype_option;
   if (!require.empty()) draft.recipe["require"] = require;
+  if (run.contains("stream")) draft.recipe["stream"] = run["stream"];
   std::string message = run.value("message", "");
   if (message.empty()) {
     message = fmt::format("{}: {} on {} ({} steps)", level_name_, MethodName(options.method.method),

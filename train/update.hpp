@@ -29,6 +29,12 @@ struct UpdateRequest {
   std::string message;
   std::string require;  // the gate; empty: none
   bool no_eval = false;
+  // The branch the update advances (its tip must be `from`); empty: HEAD's
+  // branch when `from` is its tip, else a fork. With resume: the interrupted
+  // update of that branch.
+  std::string line;
+  // Recorded in the version's recipe as "stream" (a stream's name and task).
+  nlohmann::json stream;
   // Instead: finish the interrupted update of this level, with its saved plan.
   bool resume = false;
 };
@@ -65,5 +71,7 @@ class Update {
 
 // Drops the interrupted update of this level (fomo minor --abort).
 void AbortUpdate(Repository& repo, BumpLevel level, Reporter& reporter);
+// Drops one waiting run: its directory, and its row in fomo.sqlite marked status.
+void DropInterruptedRun(Repository& repo, const TrainingRunDir& run, const std::string& status);
 
 }  // namespace fomo::train

@@ -1,6 +1,9 @@
 // fomo stream plan: stream files read strictly, concepts ordered as each ordering
 // says on data whose right order is known, tasks cut with their remainders, the
 // same plan for the same seed, and bad files refused in one line with nothing changed.
+#include <algorithm>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "catch.hpp"
@@ -155,4 +158,104 @@ TEST_CASE("bad stream files are refused in one line and change nothing", "[cli][
   RunResult missing = RunFomo({"stream", "plan", "absent.yaml"}, dir / "repo");
   CHECK(missing.exit_code == 1);
   CHECK_THAT(missing.err, Contains("absent.yaml"));
+}
+
+namespace {
+
+// A repository whose v1.0.0 is tiny pretrained for a few steps on classes 0-4.
+void InitStreamRepository(const fs::path& dir) {
+  fs::create_directories(dir);
+  WriteFile(dir / "fomo.yaml", "suites:\n  adaptation: auto\n  retention: ['fmnist:0-4#100']\n");
+  RunResult r = RunFomo({"init", "--arch", "tiny", "--pretrain", "fmnist:0-4#200", "--steps", "4", "--batch-size", "16",
+                         "--no-eval", "-q"},
+                        dir);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  WriteFile(dir / "s.yaml",
+            "name: fashion\nconcepts: ['fmnist:5-7']\ntasks: 3\nordering: {kind: random, seed: 3}\n"
+            "update: {level: minor, steps: 4, batch_size: 16, replay: 0.33/0.34/0.33}\n");
+}
+
+std::map<std::string, std::string> ExportedTip(const fs::path& dir) {
+  const fs::path out = dir / "tip.safetensors";
+  REQUIRE(RunFomo({"export", "stream/fashion", "-o", out.string(), "-q"}, dir).exit_code == 0);
+  return TensorBytes(out);
+}
+
+bool HaveFashionMnist() { return fs::exists("/usr/share/datasets/fashion-mnist"); }
+
+}  // namespace
+
+TEST_CASE("stream run makes a tagged version per task on its branch and resumes to the same versions",
+          "[cli][stream][train]") {
+  if (!HaveFashionMnist()) FOMO_SKIP("dataset-fashion-mnist is not installed (scripts/setup.sh installs it)");
+  TempDir dir;
+  const fs::path a = dir / "a", b = dir / "b", c = dir / "c";
+  InitStreamRepository(a);
+  RunResult run = RunFomo({"stream", "run", "s.yaml", "--no-eval", "--json"}, a);
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  const json made = json::parse(run.out);
+  REQUIRE(made["versions"].size() == 3);
+  std::set<std::string> concepts;
+  for (int task = 1; task <= 3; ++task) {
+    const std::string tag = "v1." + std::to_string(task) + ".0";
+    CHECK(made["versions"][task - 1]["version"] == tag.substr(1));
+    const json shown = json::parse(RunFomo({"show", tag, "--json"}, a).out);
+    CHECK(shown["recipe"]["stream"]["name"] == "fashion");
+    CHECK(shown["recipe"]["stream"]["task"] == task);
+    CHECK(shown["recipe"]["stream"]["tasks"] == 3);
+    CHECK(shown["recipe"]["task_index"] == task - 1);
+    REQUIRE(shown["recipe"]["stream"]["concepts"].size() == 1);
+    concepts.insert(shown["recipe"]["stream"]["concepts"][0].get<std::string>());
+    // Every earlier task is in the buffer.
+    CHECK(shown["recipe"]["buffer_data"].size() == static_cast<size_t>(task - 1));
+  }
+  CHECK(concepts == std::set<std::string>{"sandal", "shirt", "sneaker"});
+  const json tip = json::parse(RunFomo({"show", "stream/fashion", "--json"}, a).out);
+  CHECK(tip["version"] == "1.3.0");
+  CHECK(json::parse(RunFomo({"show", "--json"}, a).out)["version"] == "1.0.0");  // HEAD stays where it was
+  // Started once: running it again is refused, resuming a finished stream does nothing.
+  RunResult again = RunFomo({"stream", "run", "s.yaml", "--no-eval"}, a);
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.err, Contains("--resume"));
+  RunResult finished = RunFomo({"stream", "run", "s.yaml", "--resume", "--no-eval", "--json"}, a);
+  CHECK(finished.exit_code == 0);
+  CHECK(json::parse(finished.out)["versions"].empty());
+  const auto uninterrupted = ExportedTip(a);
+
+  // Stopped inside the first task's training (Ctrl-C), then resumed.
+  InitStreamRepository(b);
+  RunResult stopped = RunFomo({"stream", "run", "s.yaml", "--no-eval", "-q"}, b, {{"FOMO_STOP_AFTER_STEP", "2"}});
+  CHECK(stopped.exit_code == 130);
+  RunResult resumed = RunFomo({"stream", "run", "s.yaml", "--resume", "--no-eval", "-q"}, b);
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(ExportedTip(b) == uninterrupted);
+
+  // Killed (SIGKILL) right after the first task's version was recorded, before the
+  // next began, then resumed.
+  InitStreamRepository(c);
+  RunResult killed = RunFomo({"stream", "run", "s.yaml", "--no-eval", "-q"}, c, {{"FOMO_CRASH_AT", "database-written"}});
+  CHECK(killed.exit_code == -9);
+  RunResult continued = RunFomo({"stream", "run", "s.yaml", "--resume", "--no-eval", "--json"}, c);
+  INFO(continued.err);
+  REQUIRE(continued.exit_code == 0);
+  CHECK(json::parse(continued.out)["tasks_done_before"] == 1);
+  CHECK(ExportedTip(c) == uninterrupted);
+  const json log = json::parse(RunFomo({"log", "stream/fashion", "--json"}, c).out);
+  CHECK(log.size() == 4);  // the three tasks and the base, nothing twice
+}
+
+TEST_CASE("a task rejected by the stream's gate stops the stream with exit 3", "[cli][stream][train]") {
+  if (!HaveFashionMnist()) FOMO_SKIP("dataset-fashion-mnist is not installed (scripts/setup.sh installs it)");
+  TempDir dir;
+  InitStreamRepository(dir.path());
+  RunResult r = RunFomo({"stream", "run", "s.yaml", "--require", "adaptation > 101", "-q"}, dir.path());
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Contains("stopped at task 1 of 3"));
+  const std::string branches = RunFomo({"branch"}, dir.path()).out;
+  CHECK_THAT(branches, Contains("rejected/"));
+  // The stream's branch did not advance past its base.
+  CHECK(json::parse(RunFomo({"show", "stream/fashion", "--json"}, dir.path()).out)["version"] == "1.0.0");
 }
