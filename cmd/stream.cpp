@@ -2,6 +2,7 @@
 // tasks (the concepts of each, their training samples, the budget each gets) and
 // the scores that decided the order, without training anything.
 // fomo stream run FILE: runs them (train/stream_run.hpp), each an update.
+// fomo stream report NAME: the trajectory of A_KA and A_ZS (train/stream_report.hpp).
 #include <iostream>
 
 #include <fmt/format.h>
@@ -12,6 +13,7 @@
 #include "cmd/version_view.hpp"
 #include "storage/error.hpp"
 #include "train/stream_plan.hpp"
+#include "train/stream_report.hpp"
 #include "train/stream_run.hpp"
 
 namespace fomo::cmd {
@@ -80,14 +82,46 @@ int RunStreamRun(Context& ctx, const train::StreamPlan& plan, const StreamOption
   return result.exit_code;
 }
 
-int RunStream(Context& ctx, const StreamOptions& o) {
-  if (o.action != "plan" && o.action != "run") {
-    throw UsageError(fmt::format("unknown stream action '{}' (plan, run)", o.action));
+std::string Figure(const std::optional<double>& value) { return value ? fmt::format("{:.2f}", *value) : "-"; }
+
+int RunStreamReport(Context& ctx, const std::string& name) {
+  TerminalReporter reporter(ctx);
+  const train::StreamReport report = train::ReportStream(ctx.repo(), name, reporter);
+  if (ctx.global.json) {
+    PrintJson(report.ToJson());
+    return 0;
   }
-  if (o.file.empty()) throw UsageError(fmt::format("fomo stream {} needs a stream FILE", o.action));
-  if (o.action == "plan" && (o.resume || !o.require.empty() || o.no_eval)) {
+  if (ctx.global.quiet) return 0;
+  std::cout << fmt::format("stream {} (stream/{}): A_KA on {}; A_ZS on {}\n", name, name,
+                           fmt::join(report.accumulation_suite, " "),
+                           report.retention_suite.empty() ? "nothing (fomo.yaml names no retention suite)"
+                                                          : fmt::format("{}", fmt::join(report.retention_suite, " ")));
+  std::cout << fmt::format("{:>4}  {:<9} {:>7} {:>7} {:>7} {:>7}  {}\n", "task", "version", "A_KA", "A_ZS", "gm", "steps",
+                           "concepts");
+  for (const auto& p : report.points) {
+    std::cout << fmt::format("{:>4}  {:<9} {:>7} {:>7} {:>7} {:>7}  {}\n", p.task == 0 ? "base" : std::to_string(p.task),
+                             p.version, Figure(p.accumulation), Figure(p.retention), Figure(p.gm),
+                             p.budget.steps ? std::to_string(*p.budget.steps) : "-", fmt::join(p.concepts, ", "));
+  }
+  std::cout << fmt::format("final A_KA {}, A_ZS {}; mean over the tasks A_KA {}, A_ZS {}\n",
+                           Figure(report.points.back().accumulation), Figure(report.points.back().retention),
+                           Figure(report.mean_accumulation), Figure(report.mean_retention));
+  for (const auto& note : report.notes) std::cout << "note: " << note << "\n";
+  return 0;
+}
+
+int RunStream(Context& ctx, const StreamOptions& o) {
+  if (o.action != "plan" && o.action != "run" && o.action != "report") {
+    throw UsageError(fmt::format("unknown stream action '{}' (plan, run, report)", o.action));
+  }
+  if (o.file.empty()) {
+    throw UsageError(o.action == "report" ? "fomo stream report needs the stream's NAME"
+                                          : fmt::format("fomo stream {} needs a stream FILE", o.action));
+  }
+  if (o.action != "run" && (o.resume || !o.require.empty() || o.no_eval)) {
     throw UsageError("--resume, --require and --no-eval go with 'fomo stream run'");
   }
+  if (o.action == "report") return RunStreamReport(ctx, o.file);
   Repository& repo = ctx.repo();
   const train::StreamSpec spec = train::StreamSpec::Load(o.file, repo);
   ResolveRevision(repo, spec.base);  // an unknown base fails the plan, as it would the run
@@ -105,9 +139,11 @@ int RunStream(Context& ctx, const StreamOptions& o) {
 
 Runner SetupStream(CommandLine& cli) {
   auto o = std::make_shared<StreamOptions>();
-  cli.Option("action", &o->action, "plan: print the tasks of a stream file; run: train them, a version each", "ACTION",
-             true);
-  cli.Option("file", &o->file, "the stream file (YAML: name, concepts, tasks, ordering, update, buffer)", "FILE");
+  cli.Option("action", &o->action,
+             "plan: print the tasks of a stream file; run: train them, a version each; report: how a stream went",
+             "ACTION", true);
+  cli.Option("file", &o->file, "the stream file (YAML: name, concepts, tasks, ordering, update, buffer); for report, "
+             "the stream's name", "FILE");
   cli.Flag("--resume", &o->resume, "run: continue the stream on its branch after the last task done");
   cli.Option("--require", &o->require, "run: every task's gate; a rejected task stops the stream with exit 3", "EXPR");
   cli.Flag("--no-eval", &o->no_eval, "run: do not evaluate the versions (unless --require needs it)");

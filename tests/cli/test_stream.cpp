@@ -224,6 +224,31 @@ TEST_CASE("stream run makes a tagged version per task on its branch and resumes 
   CHECK(json::parse(finished.out)["versions"].empty());
   const auto uninterrupted = ExportedTip(a);
 
+  // The report measures the base and every task on the same suites: A_KA over
+  // every task's test data, A_ZS over the retention suite.
+  RunResult reported = RunFomo({"stream", "report", "fashion", "--json"}, a);
+  INFO(reported.err);
+  REQUIRE(reported.exit_code == 0);
+  const json report = json::parse(reported.out);
+  REQUIRE(report["points"].size() == 4);
+  CHECK(report["points"][0]["version"] == "v1.0.0");
+  CHECK(report["suites"]["accumulation"].size() == 3);
+  double mean_retention = 0;
+  for (size_t k = 0; k < 4; ++k) {
+    const json& p = report["points"][k];
+    CHECK(p["task"] == static_cast<int>(k));
+    // A_KA is the mean of the stored top-1 of the tasks' test sets, as show reads them.
+    const json metrics = json::parse(RunFomo({"show", p["version"].get<std::string>(), "--json"}, a).out)["metrics"];
+    double sum = 0;
+    for (const auto& key : report["suites"]["accumulation"]) sum += metrics[key.get<std::string>()]["top1"].get<double>();
+    CHECK(p["accumulation"].get<double>() == Approx(sum / 3));
+    CHECK(p["retention"].get<double>() == Approx(metrics["fmnist:0-4#100"]["top1"].get<double>()));
+    if (k > 0) mean_retention += p["retention"].get<double>() / 3;
+  }
+  CHECK(report["summary"]["mean_retention"].get<double>() == Approx(mean_retention));
+  CHECK(report["summary"]["final_accumulation"] == report["points"][3]["accumulation"]);
+  CHECK(RunFomo({"stream", "report", "nothing"}, a).exit_code == 1);
+
   // Stopped inside the first task's training (Ctrl-C), then resumed.
   InitStreamRepository(b);
   RunResult stopped = RunFomo({"stream", "run", "s.yaml", "--no-eval", "-q"}, b, {{"FOMO_STOP_AFTER_STEP", "2"}});
