@@ -125,7 +125,8 @@ int RunStream(Context& ctx, const StreamOptions& o) {
   Repository& repo = ctx.repo();
   const train::StreamSpec spec = train::StreamSpec::Load(o.file, repo);
   ResolveRevision(repo, spec.base);  // an unknown base fails the plan, as it would the run
-  const train::StreamPlan plan = train::PlanStream(repo, spec);
+  TerminalReporter reporter(ctx);
+  const train::StreamPlan plan = train::PlanStream(repo, spec, reporter);
   if (o.action == "run") return RunStreamRun(ctx, plan, o);
   if (ctx.global.json) {
     PrintJson(plan.ToJson());

@@ -17,6 +17,7 @@
 #include "core/dataset.hpp"
 #include "storage/repository.hpp"
 #include "storage/semver.hpp"
+#include "train/reporter.hpp"
 #include "train/update_options.hpp"
 
 namespace fomo::train {
@@ -25,6 +26,7 @@ namespace fs = std::filesystem;
 
 enum class Ordering {
   kRandom,              // a seeded shuffle
+  kEasyToHard,          // the base version's per-class zero-shot top-1, highest first
   kConceptFrequency,    // rarest first (by training samples)
   kTimeIncremental,     // by the datasets' year (fomo.yaml), seeded shuffle within a year
   kDatasetIncremental,  // whole datasets in the order given, one task each
@@ -81,8 +83,9 @@ struct StreamPlan {
   nlohmann::json ToJson() const;
 };
 
-// Orders the concepts and cuts the tasks; the seed and the repository's data fix
-// the result.
-StreamPlan PlanStream(const Repository& repo, const StreamSpec& spec);
+// Orders the concepts and cuts the tasks; the seed, the base version and the
+// repository's data fix the result. easy-to-hard evaluates the base on each
+// concept (kept in fomo.sqlite, so a second plan reads them).
+StreamPlan PlanStream(Repository& repo, const StreamSpec& spec, Reporter& reporter);
 
 }  // namespace fomo::train

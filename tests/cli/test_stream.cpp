@@ -136,7 +136,7 @@ TEST_CASE("bad stream files are refused in one line and change nothing", "[cli][
       {"name: s\nconcepts: [cifar]\ntasks: 2\n", "cifar"},
       {"name: s\nconcepts: [shapes]\ntasks: 4\n", "4 tasks for 3 concepts"},
       {"name: s\nconcepts: [fmnist]\ntasks: 2\nordering: time-incremental\n", "needs a year for dataset 'fmnist'"},
-      {"name: s\nconcepts: [shapes]\ntasks: 2\nordering: easy-to-hard\n", "does not make yet"},
+      {"name: s\nconcepts: [shapes]\ntasks: 2\nordering: concept-similarity\n", "does not make yet"},
       {"name: s\nconcepts: [shapes]\ntasks: 2\nordering: sideways\n", "unknown ordering 'sideways'"},
       {"name: s\nconcepts: [shapes, 'shapes:1']\ntasks: 2\n", "named twice"},
       {"name: 'a b'\nconcepts: [shapes]\ntasks: 2\n", "stream name 'a b'"},
@@ -248,6 +248,25 @@ TEST_CASE("stream run makes a tagged version per task on its branch and resumes 
   CHECK(report["summary"]["mean_retention"].get<double>() == Approx(mean_retention));
   CHECK(report["summary"]["final_accumulation"] == report["points"][3]["accumulation"]);
   CHECK(RunFomo({"stream", "report", "nothing"}, a).exit_code == 1);
+
+  // easy-to-hard: the base's zero-shot top-1 on each concept, highest first, as the
+  // evaluation stores it; reversed, lowest first.
+  WriteFile(a / "e.yaml", "name: e\nbase: v1.0.0\nconcepts: [fmnist]\ntasks: 2\nordering: easy-to-hard\n");
+  RunResult easy = RunFomo({"stream", "plan", "e.yaml", "--json"}, a);
+  INFO(easy.err);
+  REQUIRE(easy.exit_code == 0);
+  const json ordered = json::parse(easy.out)["order"];
+  REQUIRE(ordered.size() == 10);
+  const json base_metrics = json::parse(RunFomo({"show", "v1.0.0", "--json"}, a).out)["metrics"];
+  for (size_t k = 0; k < ordered.size(); ++k) {
+    const std::string key = "fmnist:" + std::to_string(ordered[k]["class"].get<int>());
+    CHECK(ordered[k]["score"].get<double>() == Approx(base_metrics[key]["top1"].get<double>()));
+    if (k > 0) CHECK(ordered[k - 1]["score"].get<double>() >= ordered[k]["score"].get<double>());
+  }
+  WriteFile(a / "e.yaml", "name: e\nbase: v1.0.0\nconcepts: [fmnist]\ntasks: 2\nordering: {kind: easy-to-hard, reverse: true}\n");
+  const json hard = json::parse(RunFomo({"stream", "plan", "e.yaml", "--json"}, a).out)["order"];
+  CHECK(hard.front()["score"] == ordered.back()["score"]);
+  CHECK(hard.back()["score"] == ordered.front()["score"]);
 
   // Stopped inside the first task's training (Ctrl-C), then resumed.
   InitStreamRepository(b);
