@@ -10,6 +10,7 @@
 #include "core/safetensors.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/training_runs.hpp"
+#include "train/stream_run.hpp"
 #include "storage/versions.hpp"
 
 namespace fomo::cmd {
@@ -76,6 +77,21 @@ int RunStatus(Context& ctx) {
     if (run.contains("options")) t["options"] = run["options"];
     trainings.push_back(std::move(t));
   }
+  // Streams: every stream/ branch, with the tasks done and how many its versions say it has.
+  nlohmann::json streams = nlohmann::json::array();
+  for (const auto& branch : graph.Branches()) {
+    if (branch.rfind("stream/", 0) != 0) continue;
+    const std::string name = branch.substr(7);
+    const std::vector<CommitId> done = train::StreamVersions(repo, name);
+    nlohmann::json tasks = nullptr;
+    if (!done.empty()) tasks = LoadVersion(graph, done.back()).recipe["stream"].value("tasks", nlohmann::json(nullptr));
+    const bool finished = tasks.is_number() && done.size() >= tasks.get<size_t>();
+    streams.push_back({{"name", name},
+                       {"branch", branch},
+                       {"tasks_done", done.size()},
+                       {"tasks", tasks},
+                       {"state", finished ? "done" : "in progress"}});
+  }
   // The first of them, for scripts written before several could run.
   const nlohmann::json training = trainings.empty() ? nlohmann::json(nullptr) : trainings.front();
   if (ctx.global.json) {
@@ -92,7 +108,8 @@ int RunStatus(Context& ctx) {
                  {"database_bytes", db_bytes}}},
                {"missing_database_rows", missing_rows},
                {"training", training},
-               {"trainings", trainings}});
+               {"trainings", trainings},
+               {"streams", streams}});
     return 0;
   }
   if (head.branch) {
@@ -120,9 +137,22 @@ int RunStatus(Context& ctx) {
     }
     std::string step = t["step"].is_null() ? "before its first checkpoint"
                                            : fmt::format("at step {}", t["step"].get<int64_t>());
+    if (t["line"].get<std::string>().rfind("stream/", 0) == 0) {
+      std::cout << fmt::format("an interrupted task of the stream on {} is saved {}: 'fomo stream run FILE --resume' "
+                               "finishes it\n",
+                               t["line"].get<std::string>(), step);
+      continue;
+    }
     std::cout << fmt::format("an interrupted 'fomo {0}'{1} from {2} is saved {3}: 'fomo {0} --resume' finishes it, "
                              "'fomo {0} --abort' drops it\n",
                              level, line, from, step);
+  }
+  for (const auto& s : streams) {
+    if (s["state"] == "done") continue;
+    std::cout << fmt::format("stream {} in progress on {}: {} of {} tasks done; 'fomo stream run FILE --resume' "
+                             "continues it\n",
+                             s["name"].get<std::string>(), s["branch"].get<std::string>(), s["tasks_done"].get<size_t>(),
+                             s["tasks"].is_null() ? std::string("?") : std::to_string(s["tasks"].get<size_t>()));
   }
   if (missing_rows) {
     std::cout << fmt::format("{} versions lack their database row (an interrupted commit): run "

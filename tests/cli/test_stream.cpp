@@ -272,6 +272,13 @@ TEST_CASE("stream run makes a tagged version per task on its branch and resumes 
   InitStreamRepository(b);
   RunResult stopped = RunFomo({"stream", "run", "s.yaml", "--no-eval", "-q"}, b, {{"FOMO_STOP_AFTER_STEP", "2"}});
   CHECK(stopped.exit_code == 130);
+  // fomo status says where the stream stands and how to go on.
+  const json waiting = json::parse(RunFomo({"status", "--json"}, b).out);
+  REQUIRE(waiting["streams"].size() == 1);
+  CHECK(waiting["streams"][0]["state"] == "in progress");
+  CHECK(waiting["streams"][0]["tasks_done"] == 0);
+  CHECK(waiting["training"]["line"] == "stream/fashion");
+  CHECK_THAT(RunFomo({"status"}, b).out, Contains("fomo stream run FILE --resume"));
   RunResult resumed = RunFomo({"stream", "run", "s.yaml", "--resume", "--no-eval", "-q"}, b);
   INFO(resumed.err);
   REQUIRE(resumed.exit_code == 0);
@@ -286,6 +293,10 @@ TEST_CASE("stream run makes a tagged version per task on its branch and resumes 
   INFO(continued.err);
   REQUIRE(continued.exit_code == 0);
   CHECK(json::parse(continued.out)["tasks_done_before"] == 1);
+  const json status = json::parse(RunFomo({"status", "--json"}, c).out);
+  REQUIRE(status["streams"].size() == 1);
+  CHECK(status["streams"][0]["state"] == "done");
+  CHECK(status["streams"][0]["tasks_done"] == 3);
   CHECK(ExportedTip(c) == uninterrupted);
   const json log = json::parse(RunFomo({"log", "stream/fashion", "--json"}, c).out);
   CHECK(log.size() == 4);  // the three tasks and the base, nothing twice
