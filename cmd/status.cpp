@@ -10,7 +10,7 @@
 #include "core/safetensors.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/training_runs.hpp"
-#include "train/stream_run.hpp"
+#include "train/history.hpp"
 #include "storage/versions.hpp"
 
 namespace fomo::cmd {
@@ -82,9 +82,8 @@ int RunStatus(Context& ctx) {
   for (const auto& branch : graph.Branches()) {
     if (branch.rfind("stream/", 0) != 0) continue;
     const std::string name = branch.substr(7);
-    const std::vector<CommitId> done = train::StreamVersions(repo, name);
-    nlohmann::json tasks = nullptr;
-    if (!done.empty()) tasks = LoadVersion(graph, done.back()).recipe["stream"].value("tasks", nlohmann::json(nullptr));
+    const std::vector<train::StreamStep> done = train::ReadStreamSteps(graph, name);
+    const nlohmann::json tasks = done.empty() ? nlohmann::json(nullptr) : done.back().stream.value("tasks", nlohmann::json(nullptr));
     const bool finished = tasks.is_number() && done.size() >= tasks.get<size_t>();
     streams.push_back({{"name", name},
                        {"branch", branch},

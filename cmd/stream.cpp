@@ -55,9 +55,8 @@ void PrintPlan(const train::StreamPlan& plan) {
   }
 }
 
-int RunStreamRun(Context& ctx, const train::StreamPlan& plan, const StreamOptions& o) {
+int RunStreamRun(Context& ctx, const train::StreamPlan& plan, const StreamOptions& o, TerminalReporter& reporter) {
   Repository& repo = ctx.repo();
-  TerminalReporter reporter(ctx);
   train::StreamRunOptions options{o.resume, o.require, o.no_eval};
   const train::StreamRunResult result = train::RunStream(repo, plan, options, reporter);
   if (ctx.global.json) {
@@ -124,10 +123,9 @@ int RunStream(Context& ctx, const StreamOptions& o) {
   if (o.action == "report") return RunStreamReport(ctx, o.file);
   Repository& repo = ctx.repo();
   const train::StreamSpec spec = train::StreamSpec::Load(o.file, repo);
-  ResolveRevision(repo, spec.base);  // an unknown base fails the plan, as it would the run
   TerminalReporter reporter(ctx);
   const train::StreamPlan plan = train::PlanStream(repo, spec, reporter);
-  if (o.action == "run") return RunStreamRun(ctx, plan, o);
+  if (o.action == "run") return RunStreamRun(ctx, plan, o, reporter);
   if (ctx.global.json) {
     PrintJson(plan.ToJson());
   } else if (!ctx.global.quiet) {

@@ -168,8 +168,9 @@ ZSTD_DCtx* PlaneDctx(size_t plane) {
   return contexts[plane].get();
 }
 
-size_t Compress(const uint8_t* src, size_t size, int level, uint8_t* dst, size_t capacity) {
-  size_t n = ZSTD_compressCCtx(PlaneCctx(0), dst, capacity, src, size, level);
+// One whole zstd frame, in one call.
+size_t Compress(ZSTD_CCtx* cctx, const uint8_t* src, size_t size, int level, uint8_t* dst, size_t capacity) {
+  size_t n = ZSTD_compressCCtx(cctx, dst, capacity, src, size, level);
   if (ZSTD_isError(n)) throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
   return n;
 }
@@ -279,7 +280,7 @@ std::vector<uint8_t> ChooseMethods(const uint8_t* data, uint64_t count, size_t e
   static thread_local std::vector<uint8_t> scratch(ZSTD_compressBound(kProbeSize));
   for (size_t p = 0; p < element_size; ++p) {
     const uint8_t* plane = sample + p * kProbeSize;
-    const size_t dense = Compress(plane, kProbeSize, 1, scratch.data(), scratch.size());
+    const size_t dense = Compress(PlaneCctx(0), plane, kProbeSize, 1, scratch.data(), scratch.size());
     if (static_cast<double>(dense) > kIncompressibleRatio * kProbeSize) {
       methods[p] = kRaw;
       continue;
@@ -289,8 +290,9 @@ std::vector<uint8_t> ChooseMethods(const uint8_t* data, uint64_t count, size_t e
     if (static_cast<double>(zeros) < kSparseMinZeros * kProbeSize) continue;
     uint8_t* bitmap = sparse + kProbeSize;
     const uint64_t nonzero = SparseSplit(plane, kProbeSize, bitmap, sparse);
-    const size_t coded = 8 + Compress(bitmap, kProbeSize / 8, 1, scratch.data(), scratch.size()) +
-                         Compress(sparse, nonzero, 1, scratch.data(), scratch.size());
+    ZSTD_CCtx* cctx = PlaneCctx(0);
+    const size_t coded = kSparsePrefix + Compress(cctx, bitmap, kProbeSize / 8, 1, scratch.data(), scratch.size()) +
+                         Compress(cctx, sparse, nonzero, 1, scratch.data(), scratch.size());
     if (static_cast<double>(coded) < kSparseRatio * static_cast<double>(dense)) methods[p] = kSparse;
   }
   return methods;
@@ -315,12 +317,6 @@ void StartFrame(ZSTD_CCtx* cctx, int level, uint64_t pledged) {
   ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
   if (pledged != ZSTD_CONTENTSIZE_UNKNOWN) ZSTD_CCtx_setPledgedSrcSize(cctx, pledged);
-}
-
-size_t CompressWhole(ZSTD_CCtx* cctx, uint8_t* dst, size_t capacity, const uint8_t* src, size_t n, int level) {
-  const size_t made = ZSTD_compressCCtx(cctx, dst, capacity, src, n, level);
-  if (ZSTD_isError(made)) throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(made));
-  return made;
 }
 
 // One zstd frame of a stored plane, read a block at a time (or, for a tensor of
@@ -485,7 +481,7 @@ std::optional<EncodedPlanes> EncodePlanesWithin(const uint8_t* data, uint64_t si
       } else if (overflowed[p]) {
       } else if (method[p] == kZstd && single_block) {
         // A small tensor is one block: one call, without a stream's set-up.
-        plane.size = CompressWhole(PlaneCctx(p), plane.bytes.data(), zstd_capacity, chunks[p], n, zstd_level);
+        plane.size = Compress(PlaneCctx(p), chunks[p], n, zstd_level, plane.bytes.data(), zstd_capacity);
         overflowed[p] = plane.size > count;
       } else if (method[p] == kZstd) {
         overflowed[p] = !AddToFrame(PlaneCctx(p), plane.bytes.data(), zstd_capacity, &plane.size, chunks[p], n,

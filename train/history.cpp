@@ -57,4 +57,19 @@ LineHistory ReadLineHistory(const Graph& graph, const CommitId& from) {
   return history;
 }
 
+std::vector<StreamStep> ReadStreamSteps(const Graph& graph, const std::string& name) {
+  std::vector<StreamStep> steps;
+  std::optional<CommitId> at = graph.BranchTarget("stream/" + name);
+  while (at) {
+    const nlohmann::json recipe = ReadJson(graph, *at, "recipe.json");
+    const nlohmann::json stream = recipe.value("stream", nlohmann::json::object());
+    if (!stream.is_object() || stream.value("name", "") != name) break;
+    steps.push_back({*at, stream});
+    const auto parents = graph.ReadCommit(*at).parents;
+    at = parents.empty() ? std::nullopt : std::optional<CommitId>(parents.front());
+  }
+  std::reverse(steps.begin(), steps.end());
+  return steps;
+}
+
 }  // namespace fomo::train

@@ -1,12 +1,15 @@
 // What a line of versions was trained on, read back from the recipes in the graph:
 // the base's pretraining data (replay), every earlier update's data (the buffer)
-// and the task index the meta schedules need. No LibTorch here.
+// the task index the meta schedules need, and the tasks a stream has done. No
+// LibTorch here.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "storage/graph.hpp"
 
@@ -24,5 +27,14 @@ struct LineHistory {
 
 // Follows first parents from `from` (inclusive) to the root.
 LineHistory ReadLineHistory(const Graph& graph, const CommitId& from);
+
+// A task of a stream as its version records it.
+struct StreamStep {
+  CommitId commit;
+  nlohmann::json stream;  // the recipe's "stream": name, task, tasks, concepts, ...
+};
+// The tasks stream NAME has done: the first parents of stream/NAME whose recipe
+// names the stream, oldest first.
+std::vector<StreamStep> ReadStreamSteps(const Graph& graph, const std::string& name);
 
 }  // namespace fomo::train

@@ -22,11 +22,11 @@ namespace {
   throw Error(fmt::format("{}: line {}: {}", origin, node.Mark().line + 1, what));
 }
 
-struct OrderingName_ {
+struct OrderingEntry {
   Ordering ordering;
   const char* name;
 };
-constexpr OrderingName_ kOrderings[] = {
+constexpr OrderingEntry kOrderings[] = {
     {Ordering::kRandom, "random"},
     {Ordering::kEasyToHard, "easy-to-hard"},
     {Ordering::kConceptFrequency, "concept-frequency"},
@@ -93,15 +93,9 @@ void ParseUpdateNode(const std::string& origin, const YAML::Node& node, const Re
   if (!node.IsMap()) Fail(origin, node, "'update' must be a mapping (level, method, steps, schedule, merge, replay, ...)");
   if (const YAML::Node level = node["level"]) {
     const std::string text = level.as<std::string>();
-    if (text == "patch") {
-      spec.level = BumpLevel::kPatch;
-    } else if (text == "minor") {
-      spec.level = BumpLevel::kMinor;
-    } else if (text == "major") {
-      spec.level = BumpLevel::kMajor;
-    } else {
-      Fail(origin, level, fmt::format("update.level must be patch, minor or major, not '{}'", text));
-    }
+    const std::optional<BumpLevel> parsed = ParseBumpLevel(text);
+    if (!parsed) Fail(origin, level, fmt::format("update.level must be patch, minor or major, not '{}'", text));
+    spec.level = *parsed;
   }
   spec.update = UpdateOptions::Defaults(std::string(BumpLevelName(spec.level)), repo.config().document, "fomo.yaml");
   for (const auto& item : node) {
@@ -299,6 +293,7 @@ StreamPlan PlanStream(Repository& repo, const StreamSpec& spec, Reporter& report
   StreamPlan plan;
   plan.spec = spec;
   const core::DatasetRegistry registry = core::DatasetRegistry::FromYaml(repo.config().document, "fomo.yaml");
+  const CommitId base = ResolveRevision(repo.graph(), spec.base);
 
   // Training samples of every concept, a dataset's train split read once.
   std::map<std::pair<std::string, int>, int64_t> samples;
@@ -340,7 +335,7 @@ StreamPlan PlanStream(Repository& repo, const StreamSpec& spec, Reporter& report
     case Ordering::kEasyToHard: {
       plan.score = "zero-shot top-1 of the base";
       const std::vector<double> top1 =
-          BaseAccuracies(repo, ResolveRevision(repo.graph(), spec.base), spec.concepts, reporter);
+          BaseAccuracies(repo, base, spec.concepts, reporter);
       for (size_t i = 0; i < order.size(); ++i) score[i] = top1[i];
       SeededShuffle(order, spec.seed);  // ties broken by the seed
       std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return score[a] > score[b]; });
@@ -390,7 +385,7 @@ StreamPlan PlanStream(Repository& repo, const StreamSpec& spec, Reporter& report
   }
   const MixtureShares shares = spec.update.replay;
   // Replay needs pretraining data the base's line names (init --pretrain).
-  const bool has_replay = !ReadLineHistory(repo.graph(), ResolveRevision(repo.graph(), spec.base)).pretrain.empty();
+  const bool has_replay = !ReadLineHistory(repo.graph(), base).pretrain.empty();
   for (size_t t = 0; t < cut.size(); ++t) {
     StreamTask task;
     task.index = static_cast<int>(t);

@@ -5,7 +5,7 @@
 #include "core/evaluation.hpp"
 #include "storage/error.hpp"
 #include "storage/versions.hpp"
-#include "train/stream_run.hpp"
+#include "train/history.hpp"
 
 namespace fomo::train {
 
@@ -32,7 +32,8 @@ std::optional<double> Mean(const std::vector<StreamPoint>& points, std::optional
 }  // namespace
 
 StreamReport ReportStream(Repository& repo, const std::string& name, Reporter& reporter) {
-  const std::vector<CommitId> tasks = StreamVersions(repo, name);
+  std::vector<CommitId> tasks;
+  for (const auto& step : ReadStreamSteps(repo.graph(), name)) tasks.push_back(step.commit);
   if (tasks.empty()) throw Error(fmt::format("no stream '{}': branch stream/{} holds none of its tasks", name, name));
   const Graph& graph = repo.graph();
   StreamReport report;

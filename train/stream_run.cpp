@@ -1,30 +1,13 @@
 #include "train/stream_run.hpp"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 
 #include "storage/error.hpp"
 #include "storage/training_runs.hpp"
-#include "storage/versions.hpp"
+#include "train/history.hpp"
 #include "train/update.hpp"
 
 namespace fomo::train {
-
-std::vector<CommitId> StreamVersions(const Repository& repo, const std::string& name) {
-  const Graph& graph = repo.graph();
-  std::vector<CommitId> versions;
-  std::optional<CommitId> at = graph.BranchTarget("stream/" + name);
-  while (at) {
-    const StoredVersion v = LoadVersion(graph, *at);
-    if (!v.recipe.contains("stream") || v.recipe["stream"].value("name", "") != name) break;
-    versions.push_back(*at);
-    const auto parents = graph.ReadCommit(*at).parents;
-    at = parents.empty() ? std::nullopt : std::optional<CommitId>(parents.front());
-  }
-  std::reverse(versions.begin(), versions.end());
-  return versions;
-}
 
 StreamRunResult RunStream(Repository& repo, const StreamPlan& plan, const StreamRunOptions& options,
                           Reporter& reporter) {
@@ -49,7 +32,7 @@ StreamRunResult RunStream(Repository& repo, const StreamPlan& plan, const Stream
   } else if (!repo.graph().BranchTarget(branch)) {
     throw Error(fmt::format("no stream '{}' to resume: branch {} does not exist", spec.name, branch));
   }
-  const std::vector<CommitId> done = StreamVersions(repo, spec.name);
+  const std::vector<StreamStep> done = ReadStreamSteps(repo.graph(), spec.name);
   result.tasks_done = static_cast<int>(done.size());
   if (done.size() > plan.tasks.size()) {
     throw Error(fmt::format("branch {} holds {} tasks of the stream; its file plans {}", branch, done.size(),

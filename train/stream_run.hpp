@@ -26,10 +26,6 @@ struct StreamRunResult {
   std::string status;      // the last update's: committed, rejected, pending
 };
 
-// The tasks of the branch stream/NAME done so far (first parents whose recipe
-// names the stream), oldest first.
-std::vector<CommitId> StreamVersions(const Repository& repo, const std::string& name);
-
 StreamRunResult RunStream(Repository& repo, const StreamPlan& plan, const StreamRunOptions& options, Reporter& reporter);
 
 }  // namespace fomo::train

@@ -10,28 +10,34 @@
 
 using namespace fomo::test;
 
+namespace {
+
+// The peak resident memory of one fomo command, which must succeed.
+double PeakRss(const std::vector<std::string>& args, const fs::path& where) {
+  RunResult r = RunFomo(args, where);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return static_cast<double>(r.peak_rss_bytes);
+}
+
+}  // namespace
+
 TEST_CASE("init, commit, export and merge stream: peak memory stays well under the model", "[cli][memory]") {
   TempDir dir;
   fs::path a = dir / "a.safetensors", b = dir / "b.safetensors";
   REQUIRE(RunGen({"base", "--shape", "vit-b-32", "-o", a.string(), "--seed", "1"}).exit_code == 0);
   REQUIRE(RunGen({"update", a.string(), "-o", b.string(), "--kind", "dense", "--seed", "2"}).exit_code == 0);
   const double model = static_cast<double>(fs::file_size(a));
-  auto peak = [&](const std::vector<std::string>& args, const fs::path& where) {
-    RunResult r = RunFomo(args, where);
-    INFO(r.err);
-    REQUIRE(r.exit_code == 0);
-    return static_cast<double>(r.peak_rss_bytes);
-  };
-  const double init = peak({"init", "repo", "--from", a.string(), "--no-eval", "-q"}, dir.path());
-  const double commit = peak({"commit", b.string(), "--no-eval", "-q"}, dir / "repo");
-  const double export_base = peak({"export", "v1.0.0", "-o", (dir / "base.safetensors").string(), "-q"}, dir / "repo");
-  const double export_tip = peak({"export", "v1.0.1", "-o", (dir / "tip.safetensors").string(), "-q"}, dir / "repo");
+  const double init = PeakRss({"init", "repo", "--from", a.string(), "--no-eval", "-q"}, dir.path());
+  const double commit = PeakRss({"commit", b.string(), "--no-eval", "-q"}, dir / "repo");
+  const double export_base = PeakRss({"export", "v1.0.0", "-o", (dir / "base.safetensors").string(), "-q"}, dir / "repo");
+  const double export_tip = PeakRss({"export", "v1.0.1", "-o", (dir / "tip.safetensors").string(), "-q"}, dir / "repo");
   // What was exported is what was committed: committing the tip again adds nothing.
   RunResult again = RunFomo({"commit", (dir / "tip.safetensors").string(), "--no-eval"}, dir / "repo");
   REQUIRE(again.exit_code == 0);
   CHECK(again.out.find("nothing to commit") != std::string::npos);
   const double merge =
-      peak({"merge", "v1.0.1", "v1.0.0", "--method", "ties", "--base", "v1.0.0", "--no-eval", "-q"}, dir / "repo");
+      PeakRss({"merge", "v1.0.1", "v1.0.0", "--method", "ties", "--base", "v1.0.0", "--no-eval", "-q"}, dir / "repo");
 #ifdef FOMO_SANITIZED
   FOMO_SKIP("a sanitizer build's shadow memory makes peak RSS meaningless");
 #endif
@@ -51,22 +57,16 @@ TEST_CASE("imports that convert (a Hugging Face layout, --dtype) convert a tenso
   fs::path a = dir / "a.safetensors";
   REQUIRE(RunGen({"base", "--shape", "vit-b-32", "-o", a.string(), "--seed", "1"}).exit_code == 0);
   const double model = static_cast<double>(fs::file_size(a));
-  auto peak = [&](const std::vector<std::string>& args, const fs::path& where) {
-    RunResult r = RunFomo(args, where);
-    INFO(r.err);
-    REQUIRE(r.exit_code == 0);
-    return static_cast<double>(r.peak_rss_bytes);
-  };
   REQUIRE(RunFomo({"init", "repo", "--from", a.string(), "--no-eval", "-q"}, dir.path()).exit_code == 0);
   // The Hugging Face layout splits q, k and v and transposes the projections: an
   // import joins and transposes them back.
   REQUIRE(RunFomo({"export", "-o", (dir / "hf").string(), "--layout", "hf", "-q"}, dir / "repo").exit_code == 0);
-  const double hf = peak({"init", "from-hf", "--from", (dir / "hf").string(), "--no-eval", "-q"}, dir.path());
+  const double hf = PeakRss({"init", "from-hf", "--from", (dir / "hf").string(), "--no-eval", "-q"}, dir.path());
   REQUIRE(RunFomo({"export", "-o", (dir / "back.safetensors").string(), "--layout", "openai", "-q"}, dir / "from-hf")
               .exit_code == 0);
   // An f16 copy committed back with --dtype f32: every tensor converted.
   REQUIRE(RunFomo({"export", "-o", (dir / "f16.safetensors").string(), "--dtype", "f16", "-q"}, dir / "repo").exit_code == 0);
-  const double dtype = peak({"commit", (dir / "f16.safetensors").string(), "--dtype", "f32", "--no-eval", "-q"}, dir / "repo");
+  const double dtype = PeakRss({"commit", (dir / "f16.safetensors").string(), "--dtype", "f32", "--no-eval", "-q"}, dir / "repo");
   RunResult shown = RunFomo({"show", "--json"}, dir / "repo");
   REQUIRE(shown.exit_code == 0);
   CHECK(shown.out.find("\"F32\"") != std::string::npos);

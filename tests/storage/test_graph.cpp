@@ -10,18 +10,27 @@
 
 using namespace fomo;
 
+namespace {
+
+// A commit of a.json = content that main moves to, tagged.
+CommitId CommitOnMain(Graph& graph, const std::string& content, const std::vector<CommitId>& parents,
+                      const std::string& message, const std::string& tag) {
+  CommitId id = graph.WriteCommit({{"a.json", content}}, parents, message);
+  graph.SetBranch("main", id, "test");
+  graph.CreateTag(tag, id);
+  return id;
+}
+
+}  // namespace
+
 TEST_CASE("commits, branches, tags and revisions behave as in git", "[graph]") {
   fomo::test::TempDir dir;
   Graph graph = Graph::Init(dir / "graph", "main");
   REQUIRE(graph.Head().branch == std::string("main"));
   REQUIRE_FALSE(graph.Head().commit);
 
-  CommitId first = graph.WriteCommit({{"a.json", "1"}}, {}, "first");
-  graph.SetBranch("main", first, "test");
-  graph.CreateTag("v1.0.0", first);
-  CommitId second = graph.WriteCommit({{"a.json", "2"}}, {first}, "second");
-  graph.SetBranch("main", second, "test");
-  graph.CreateTag("v1.0.1", second);
+  CommitId first = CommitOnMain(graph, "1", {}, "first", "v1.0.0");
+  CommitId second = CommitOnMain(graph, "2", {first}, "second", "v1.0.1");
 
   REQUIRE(graph.Head().commit == second);
   REQUIRE(graph.Resolve("HEAD") == second);
@@ -162,12 +171,8 @@ TEST_CASE("the first commits of a long line cost about as many reads, merge-base
 TEST_CASE("tags read the same loose and packed, lightweight and annotated", "[graph][refs]") {
   fomo::test::TempDir dir;
   Graph graph = Graph::Init(dir / "graph", "main");
-  CommitId first = graph.WriteCommit({{"a.json", "1"}}, {}, "first");
-  graph.SetBranch("main", first, "test");
-  graph.CreateTag("v1.0.0", first);
-  CommitId second = graph.WriteCommit({{"a.json", "2"}}, {first}, "second");
-  graph.SetBranch("main", second, "test");
-  graph.CreateTag("v1.0.1", second);
+  CommitId first = CommitOnMain(graph, "1", {}, "first", "v1.0.0");
+  CommitId second = CommitOnMain(graph, "2", {first}, "second", "v1.0.1");
   {
     // An annotated tag, as `git tag -a` on the graph would make.
     git_repository* repo = nullptr;
