@@ -142,6 +142,12 @@ int RunStatus(Context& ctx) {
                                t["line"].get<std::string>(), step);
       continue;
     }
+    if (t["line"].get<std::string>().rfind("stream-joint/", 0) == 0) {
+      std::cout << fmt::format("an interrupted joint reference of a stream on {} is saved {}: 'fomo stream run FILE "
+                               "--resume --joint' finishes it\n",
+                               t["line"].get<std::string>(), step);
+      continue;
+    }
     std::cout << fmt::format("an interrupted 'fomo {0}'{1} from {2} is saved {3}: 'fomo {0} --resume' finishes it, "
                              "'fomo {0} --abort' drops it\n",
                              level, line, from, step);

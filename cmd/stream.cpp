@@ -14,6 +14,7 @@
 #include "storage/error.hpp"
 #include "train/stream_plan.hpp"
 #include "train/stream_report.hpp"
+#include "train/history.hpp"
 #include "train/stream_run.hpp"
 
 namespace fomo::cmd {
@@ -26,6 +27,7 @@ struct StreamOptions {
   bool resume = false;
   std::string require;
   bool no_eval = false;
+  bool joint = false;
 };
 
 void PrintPlan(const train::StreamPlan& plan) {
@@ -57,7 +59,7 @@ void PrintPlan(const train::StreamPlan& plan) {
 
 int RunStreamRun(Context& ctx, const train::StreamPlan& plan, const StreamOptions& o, TerminalReporter& reporter) {
   Repository& repo = ctx.repo();
-  train::StreamRunOptions options{o.resume, o.require, o.no_eval};
+  train::StreamRunOptions options{o.resume, o.require, o.no_eval, o.joint};
   const train::StreamRunResult result = train::RunStream(repo, plan, options, reporter);
   if (ctx.global.json) {
     nlohmann::json versions = nlohmann::json::array();
@@ -72,16 +74,25 @@ int RunStreamRun(Context& ctx, const train::StreamPlan& plan, const StreamOption
                {"tasks", plan.tasks.size()},
                {"tasks_done_before", result.tasks_done},
                {"versions", versions},
+               {"joint", result.joint ? nlohmann::json{{"version", LoadVersion(repo.graph(), *result.joint).version.ToString()},
+                                                       {"commit", *result.joint},
+                                                       {"made", result.joint_made}}
+                                      : nlohmann::json(nullptr)},
                {"status", result.status.empty() ? "committed" : result.status}});
   } else if (!ctx.global.quiet && result.exit_code == 0) {
     std::cout << fmt::format("stream {}: {} of {} tasks done on stream/{}\n", plan.spec.name,
                              result.tasks_done + static_cast<int>(result.versions.size()), plan.tasks.size(),
                              plan.spec.name);
+    if (result.joint) {
+      std::cout << fmt::format("joint reference: {} on {}\n", LoadVersion(repo.graph(), *result.joint).version.Tag(),
+                               train::JointBranch(plan.spec.name));
+    }
   }
   return result.exit_code;
 }
 
 std::string Figure(const std::optional<double>& value) { return value ? fmt::format("{:.2f}", *value) : "-"; }
+std::string SignedFigure(const std::optional<double>& value) { return value ? fmt::format("{:+.2f}", *value) : "-"; }
 
 int RunStreamReport(Context& ctx, const std::string& name) {
   TerminalReporter reporter(ctx);
@@ -95,16 +106,26 @@ int RunStreamReport(Context& ctx, const std::string& name) {
                            fmt::join(report.accumulation_suite, " "),
                            report.retention_suite.empty() ? "nothing (fomo.yaml names no retention suite)"
                                                           : fmt::format("{}", fmt::join(report.retention_suite, " ")));
-  std::cout << fmt::format("{:>4}  {:<9} {:>7} {:>7} {:>7} {:>7}  {}\n", "task", "version", "A_KA", "A_ZS", "gm", "steps",
-                           "concepts");
-  for (const auto& p : report.points) {
-    std::cout << fmt::format("{:>4}  {:<9} {:>7} {:>7} {:>7} {:>7}  {}\n", p.task == 0 ? "base" : std::to_string(p.task),
-                             p.version, Figure(p.accumulation), Figure(p.retention), Figure(p.gm),
-                             p.budget.steps ? std::to_string(*p.budget.steps) : "-", fmt::join(p.concepts, ", "));
+  const bool distances = report.joint.has_value();
+  auto row = [&](const std::string& task, const train::StreamPoint& p) {
+    std::cout << fmt::format("{:>5}  {:<9} {:>7} {:>7} {:>7}{} {:>7}  {}{}\n", task, p.version, Figure(p.accumulation),
+                             Figure(p.retention), Figure(p.gm),
+                             distances ? fmt::format(" {:>7}", SignedFigure(p.distance)) : "",
+                             p.budget.steps ? std::to_string(*p.budget.steps) : "-", fmt::join(p.concepts, ", "),
+                             p.collapsed ? "  [collapsed]" : "");
+  };
+  std::cout << fmt::format("{:>5}  {:<9} {:>7} {:>7} {:>7}{} {:>7}  {}\n", "task", "version", "A_KA", "A_ZS", "gm",
+                           distances ? fmt::format(" {:>7}", "dist") : "", "steps", "concepts");
+  for (const auto& p : report.points) row(p.task == 0 ? "base" : std::to_string(p.task), p);
+  if (report.joint) row("joint", *report.joint);
+  std::cout << fmt::format("final A_KA {}, A_ZS {}; mean over the tasks A_KA {}, A_ZS {}", Figure(report.points.back().accumulation),
+                           Figure(report.points.back().retention), Figure(report.mean_accumulation),
+                           Figure(report.mean_retention));
+  if (distances) {
+    std::cout << fmt::format("; distance from the base-to-joint line: final {}, mean {}",
+                             SignedFigure(report.points.back().distance), SignedFigure(report.mean_distance));
   }
-  std::cout << fmt::format("final A_KA {}, A_ZS {}; mean over the tasks A_KA {}, A_ZS {}\n",
-                           Figure(report.points.back().accumulation), Figure(report.points.back().retention),
-                           Figure(report.mean_accumulation), Figure(report.mean_retention));
+  std::cout << "\n";
   for (const auto& note : report.notes) std::cout << "note: " << note << "\n";
   return 0;
 }
@@ -117,8 +138,8 @@ int RunStream(Context& ctx, const StreamOptions& o) {
     throw UsageError(o.action == "report" ? "fomo stream report needs the stream's NAME"
                                           : fmt::format("fomo stream {} needs a stream FILE", o.action));
   }
-  if (o.action != "run" && (o.resume || !o.require.empty() || o.no_eval)) {
-    throw UsageError("--resume, --require and --no-eval go with 'fomo stream run'");
+  if (o.action != "run" && (o.resume || !o.require.empty() || o.no_eval || o.joint)) {
+    throw UsageError("--resume, --require, --no-eval and --joint go with 'fomo stream run'");
   }
   if (o.action == "report") return RunStreamReport(ctx, o.file);
   Repository& repo = ctx.repo();
@@ -146,6 +167,9 @@ Runner SetupStream(CommandLine& cli) {
   cli.Flag("--resume", &o->resume, "run: continue the stream on its branch after the last task done");
   cli.Option("--require", &o->require, "run: every task's gate; a rejected task stops the stream with exit 3", "EXPR");
   cli.Flag("--no-eval", &o->no_eval, "run: do not evaluate the versions (unless --require needs it)");
+  cli.Flag("--joint", &o->joint,
+           "run: after the tasks, train the joint reference (every task's data at once, their budgets summed) on "
+           "branch stream-joint/NAME");
   return [o](Context& ctx) { return RunStream(ctx, *o); };
 }
 

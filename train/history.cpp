@@ -63,13 +63,25 @@ std::vector<StreamStep> ReadStreamSteps(const Graph& graph, const std::string& n
   while (at) {
     const nlohmann::json recipe = ReadJson(graph, *at, "recipe.json");
     const nlohmann::json stream = recipe.value("stream", nlohmann::json::object());
-    if (!stream.is_object() || stream.value("name", "") != name) break;
+    if (!stream.is_object() || stream.value("name", "") != name || stream.contains("reference")) break;
     steps.push_back({*at, stream});
     const auto parents = graph.ReadCommit(*at).parents;
     at = parents.empty() ? std::nullopt : std::optional<CommitId>(parents.front());
   }
   std::reverse(steps.begin(), steps.end());
   return steps;
+}
+
+std::string JointBranch(const std::string& name) { return "stream-joint/" + name; }
+
+std::optional<StreamStep> ReadStreamJoint(const Graph& graph, const std::string& name) {
+  const std::optional<CommitId> tip = graph.BranchTarget(JointBranch(name));
+  if (!tip) return std::nullopt;
+  const nlohmann::json stream = ReadJson(graph, *tip, "recipe.json").value("stream", nlohmann::json::object());
+  if (!stream.is_object() || stream.value("name", "") != name || stream.value("reference", "") != "joint") {
+    return std::nullopt;  // the branch is made before its version: none trained yet
+  }
+  return StreamStep{*tip, stream};
 }
 
 }  // namespace fomo::train

@@ -37,4 +37,10 @@ struct StreamStep {
 // names the stream, oldest first.
 std::vector<StreamStep> ReadStreamSteps(const Graph& graph, const std::string& name);
 
+// The joint-training reference of stream NAME (fomo stream run --joint): one
+// update from the stream's base on every task's data, on its own branch so the
+// stream's line stays a line of tasks.
+std::string JointBranch(const std::string& name);  // "stream-joint/NAME"
+std::optional<StreamStep> ReadStreamJoint(const Graph& graph, const std::string& name);
+
 }  // namespace fomo::train

@@ -1,5 +1,7 @@
 #include "train/stream_report.hpp"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "core/evaluation.hpp"
@@ -29,7 +31,32 @@ std::optional<double> Mean(const std::vector<StreamPoint>& points, std::optional
   return sum / static_cast<double>(n);
 }
 
+// The mean top-1 of guessing over class selectors; unset when one is a caption dataset.
+std::optional<double> ChanceTop1(const std::vector<std::string>& selectors, const core::DatasetRegistry& registry) {
+  if (selectors.empty()) return std::nullopt;
+  double sum = 0;
+  for (const auto& text : selectors) {
+    const core::Selector selector = core::Selector::Parse(text, registry);
+    const core::DatasetSpec& spec = registry.Get(selector.dataset);
+    if (spec.has_captions()) return std::nullopt;
+    const size_t classes = selector.classes.empty() ? spec.classes.size() : selector.classes.size();
+    if (classes == 0) return std::nullopt;
+    sum += 100.0 / static_cast<double>(classes);
+  }
+  return sum / static_cast<double>(selectors.size());
+}
+
 }  // namespace
+
+// Positive above the line through the base (bx, by) and the joint (jx, jy): more
+// A_ZS (y) than the line has at the point's A_KA (x). In A_KA/A_ZS points.
+double SignedDistance(double bx, double by, double jx, double jy, double px, double py) {
+  const double dx = jx - bx, dy = jy - by;
+  const double length = std::hypot(dx, dy);
+  if (length == 0) return 0;
+  const double cross = dx * (py - by) - dy * (px - bx);
+  return (dx < 0 ? -cross : cross) / length + 0.0;  // + 0.0: no -0
+}
 
 StreamReport ReportStream(Repository& repo, const std::string& name, Reporter& reporter) {
   std::vector<CommitId> tasks;
@@ -58,6 +85,9 @@ StreamReport ReportStream(Repository& repo, const std::string& name, Reporter& r
   std::vector<CommitId> commits = {first_parents.front()};
   commits.insert(commits.end(), tasks.begin(), tasks.end());
 
+  const std::optional<StreamStep> joint = ReadStreamJoint(graph, name);
+  if (joint) commits.push_back(joint->commit);
+
   std::vector<std::string> selectors = report.accumulation_suite;
   selectors.insert(selectors.end(), report.retention_suite.begin(), report.retention_suite.end());
   if (!repo.db().read_only()) {
@@ -71,52 +101,99 @@ StreamReport ReportStream(Repository& repo, const std::string& name, Reporter& r
   } else {
     report.notes.push_back("the repository is read-only: the report shows the measurements it stores");
   }
+  report.retention_chance = ChanceTop1(report.retention_suite, registry);
 
-  for (size_t k = 0; k < commits.size(); ++k) {
-    const StoredVersion v = k == 0 ? LoadVersion(graph, commits[0]) : versions[k - 1];
+  auto point = [&](int task, const CommitId& commit, const StoredVersion& v) {
     StreamPoint p;
-    p.task = static_cast<int>(k);
-    p.commit = commits[k];
+    p.task = task;
+    p.commit = commit;
     p.version = v.version.Tag();
-    if (k > 0) p.concepts = v.recipe["stream"].value("concepts", std::vector<std::string>{});
+    if (task != 0) p.concepts = v.recipe["stream"].value("concepts", std::vector<std::string>{});
     p.budget = v.budget;
-    const nlohmann::json summary = core::MetricsOf(repo, commits[k], suites, registry)["summary"];
+    const nlohmann::json summary = core::MetricsOf(repo, commit, suites, registry)["summary"];
     p.accumulation = Number(summary, "adaptation");
     p.retention = Number(summary, "retention");
     p.gm = Number(summary, "gm");
-    report.points.push_back(std::move(p));
+    return p;
+  };
+  report.points.push_back(point(0, commits[0], LoadVersion(graph, commits[0])));
+  for (size_t k = 0; k < tasks.size(); ++k) report.points.push_back(point(static_cast<int>(k + 1), tasks[k], versions[k]));
+  if (joint) report.joint = point(-1, joint->commit, LoadVersion(graph, joint->commit));
+  std::vector<StreamPoint*> all;
+  for (auto& p : report.points) all.push_back(&p);
+  if (report.joint) all.push_back(&*report.joint);
+
+  // A collapse: retention fallen to chance from a base above it (a base at chance
+  // is merely untrained).
+  const std::optional<double> base_retention = report.points.front().retention;
+  std::vector<std::string> collapsed;
+  if (report.retention_chance && base_retention) {
+    const double at_chance = StreamReport::kCollapseFactor * *report.retention_chance;
+    for (StreamPoint* p : all) {
+      p->collapsed = p->task != 0 && *base_retention > at_chance && p->retention && *p->retention <= at_chance;
+      if (p->collapsed) collapsed.push_back(fmt::format("{} (A_ZS {:.2f})", p->version, *p->retention));
+    }
   }
+  if (!collapsed.empty()) {
+    report.notes.push_back(fmt::format(
+        "collapsed: {}: retention at chance ({:.2f}; the base has {:.2f}); batches of one caption have no negatives: "
+        "replay other data with them",
+        fmt::join(collapsed, ", "), *report.retention_chance, *base_retention));
+  }
+
   report.mean_accumulation = Mean(report.points, &StreamPoint::accumulation);
   report.mean_retention = Mean(report.points, &StreamPoint::retention);
-  report.notes.push_back(
-      "no joint-training reference on the branch: the distance of each point from the base-to-joint line needs one");
+  if (!report.joint) {
+    report.notes.push_back(fmt::format(
+        "no joint-training reference: 'fomo stream run FILE --resume --joint' trains one, for the distance of each "
+        "point from the base-to-joint line"));
+  } else {
+    const StreamPoint& b = report.points.front();
+    const StreamPoint& j = *report.joint;
+    if (b.accumulation && b.retention && j.accumulation && j.retention) {
+      for (StreamPoint* p : all) {
+        if (p->accumulation && p->retention) {
+          p->distance = SignedDistance(*b.accumulation, *b.retention, *j.accumulation, *j.retention, *p->accumulation,
+                                       *p->retention);
+        }
+      }
+      report.mean_distance = Mean(report.points, &StreamPoint::distance);
+    }
+  }
   return report;
 }
 
 nlohmann::json StreamReport::ToJson() const {
   auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  auto point_json = [&](const StreamPoint& p) {
+    return nlohmann::json{{"task", p.task},
+                          {"version", p.version},
+                          {"commit", p.commit},
+                          {"concepts", p.concepts},
+                          {"accumulation", opt(p.accumulation)},
+                          {"retention", opt(p.retention)},
+                          {"gm", opt(p.gm)},
+                          {"distance", opt(p.distance)},
+                          {"collapsed", p.collapsed},
+                          {"steps", p.budget.steps ? nlohmann::json(*p.budget.steps) : nlohmann::json(nullptr)},
+                          {"samples", p.budget.samples ? nlohmann::json(*p.budget.samples) : nlohmann::json(nullptr)}};
+  };
   nlohmann::json points_json = nlohmann::json::array();
-  for (const auto& p : points) {
-    points_json.push_back({{"task", p.task},
-                           {"version", p.version},
-                           {"commit", p.commit},
-                           {"concepts", p.concepts},
-                           {"accumulation", opt(p.accumulation)},
-                           {"retention", opt(p.retention)},
-                           {"gm", opt(p.gm)},
-                           {"steps", p.budget.steps ? nlohmann::json(*p.budget.steps) : nlohmann::json(nullptr)},
-                           {"samples", p.budget.samples ? nlohmann::json(*p.budget.samples) : nlohmann::json(nullptr)}});
-  }
+  for (const auto& p : points) points_json.push_back(point_json(p));
   const StreamPoint& last = points.back();
   return {{"stream", name},
           {"branch", "stream/" + name},
           {"suites", {{"accumulation", accumulation_suite}, {"retention", retention_suite}}},
           {"points", points_json},
+          {"joint", joint ? point_json(*joint) : nlohmann::json(nullptr)},
+          {"retention_chance", opt(retention_chance)},
           {"summary",
            {{"final_accumulation", opt(last.accumulation)},
             {"final_retention", opt(last.retention)},
             {"mean_accumulation", opt(mean_accumulation)},
-            {"mean_retention", opt(mean_retention)}}},
+            {"mean_retention", opt(mean_retention)},
+            {"final_distance", opt(last.distance)},
+            {"mean_distance", opt(mean_distance)}}},
           {"notes", notes}};
 }
 

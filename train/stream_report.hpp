@@ -22,6 +22,10 @@ struct StreamPoint {
   std::string version;
   std::vector<std::string> concepts;
   std::optional<double> accumulation, retention, gm;  // A_KA, A_ZS, their geometric mean
+  // Signed distance from the base-to-joint line in the (A_KA, A_ZS) plane,
+  // positive above it (more retention than the trade-off line at that A_KA).
+  std::optional<double> distance;
+  bool collapsed = false;  // A_ZS at chance: the contrastive training collapsed
   Budget budget;
 };
 
@@ -29,11 +33,21 @@ struct StreamReport {
   std::string name;
   std::vector<std::string> accumulation_suite, retention_suite;
   std::vector<StreamPoint> points;  // the base, then a point per task done
-  std::optional<double> mean_accumulation, mean_retention;  // over the tasks
+  std::optional<StreamPoint> joint;  // the joint-training reference (task -1), when trained
+  // A_ZS of a model that guesses: the retention suite's mean chance top-1
+  // (unset when the suite holds caption datasets). A point within
+  // kCollapseFactor of it is flagged collapsed.
+  std::optional<double> retention_chance;
+  static constexpr double kCollapseFactor = 1.25;
+  std::optional<double> mean_accumulation, mean_retention, mean_distance;  // over the tasks
   std::vector<std::string> notes;
 
   nlohmann::json ToJson() const;
 };
+
+// The signed distance of (px, py) from the line through (bx, by) and (jx, jy),
+// positive where py is above the line; 0 when the two points coincide.
+double SignedDistance(double bx, double by, double jx, double jy, double px, double py);
 
 // Measures what is not stored yet (no lock: evaluations are rows of their own)
 // and reads the rest from fomo.sqlite. Throws when the stream has no task done.

@@ -5,6 +5,7 @@
 // continues from its training state.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ struct StreamRunOptions {
   bool resume = false;   // continue the stream's branch instead of starting it
   std::string require;   // every task's gate; a rejected task stops the stream
   bool no_eval = false;  // with no gate: do not evaluate the versions
+  // After the tasks, the joint-training reference (train/history.hpp JointBranch):
+  // one update from the base on every task's data with the tasks' budgets summed.
+  bool joint = false;
 };
 
 struct StreamRunResult {
@@ -24,6 +28,8 @@ struct StreamRunResult {
   int tasks_done = 0;      // before this run
   std::vector<CommitId> versions;  // made by this run, a task each
   std::string status;      // the last update's: committed, rejected, pending
+  std::optional<CommitId> joint;  // the joint reference, made by this run or before
+  bool joint_made = false;        // by this run
 };
 
 StreamRunResult RunStream(Repository& repo, const StreamPlan& plan, const StreamRunOptions& options, Reporter& reporter);

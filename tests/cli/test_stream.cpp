@@ -2,6 +2,7 @@
 // says on data whose right order is known, tasks cut with their remainders, the
 // same plan for the same seed, and bad files refused in one line with nothing changed.
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -313,4 +314,80 @@ TEST_CASE("a task rejected by the stream's gate stops the stream with exit 3", "
   CHECK_THAT(branches, Contains("rejected/"));
   // The stream's branch did not advance past its base.
   CHECK(json::parse(RunFomo({"show", "stream/fashion", "--json"}, dir.path()).out)["version"] == "1.0.0");
+}
+
+TEST_CASE("the joint reference gives the report its trade-off line, and a collapse is flagged", "[cli][stream][train]") {
+  if (!HaveFashionMnist()) FOMO_SKIP("dataset-fashion-mnist is not installed (scripts/setup.sh installs it)");
+  TempDir dir;
+  const fs::path repo = dir.path();
+  // A base well above chance on its retention suite (5 classes: chance 20).
+  WriteFile(repo / "fomo.yaml", "suites:\n  adaptation: auto\n  retention: ['fmnist:0-4#100']\n");
+  REQUIRE(RunFomo({"init", "--arch", "tiny", "--pretrain", "fmnist:0-4#1000", "--steps", "40", "--batch-size", "32", "-q"},
+                  repo)
+              .exit_code == 0);
+  const std::string base = json::parse(RunFomo({"show", "--json"}, repo).out)["commit"];
+  // One class per task, no replay: each task's batches hold one caption. The EMA
+  // merge keeps the tasks near the base; the joint reference has no merge, and its
+  // contrastive training on the two captions alone loses the base's classes.
+  WriteFile(repo / "s.yaml",
+            "name: two\nconcepts: ['fmnist:5-6']\ntasks: 2\n"
+            "update: {level: minor, steps: 10, batch_size: 16, replay: 0/1/0, lr: 0.001, merge: ema:0.9}\n");
+  RunResult run = RunFomo({"stream", "run", "s.yaml", "--joint", "--no-eval", "--json"}, repo);
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  const json made = json::parse(run.out);
+  REQUIRE(made["joint"].is_object());
+  CHECK(made["joint"]["made"] == true);
+  const std::string joint_version = "v" + made["joint"]["version"].get<std::string>();
+  const json joint = json::parse(RunFomo({"show", "stream-joint/two", "--json"}, repo).out);
+  CHECK(joint["parents"] == json::array({base}));
+  CHECK(joint["recipe"]["stream"]["reference"] == "joint");
+  CHECK(joint["recipe"]["data"].size() == 2);  // both tasks' data
+  CHECK(joint["recipe"]["steps"] == 20);       // both tasks' budgets
+  CHECK(!joint["recipe"].contains("merge"));
+  CHECK(json::parse(RunFomo({"show", "stream/two", "--json"}, repo).out)["recipe"].contains("merge"));
+  // Made once: resuming with --joint again makes nothing.
+  RunResult again = RunFomo({"stream", "run", "s.yaml", "--resume", "--joint", "--no-eval", "--json"}, repo);
+  REQUIRE(again.exit_code == 0);
+  CHECK(json::parse(again.out)["joint"]["made"] == false);
+  CHECK(json::parse(RunFomo({"log", "stream-joint/two", "--json"}, repo).out).size() == 2);
+  CHECK(RunFomo({"stream", "plan", "s.yaml", "--joint"}, repo).exit_code == 2);
+
+  RunResult reported = RunFomo({"stream", "report", "two", "--json"}, repo);
+  INFO(reported.err);
+  REQUIRE(reported.exit_code == 0);
+  const json report = json::parse(reported.out);
+  REQUIRE(report["joint"].is_object());
+  CHECK(report["joint"]["version"] == joint_version);
+  CHECK(report["retention_chance"].get<double>() == Approx(20));
+  const json& b = report["points"][0];
+  const json& j = report["joint"];
+  const double bx = b["accumulation"], by = b["retention"], jx = j["accumulation"], jy = j["retention"];
+  REQUIRE(std::hypot(jx - bx, jy - by) > 1);
+  // Both ends lie on the line; every point's distance is its signed distance from it.
+  CHECK(b["distance"].get<double>() == Approx(0).margin(1e-9));
+  CHECK(j["distance"].get<double>() == Approx(0).margin(1e-9));
+  double sum = 0;
+  for (size_t k = 1; k < report["points"].size(); ++k) {
+    const json& p = report["points"][k];
+    const double px = p["accumulation"], py = p["retention"];
+    const double line_y = by + (jy - by) * (px - bx) / (jx - bx);
+    const double cross = (jx - bx) * (py - by) - (jy - by) * (px - bx);
+    const double expected = (jx < bx ? -cross : cross) / std::hypot(jx - bx, jy - by);
+    CHECK(p["distance"].get<double>() == Approx(expected));
+    CHECK((p["distance"].get<double>() > 0) == (py > line_y));  // positive above the line
+    sum += expected;
+  }
+  CHECK(report["summary"]["mean_distance"].get<double>() == Approx(sum / 2));
+  // The base is above chance; the EMA-merged tasks kept it; the joint fell to chance.
+  CHECK(by > 25);
+  CHECK(b["collapsed"] == false);
+  CHECK(report["points"][1]["collapsed"] == false);
+  CHECK(report["points"][2]["collapsed"] == false);
+  CHECK(j["retention"].get<double>() <= 25);
+  CHECK(j["collapsed"] == true);
+  const std::string text = RunFomo({"stream", "report", "two"}, repo).out;
+  CHECK_THAT(text, Contains("[collapsed]"));
+  CHECK_THAT(text, Contains("collapsed: " + joint_version));
+  CHECK_THAT(text, Contains("joint  " + joint_version));
 }

@@ -1,6 +1,9 @@
+#include <cmath>
+
 #include "catch.hpp"
 #include "storage/error.hpp"
 #include "train/stream_plan.hpp"
+#include "train/stream_report.hpp"
 
 using namespace fomo;
 
@@ -25,4 +28,17 @@ TEST_CASE("concepts are cut into contiguous tasks, the first taking the remainde
   }
   CHECK_THROWS_AS(train::CutIntoTasks(2, 3), Error);
   CHECK_THROWS_AS(train::CutIntoTasks(2, 0), Error);
+}
+
+TEST_CASE("the signed distance from the base-to-joint line is positive above it", "[stream]") {
+  // The line from (10, 80) to (70, 20): y = 90 - x.
+  CHECK(train::SignedDistance(10, 80, 70, 20, 40, 50) == Approx(0).margin(1e-12));   // on it
+  CHECK(train::SignedDistance(10, 80, 70, 20, 40, 60) == Approx(10 / std::sqrt(2)));  // above
+  CHECK(train::SignedDistance(10, 80, 70, 20, 40, 40) == Approx(-10 / std::sqrt(2)));
+  // The same line given the other way round: still positive above.
+  CHECK(train::SignedDistance(70, 20, 10, 80, 40, 60) == Approx(10 / std::sqrt(2)));
+  // A joint with more retention than the base, a flat line: the vertical offset.
+  CHECK(train::SignedDistance(0, 50, 100, 50, 30, 57) == Approx(7));
+  CHECK(train::SignedDistance(5, 5, 5, 5, 9, 9) == 0);  // no line
+  CHECK(!std::signbit(train::SignedDistance(0, 0, 10, 0, 3, 0)));
 }
