@@ -73,6 +73,7 @@ Runner SetupPatch(CommandLine& cli);
 Runner SetupShow(CommandLine& cli);
 Runner SetupStatus(CommandLine& cli);
 Runner SetupStream(CommandLine& cli);
+Runner SetupPlot(CommandLine& cli);
 Runner SetupSwitch(CommandLine& cli);
 Runner SetupTag(CommandLine& cli);
 Runner SetupTokenize(CommandLine& cli);

@@ -14,6 +14,7 @@ const std::vector<CommandInfo>& Commands() {
       {"major", "train a major version (x+1.0.0) on new data", RepoAccess::kRead, SetupMajor},
       {"merge", "merge versions in weight space", RepoAccess::kRead, SetupMerge},
       {"stream", "plan and run a stream of updates from a stream file", RepoAccess::kRead, SetupStream},
+      {"plot", "draw accumulation against retention, or a metric over versions", RepoAccess::kRead, SetupPlot},
       {"log", "show the version history", RepoAccess::kRead, SetupLog},
       {"show", "show one version", RepoAccess::kRead, SetupShow},
       {"diff", "compare two versions", RepoAccess::kRead, SetupDiff},

@@ -10,7 +10,7 @@ packages=(
   libgit2-dev libsqlite3-dev libcli11-dev libzstd-dev zstd libyaml-cpp-dev catch2
   nlohmann-json3-dev libfmt-dev libssl-dev libutf8proc-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
   man-db groff-base bash-completion zsh
-  python3-torch
+  python3-torch librsvg2-bin
   clang libclang-rt-14-dev
   dataset-fashion-mnist
 )

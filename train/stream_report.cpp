@@ -1,5 +1,6 @@
 #include "train/stream_report.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -62,31 +63,47 @@ StreamReport ReportStream(Repository& repo, const std::string& name, Reporter& r
   std::vector<CommitId> tasks;
   for (const auto& step : ReadStreamSteps(repo.graph(), name)) tasks.push_back(step.commit);
   if (tasks.empty()) throw Error(fmt::format("no stream '{}': branch stream/{} holds none of its tasks", name, name));
+  const auto first_parents = repo.graph().ReadCommit(tasks.front()).parents;
+  if (first_parents.empty()) throw Error(fmt::format("stream '{}' has no base version", name));
+  std::vector<CommitId> commits = {first_parents.front()};
+  commits.insert(commits.end(), tasks.begin(), tasks.end());
+  const std::optional<StreamStep> joint = ReadStreamJoint(repo.graph(), name);
+  StreamReport report = ReportVersions(repo, commits, joint ? std::optional<CommitId>(joint->commit) : std::nullopt,
+                                       reporter);
+  report.name = name;
+  if (!report.joint) {
+    report.notes.push_back(
+        "no joint-training reference: 'fomo stream run FILE --resume --joint' trains one, for the distance of each "
+        "point from the base-to-joint line");
+  }
+  return report;
+}
+
+StreamReport ReportVersions(Repository& repo, const std::vector<CommitId>& line, const std::optional<CommitId>& joint,
+                            Reporter& reporter) {
+  if (line.empty()) throw Error("no versions to report on");
   const Graph& graph = repo.graph();
   StreamReport report;
-  report.name = name;
   const core::DatasetRegistry registry = core::DatasetRegistry::FromYaml(repo.config().document, "fomo.yaml");
 
-  // The same suites for every point: each task's data (test split) and retention.
+  // The same suites for every point: the data of each (test split) and retention.
   std::vector<StoredVersion> versions;
-  for (const auto& commit : tasks) versions.push_back(LoadVersion(graph, commit));
-  for (const auto& v : versions) {
-    for (const auto& selector : v.recipe.value("data", std::vector<std::string>{})) {
-      report.accumulation_suite.push_back(core::TestSplitOf(selector, registry));
+  for (const auto& commit : line) versions.push_back(LoadVersion(graph, commit));
+  for (size_t k = 1; k < versions.size(); ++k) {
+    for (const auto& selector : versions[k].recipe.value("data", std::vector<std::string>{})) {
+      const std::string test = core::TestSplitOf(selector, registry);
+      if (std::find(report.accumulation_suite.begin(), report.accumulation_suite.end(), test) ==
+          report.accumulation_suite.end()) {
+        report.accumulation_suite.push_back(test);
+      }
     }
   }
   core::Suites suites = core::Suites::ForRepository(repo);
   report.retention_suite = suites.retention;
   suites.adaptation = report.accumulation_suite;
   suites.adaptation_auto = false;
-
-  const auto first_parents = graph.ReadCommit(tasks.front()).parents;
-  if (first_parents.empty()) throw Error(fmt::format("stream '{}' has no base version", name));
-  std::vector<CommitId> commits = {first_parents.front()};
-  commits.insert(commits.end(), tasks.begin(), tasks.end());
-
-  const std::optional<StreamStep> joint = ReadStreamJoint(graph, name);
-  if (joint) commits.push_back(joint->commit);
+  std::vector<CommitId> commits = line;
+  if (joint) commits.push_back(*joint);
 
   std::vector<std::string> selectors = report.accumulation_suite;
   selectors.insert(selectors.end(), report.retention_suite.begin(), report.retention_suite.end());
@@ -108,7 +125,8 @@ StreamReport ReportStream(Repository& repo, const std::string& name, Reporter& r
     p.task = task;
     p.commit = commit;
     p.version = v.version.Tag();
-    if (task != 0) p.concepts = v.recipe["stream"].value("concepts", std::vector<std::string>{});
+    const nlohmann::json stream = v.recipe.value("stream", nlohmann::json::object());
+    if (task != 0 && stream.is_object()) p.concepts = stream.value("concepts", std::vector<std::string>{});
     p.budget = v.budget;
     const nlohmann::json summary = core::MetricsOf(repo, commit, suites, registry)["summary"];
     p.accumulation = Number(summary, "adaptation");
@@ -116,9 +134,8 @@ StreamReport ReportStream(Repository& repo, const std::string& name, Reporter& r
     p.gm = Number(summary, "gm");
     return p;
   };
-  report.points.push_back(point(0, commits[0], LoadVersion(graph, commits[0])));
-  for (size_t k = 0; k < tasks.size(); ++k) report.points.push_back(point(static_cast<int>(k + 1), tasks[k], versions[k]));
-  if (joint) report.joint = point(-1, joint->commit, LoadVersion(graph, joint->commit));
+  for (size_t k = 0; k < line.size(); ++k) report.points.push_back(point(static_cast<int>(k), line[k], versions[k]));
+  if (joint) report.joint = point(-1, *joint, LoadVersion(graph, *joint));
   std::vector<StreamPoint*> all;
   for (auto& p : report.points) all.push_back(&p);
   if (report.joint) all.push_back(&*report.joint);
@@ -143,11 +160,7 @@ StreamReport ReportStream(Repository& repo, const std::string& name, Reporter& r
 
   report.mean_accumulation = Mean(report.points, &StreamPoint::accumulation);
   report.mean_retention = Mean(report.points, &StreamPoint::retention);
-  if (!report.joint) {
-    report.notes.push_back(fmt::format(
-        "no joint-training reference: 'fomo stream run FILE --resume --joint' trains one, for the distance of each "
-        "point from the base-to-joint line"));
-  } else {
+  if (report.joint) {
     const StreamPoint& b = report.points.front();
     const StreamPoint& j = *report.joint;
     if (b.accumulation && b.retention && j.accumulation && j.retention) {

@@ -30,7 +30,7 @@ struct StreamPoint {
 };
 
 struct StreamReport {
-  std::string name;
+  std::string name;  // the stream's; empty for a line of versions
   std::vector<std::string> accumulation_suite, retention_suite;
   std::vector<StreamPoint> points;  // the base, then a point per task done
   std::optional<StreamPoint> joint;  // the joint-training reference (task -1), when trained
@@ -48,6 +48,12 @@ struct StreamReport {
 // The signed distance of (px, py) from the line through (bx, by) and (jx, jy),
 // positive where py is above the line; 0 when the two points coincide.
 double SignedDistance(double bx, double by, double jx, double jy, double px, double py);
+
+// A line of versions (the first its base) and an optional joint reference,
+// measured the same way: A_KA over the data every later version was trained on
+// (test split), A_ZS over the retention suite. What is not stored is evaluated.
+StreamReport ReportVersions(Repository& repo, const std::vector<CommitId>& line, const std::optional<CommitId>& joint,
+                            Reporter& reporter);
 
 // Measures what is not stored yet (no lock: evaluations are rows of their own)
 // and reads the rest from fomo.sqlite. Throws when the stream has no task done.
