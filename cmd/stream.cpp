@@ -39,7 +39,8 @@ void PrintPlan(const train::StreamPlan& plan) {
                            train::MethodName(s.update.method.method), schedules::ScheduleName(s.update.schedule.kind),
                            s.update.replay.pretrain, s.update.replay.update, s.update.replay.buffer,
                            s.update.merge ? ", merge " + s.update.merge->ToString() : "",
-                           s.reservoir ? fmt::format("reservoir of {} samples", *s.reservoir) : "every earlier task");
+                           s.update.buffer_reservoir ? fmt::format("a reservoir of {} samples of the earlier tasks", *s.update.buffer_reservoir)
+                                                       : "every earlier task");
   for (const auto& t : plan.tasks) {
     std::vector<std::string> names;
     for (const auto& c : t.concepts) names.push_back(c.name);

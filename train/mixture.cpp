@@ -148,4 +148,21 @@ BatchPlan MixturePlanner::Plan(int64_t step) const {
   return plan;
 }
 
+std::vector<int64_t> ReservoirSample(int64_t total, int64_t capacity, uint64_t seed) {
+  if (capacity <= 0) return {};
+  std::vector<int64_t> kept;
+  kept.reserve(static_cast<size_t>(std::min(total, capacity)));
+  for (int64_t i = 0; i < total; ++i) {
+    if (i < capacity) {
+      kept.push_back(i);
+      continue;
+    }
+    // Uniform in [0, i]: a 64-bit draw's modulo bias is below 2^-40 for any real i.
+    const auto j = static_cast<int64_t>(MixSeed(seed, static_cast<uint64_t>(i)) % static_cast<uint64_t>(i + 1));
+    if (j < capacity) kept[static_cast<size_t>(j)] = i;
+  }
+  std::sort(kept.begin(), kept.end());
+  return kept;
+}
+
 }  // namespace fomo::train

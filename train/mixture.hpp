@@ -84,4 +84,12 @@ class MixturePlanner {
 // SplitMix64: the one hash fomo derives all its training randomness from.
 uint64_t MixSeed(uint64_t a, uint64_t b);
 
+// A bounded replay buffer (continual-pretraining.md section 6): reservoir
+// sampling (Vitter's algorithm R) over `total` samples seen in order, keeping at
+// most `capacity`, each with the same chance capacity/total. Draw i of the pass
+// comes from MixSeed(seed, i), so the kept set is a pure function of (total,
+// capacity, seed): the buffer of a stream's task is rebuilt from the earlier
+// tasks' data in their order. Ascending sample indices.
+std::vector<int64_t> ReservoirSample(int64_t total, int64_t capacity, uint64_t seed);
+
 }  // namespace fomo::train

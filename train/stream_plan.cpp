@@ -131,7 +131,7 @@ void ParseBufferNode(const std::string& origin, const YAML::Node& node, StreamSp
   if (!node.IsMap() || node.size() != 1 || !node["reservoir"]) Fail(origin, node, "'buffer' must be 'all' or {reservoir: N}");
   const int64_t n = node["reservoir"].as<int64_t>();
   if (n <= 0) Fail(origin, node["reservoir"], "buffer.reservoir must be a positive number of samples");
-  spec.reservoir = n;
+  spec.update.buffer_reservoir = n;
 }
 
 // The concepts a selector names: each class it selects, with the class's name.
@@ -182,6 +182,7 @@ StreamSpec StreamSpec::Parse(const std::string& text, const std::string& origin,
     StreamSpec spec;
     const core::DatasetRegistry registry = core::DatasetRegistry::FromYaml(repo.config().document, "fomo.yaml");
     bool have_update = false;
+    YAML::Node buffer;
     for (const auto& item : document) {
       const std::string key = item.first.as<std::string>();
       const YAML::Node& value = item.second;
@@ -214,7 +215,7 @@ StreamSpec StreamSpec::Parse(const std::string& text, const std::string& origin,
         ParseUpdateNode(origin, value, repo, spec);
         have_update = true;
       } else if (key == "buffer") {
-        ParseBufferNode(origin, value, spec);
+        buffer = value;  // read once the update options are
       } else {
         Fail(origin, item.first,
              fmt::format("unknown key '{}' (name, base, concepts, tasks, ordering, update, buffer)", key));
@@ -225,6 +226,7 @@ StreamSpec StreamSpec::Parse(const std::string& text, const std::string& origin,
     if (!have_update) {
       spec.update = UpdateOptions::Defaults(std::string(BumpLevelName(spec.level)), repo.config().document, "fomo.yaml");
     }
+    if (buffer) ParseBufferNode(origin, buffer, spec);
     std::set<std::string> datasets;
     for (const auto& c : spec.concepts) datasets.insert(c.dataset);
     if (spec.ordering == Ordering::kDatasetIncremental) {
@@ -450,7 +452,8 @@ nlohmann::json StreamPlan::ToJson() const {
           {"score", score},
           {"order", order_json},
           {"update", spec.update.ToJson()},
-          {"buffer", spec.reservoir ? nlohmann::json{{"reservoir", *spec.reservoir}} : nlohmann::json("all")},
+          {"buffer", spec.update.buffer_reservoir ? nlohmann::json{{"reservoir", *spec.update.buffer_reservoir}}
+                                                 : nlohmann::json("all")},
           {"tasks", tasks_json},
           {"notes", notes}};
 }

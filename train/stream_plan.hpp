@@ -49,9 +49,9 @@ struct StreamSpec {
   uint64_t seed = 0;
   bool reverse = false;
   BumpLevel level = BumpLevel::kMinor;
-  UpdateOptions update;              // the level's defaults (built in, fomo.yaml), then the file's
+  UpdateOptions update;  // the level's defaults (built in, fomo.yaml), then the file's; buffer: {reservoir: N}
+                         // sets update.buffer_reservoir
   std::optional<double> total_flops;  // update.total_budget: split evenly over the tasks
-  std::optional<int64_t> reservoir;   // buffer: {reservoir: N}; unset: every earlier task
 
   // Reads a stream file; throws fomo::Error naming the file, the line and the
   // problem (an unknown key, a dataset fomo.yaml lacks, more tasks than concepts).

@@ -105,9 +105,6 @@ UpdateResult RunJoint(Repository& repo, const StreamPlan& plan, const CommitId& 
 StreamRunResult RunStream(Repository& repo, const StreamPlan& plan, const StreamRunOptions& options,
                           Reporter& reporter) {
   const StreamSpec& spec = plan.spec;
-  if (spec.reservoir) {
-    throw Error("a reservoir buffer is not built yet: give 'buffer: all' (every earlier task, the study's default)");
-  }
   repo.RequireWritable();
   const std::string branch = "stream/" + spec.name;
   const CommitId base = ResolveRevision(repo.graph(), spec.base);

@@ -86,6 +86,23 @@ LoadedSource LoadSource(const core::DatasetRegistry& registry, const std::vector
   return loaded;
 }
 
+constexpr uint64_t kReservoirStream = 0x726573657276ull;  // "reserv": the buffer's own draws
+
+// A bounded buffer: the reservoir of `capacity` samples over the earlier
+// updates' data in their order (ReservoirSample).
+void KeepReservoir(TrainCorpus& corpus, LoadedSource& loaded, int64_t capacity, uint64_t seed) {
+  auto& samples = corpus.sources[kBuffer];
+  const auto total = static_cast<int64_t>(samples.size());
+  if (total <= capacity) return;
+  std::vector<TrainSample> kept;
+  for (int64_t i : ReservoirSample(total, capacity, MixSeed(seed, kReservoirStream))) {
+    kept.push_back(std::move(samples[static_cast<size_t>(i)]));
+  }
+  samples = std::move(kept);
+  loaded.images = capacity;
+  corpus.descriptions[kBuffer] += fmt::format(" (a reservoir of {} of their {} images)", capacity, total);
+}
+
 }  // namespace
 
 std::string TrainingSelector(const std::string& text) {
@@ -113,6 +130,7 @@ TrainingResult RunTraining(Reporter& reporter, const YAML::Node& document, const
   loaded[kUpdate] = LoadSource(registry, o.data, kUpdate, o.seed, corpus, reporter);
   loaded[kPretrain] = LoadSource(registry, job.pretrain, kPretrain, o.seed, corpus, reporter);
   loaded[kBuffer] = LoadSource(registry, job.buffer, kBuffer, o.seed, corpus, reporter);
+  if (o.buffer_reservoir) KeepReservoir(corpus, loaded[kBuffer], *o.buffer_reservoir, o.seed);
   std::array<bool, kSourceCount> available{};
   for (int s = 0; s < kSourceCount; ++s) available[s] = !corpus.sources[s].empty();
   const MixtureShares shares = o.replay.Resolved(available);

@@ -133,6 +133,7 @@ nlohmann::json UpdateOptions::ToJson() const {
   j["temperature"] = temperature ? nlohmann::json(*temperature) : nlohmann::json(nullptr);
   j["device"] = device;
   j["merge"] = merge ? nlohmann::json(merge->ToString()) : nlohmann::json(nullptr);
+  if (buffer_reservoir) j["buffer_reservoir"] = *buffer_reservoir;
   return j;
 }
 
@@ -159,6 +160,7 @@ UpdateOptions UpdateOptions::FromJson(const nlohmann::json& j) {
     if (!j.at("temperature").is_null()) o.temperature = j["temperature"].get<double>();
     o.device = j.at("device").get<std::string>();
     if (j.contains("merge") && !j["merge"].is_null()) o.merge = MergeUpdate::Parse(j["merge"].get<std::string>());
+    if (j.contains("buffer_reservoir")) o.buffer_reservoir = j["buffer_reservoir"].get<int64_t>();
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("unreadable training options: {}", e.what()));
   }

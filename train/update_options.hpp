@@ -32,6 +32,9 @@ struct UpdateOptions {
   std::optional<double> temperature;
   std::string device = "auto";
   std::optional<MergeUpdate> merge;  // --merge ema|finetune|zeroshot:W
+  // A bounded buffer: at most this many of the earlier updates' samples, kept by
+  // ReservoirSample (mixture.hpp) seeded with `seed`; unset: all of them.
+  std::optional<int64_t> buffer_reservoir;
 
   // The built-in defaults for a level ("patch", "minor", "major", "pretrain"),
   // then fomo.yaml's defaults.LEVEL on top. Throws fomo::Error naming the line of

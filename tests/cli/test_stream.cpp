@@ -391,3 +391,30 @@ TEST_CASE("the joint reference gives the report its trade-off line, and a collap
   CHECK_THAT(text, Contains("collapsed: " + joint_version));
   CHECK_THAT(text, Contains("joint  " + joint_version));
 }
+
+TEST_CASE("a reservoir buffer bounds what each task replays and is the same in every run", "[cli][stream][train]") {
+  if (!HaveFashionMnist()) FOMO_SKIP("dataset-fashion-mnist is not installed (scripts/setup.sh installs it)");
+  TempDir dir;
+  const fs::path a = dir / "a", b = dir / "b";
+  std::vector<std::map<std::string, std::string>> tips;
+  for (const fs::path& repo : {a, b}) {
+    InitStreamRepository(repo);
+    // The buffer key before the update's: read in either order.
+    WriteFile(repo / "s.yaml",
+              "name: fashion\nconcepts: ['fmnist:5-7']\ntasks: 3\nbuffer: {reservoir: 100}\n"
+              "ordering: {kind: random, seed: 3}\nupdate: {level: minor, steps: 4, batch_size: 16}\n");
+    const json plan = json::parse(RunFomo({"stream", "plan", "s.yaml", "--json"}, repo).out);
+    CHECK(plan["buffer"] == json{{"reservoir", 100}});
+    RunResult run = RunFomo({"stream", "run", "s.yaml", "--no-eval", "-q"}, repo);
+    INFO(run.err);
+    REQUIRE(run.exit_code == 0);
+    tips.push_back(ExportedTip(repo));
+  }
+  for (int task = 2; task <= 3; ++task) {
+    const json recipe = json::parse(RunFomo({"show", "v1." + std::to_string(task) + ".0", "--json"}, a).out)["recipe"];
+    CHECK(recipe["options"]["buffer_reservoir"] == 100);
+    CHECK(recipe["buffer_data"].size() == static_cast<size_t>(task - 1));  // drawn from every earlier task
+    CHECK(recipe["mixture"]["buffer"]["images"] == 100);                   // of their 6,000 images each
+  }
+  CHECK(tips[0] == tips[1]);
+}

@@ -1,5 +1,6 @@
 // The per-batch data mixture (section 6): shares, the empty-source rule, slots,
 // and draws that depend only on (seed, step).
+#include <algorithm>
 #include <set>
 
 #include "catch.hpp"
@@ -93,4 +94,35 @@ TEST_CASE("equal captions share one id", "[train][mixture]") {
   CHECK(corpus.Caption("a photo of a boot.") == 1);
   CHECK(corpus.Caption("a photo of a sandal.") == 0);
   CHECK(corpus.captions.size() == 2);
+}
+
+TEST_CASE("a reservoir buffer keeps at most its size, uniformly, the same for the same seed", "[train][mixture]") {
+  // Fewer samples than room: every one, in order.
+  CHECK(ReservoirSample(5, 10, 1) == std::vector<int64_t>{0, 1, 2, 3, 4});
+  CHECK(ReservoirSample(5, 0, 1).empty());
+  const std::vector<int64_t> kept = ReservoirSample(10000, 100, 7);
+  REQUIRE(kept.size() == 100);
+  CHECK(std::is_sorted(kept.begin(), kept.end()));
+  CHECK(std::adjacent_find(kept.begin(), kept.end()) == kept.end());  // no sample twice
+  CHECK(kept.front() >= 0);
+  CHECK(kept.back() < 10000);
+  CHECK(ReservoirSample(10000, 100, 7) == kept);  // reproducible
+  CHECK(ReservoirSample(10000, 100, 8) != kept);
+  // Online: the reservoir over two tasks holds, from the first task, only what the
+  // reservoir over the first task alone held (a stream's buffers grow task by task).
+  const std::vector<int64_t> first = ReservoirSample(6000, 100, 7);
+  for (int64_t i : kept) {
+    if (i < 6000) CHECK(std::binary_search(first.begin(), first.end(), i));
+  }
+  // Each sample is kept with chance capacity/total: over 2,000 seeds, the first and
+  // the last tenth of the stream are each kept about 2,000 * 100 / 10 times.
+  int64_t early = 0, late = 0;
+  for (uint64_t seed = 0; seed < 2000; ++seed) {
+    for (int64_t i : ReservoirSample(1000, 100, seed)) {
+      if (i < 100) ++early;
+      if (i >= 900) ++late;
+    }
+  }
+  CHECK(early == Approx(20000).epsilon(0.05));
+  CHECK(late == Approx(20000).epsilon(0.05));
 }
