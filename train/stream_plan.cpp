@@ -182,7 +182,7 @@ StreamSpec StreamSpec::Parse(const std::string& text, const std::string& origin,
     StreamSpec spec;
     const core::DatasetRegistry registry = core::DatasetRegistry::FromYaml(repo.config().document, "fomo.yaml");
     bool have_update = false;
-    YAML::Node buffer;
+    std::optional<YAML::Node> buffer;  // a null YAML::Node still tests true
     for (const auto& item : document) {
       const std::string key = item.first.as<std::string>();
       const YAML::Node& value = item.second;
@@ -226,7 +226,7 @@ StreamSpec StreamSpec::Parse(const std::string& text, const std::string& origin,
     if (!have_update) {
       spec.update = UpdateOptions::Defaults(std::string(BumpLevelName(spec.level)), repo.config().document, "fomo.yaml");
     }
-    if (buffer) ParseBufferNode(origin, buffer, spec);
+    if (buffer) ParseBufferNode(origin, *buffer, spec);
     std::set<std::string> datasets;
     for (const auto& c : spec.concepts) datasets.insert(c.dataset);
     if (spec.ordering == Ordering::kDatasetIncremental) {
