@@ -83,6 +83,10 @@ DatasetRegistry DatasetRegistry::FromYaml(const YAML::Node& document, const std:
             spec.path_column = field.second.as<std::string>();
           } else if (key == "caption_column") {
             spec.caption_column = field.second.as<std::string>();
+          } else if (key == "label_column") {
+            spec.label_column = field.second.as<std::string>();
+          } else if (key == "time_column") {
+            spec.time_column = field.second.as<std::string>();
           } else if (key == "max_bad_share") {
             spec.max_bad_share = field.second.as<double>();
             if (!(spec.max_bad_share >= 0 && spec.max_bad_share <= 1)) throw YAML::Exception(field.second.Mark(), "range");
@@ -120,6 +124,10 @@ DatasetRegistry DatasetRegistry::FromYaml(const YAML::Node& document, const std:
           throw Error(fmt::format("{}: line {}: 'datasets.{}.{}' has a value of the wrong kind or range{}", origin,
                                   field.second.Mark().line + 1, name, key, expected));
         }
+      }
+      if ((node["label_column"] || node["time_column"]) && spec.kind != "csv" && spec.kind != "tsv") {
+        throw Error(fmt::format("{}: dataset '{}': label_column and time_column are columns of csv and tsv tables",
+                                origin, name));
       }
       if (spec.path.empty() && spec.splits.empty()) {
         throw Error(fmt::format("{}: dataset '{}' needs a path (or splits)", origin, name));

@@ -30,14 +30,18 @@ struct DatasetSpec {
   std::vector<std::string> templates;  // "a photo of a {}."
   std::string path_column = "filepath";  // csv/tsv, as OpenCLIP names them
   std::string caption_column = "title";
+  std::string label_column = "label";  // csv/tsv with classes: a class name or index per row
+  // csv/tsv: a column of years or dates ("2014", "2014-05-03"), read per sample by a
+  // stream's time-incremental ordering; by default a column named year or time.
+  std::optional<std::string> time_column = {};
   double max_bad_share = 0.05;  // undecodable images tolerated before failing
   uint64_t max_image_bytes = 64ull << 20;  // larger image files are refused, naming the file
   std::map<std::string, fs::path> splits = {};  // "train" / "test" -> path (see path)
   std::optional<int> year = {};  // when the data was collected: a stream's time-incremental ordering
 
-  // WebDataset shards with `classes` are classification data (a .cls member per
-  // sample); without, caption data (.txt).
-  bool has_captions() const { return kind == "csv" || kind == "tsv" || (kind == "wds" && classes.empty()); }
+  // Tables and WebDataset shards with `classes` are classification data (a label
+  // column, a .cls member per sample); without, caption data (a caption column, .txt).
+  bool has_captions() const { return (kind == "csv" || kind == "tsv" || kind == "wds") && classes.empty(); }
 };
 
 // fmnist and whatever fomo.yaml's `datasets` section adds or overrides.
@@ -89,6 +93,17 @@ struct ImageSet {
 };
 
 ImageSet LoadImages(const DatasetSpec& spec, const Selector& selector, uint64_t seed);
+
+// What a selection's samples say, without decoding a pixel: labels (class datasets),
+// captions (caption datasets) and years (tables with a year or time column; empty
+// otherwise). The cap draws as LoadImages does; images that would not decode are
+// still counted here.
+struct SampleTexts {
+  std::vector<int> labels;
+  std::vector<std::string> captions;
+  std::vector<int> years;
+};
+SampleTexts ReadSampleTexts(const DatasetSpec& spec, const Selector& selector, uint64_t seed);
 
 // The file or folder a split of a dataset reads, made absolute: two selectors whose
 // sources are the same path read the same images.

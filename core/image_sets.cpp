@@ -134,14 +134,20 @@ bool IsImageName(const std::string& name) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
 }
 
-// An image still to decode: bytes in hand (tar members) or a file to read.
+// A sample found and not yet decoded: its image as bytes in hand (tar members) or
+// a file to read, and what the index says of it.
 struct PendingImage {
   fs::path file;
   std::string bytes;
   std::string origin;
   int label = -1;
   std::optional<std::string> caption;
+  std::optional<int> year;  // tables with a year or time column
 };
+
+// Whether the image bytes are wanted: reading only what the samples say (their
+// labels, captions, years) leaves tar members where they are.
+enum class Pixels { kKeep, kSkip };
 
 // Reads and decodes on worker threads (one per core), keeping the order;
 // undecodable images are counted and left out.
@@ -204,7 +210,34 @@ std::vector<std::string> ParseDelimitedLine(const std::string& line, char delimi
   return fields;
 }
 
-ImageSet LoadTable(const DatasetSpec& spec, const Selector& selector) {
+// "2014", "2014-05-03", "2014-05-03T10:00:00Z": the year a time column's value
+// begins with.
+std::optional<int> LeadingYear(const std::string& text) {
+  size_t at = 0;
+  while (at < text.size() && text[at] == ' ') ++at;
+  size_t digits = 0;
+  while (at + digits < text.size() && std::isdigit(static_cast<unsigned char>(text[at + digits]))) ++digits;
+  if (digits != 4) return std::nullopt;
+  const char next = at + digits < text.size() ? text[at + digits] : '\0';
+  if (next != '\0' && next != '-' && next != 'T' && next != ' ' && next != '/' && next != '.') return std::nullopt;
+  return std::stoi(text.substr(at, 4));
+}
+
+// A class table's label: a class index or a class name.
+int TableLabel(const DatasetSpec& spec, const fs::path& file, int64_t row, const std::string& text) {
+  if (!text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); }) &&
+      text.size() < 10) {
+    const int index = std::stoi(text);
+    if (index < static_cast<int>(spec.classes.size())) return index;
+  } else {
+    auto it = std::find(spec.classes.begin(), spec.classes.end(), text);
+    if (it != spec.classes.end()) return static_cast<int>(it - spec.classes.begin());
+  }
+  throw Error(fmt::format("dataset '{}': '{}' line {}: label '{}' is neither a class name nor an index below {}",
+                          spec.name, file.string(), row, text, spec.classes.size()));
+}
+
+std::vector<PendingImage> ListTable(const DatasetSpec& spec, const Selector& selector) {
   fs::path file = SplitPath(spec, selector.split);
   if (!PathExists(file)) throw Error(fmt::format("dataset '{}': table '{}' is missing", spec.name, file.string()));
   const char delimiter = spec.kind == "tsv" ? '\t' : ',';
@@ -212,33 +245,60 @@ ImageSet LoadTable(const DatasetSpec& spec, const Selector& selector) {
   std::string line;
   if (!std::getline(lines, line)) throw Error(fmt::format("dataset '{}': '{}' is empty", spec.name, file.string()));
   std::vector<std::string> header = ParseDelimitedLine(line, delimiter);
-  auto column = [&](const std::string& name) {
+  auto find = [&](const std::string& name) -> std::optional<size_t> {
     auto it = std::find(header.begin(), header.end(), name);
-    if (it == header.end()) {
-      throw Error(fmt::format("dataset '{}': '{}' has no column '{}'", spec.name, file.string(), name));
-    }
+    if (it == header.end()) return std::nullopt;
     return static_cast<size_t>(it - header.begin());
   };
-  const size_t path_col = column(spec.path_column), caption_col = column(spec.caption_column);
+  auto column = [&](const std::string& name) {
+    auto at = find(name);
+    if (!at) throw Error(fmt::format("dataset '{}': '{}' has no column '{}'", spec.name, file.string(), name));
+    return *at;
+  };
+  const bool classes = !spec.has_captions();
+  const size_t path_col = column(spec.path_column);
+  const size_t text_col = classes ? column(spec.label_column) : column(spec.caption_column);
+  std::optional<size_t> time_col;
+  if (spec.time_column) {
+    time_col = column(*spec.time_column);
+  } else if (!(time_col = find("year"))) {
+    time_col = find("time");
+  }
+  const size_t needed = std::max({path_col, text_col, time_col.value_or(0)});
+  const std::set<int> wanted(selector.classes.begin(), selector.classes.end());
   std::vector<PendingImage> pending;
   int64_t row = 1;
   while (std::getline(lines, line)) {
     ++row;
     if (line.empty() || line == "\r") continue;
     auto fields = ParseDelimitedLine(line, delimiter);
-    if (fields.size() <= std::max(path_col, caption_col)) {
+    if (fields.size() <= needed) {
       throw Error(fmt::format("dataset '{}': '{}' line {} has {} fields", spec.name, file.string(), row, fields.size()));
+    }
+    PendingImage sample;
+    if (classes) {
+      sample.label = TableLabel(spec, file, row, fields[text_col]);
+      if (!wanted.empty() && !wanted.count(sample.label)) continue;
+    } else {
+      sample.caption = fields[text_col];
+    }
+    if (time_col) {
+      sample.year = LeadingYear(fields[*time_col]);
+      if (!sample.year) {
+        throw Error(fmt::format("dataset '{}': '{}' line {}: '{}' in column '{}' is not a year or a date", spec.name,
+                                file.string(), row, fields[*time_col], header[*time_col]));
+      }
     }
     fs::path image = fields[path_col];
     if (image.is_relative()) image = file.parent_path() / image;
     if (!PathExists(image)) {
       throw Error(fmt::format("dataset '{}': image '{}' (line {}) is missing", spec.name, image.string(), row));
     }
-    pending.push_back({image, "", image.string(), -1, fields[caption_col]});
+    sample.file = image;
+    sample.origin = image.string();
+    pending.push_back(std::move(sample));
   }
-  ImageSet set;
-  DecodeAll(pending, spec, &set);
-  return set;
+  return pending;
 }
 
 fs::path FolderRoot(const DatasetSpec& spec, const std::string& split) {
@@ -246,7 +306,7 @@ fs::path FolderRoot(const DatasetSpec& spec, const std::string& split) {
   return IsDirectory(spec.path / split) ? spec.path / split : spec.path;
 }
 
-ImageSet LoadFolder(const DatasetSpec& spec, const Selector& selector) {
+std::vector<PendingImage> ListFolder(const DatasetSpec& spec, const Selector& selector) {
   const fs::path root = FolderRoot(spec, selector.split);
   if (!IsDirectory(root)) throw Error(fmt::format("dataset '{}': directory '{}' is missing", spec.name, root.string()));
   std::set<int> wanted(selector.classes.begin(), selector.classes.end());
@@ -262,16 +322,14 @@ ImageSet LoadFolder(const DatasetSpec& spec, const Selector& selector) {
       if (entry.is_regular_file() && IsImageName(entry.path().filename().string())) files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
-    for (const auto& f : files) pending.push_back({f, "", f.string(), static_cast<int>(c), std::nullopt});
+    for (const auto& f : files) pending.push_back({f, "", f.string(), static_cast<int>(c), std::nullopt, std::nullopt});
   }
-  ImageSet set;
-  DecodeAll(pending, spec, &set);
-  return set;
+  return pending;
 }
 
 // WebDataset shards: tar members grouped by key (the name up to its first dot);
 // an image member (jpg, jpeg, png) and a caption (txt) or class index (cls).
-ImageSet LoadShards(const DatasetSpec& spec, const Selector& selector) {
+std::vector<PendingImage> ListShards(const DatasetSpec& spec, const Selector& selector, Pixels pixels) {
   fs::path location = SplitPath(spec, selector.split);
   const std::set<int> wanted(selector.classes.begin(), selector.classes.end());
   std::vector<fs::path> shards;
@@ -338,26 +396,34 @@ ImageSet LoadShards(const DatasetSpec& spec, const Selector& selector) {
                                   key, shard.string(), text, spec.classes.size()));
         }
         if (!wanted.empty() && !wanted.count(static_cast<int>(label))) continue;
-        pending.push_back({"", *image, shard.string() + ":" + key, static_cast<int>(label), std::nullopt});
+        pending.push_back({"", pixels == Pixels::kKeep ? *image : "", shard.string() + ":" + key,
+                           static_cast<int>(label), std::nullopt, std::nullopt});
         continue;
       }
       if (members.count("txt")) {
         std::string caption = members.at("txt");
         while (!caption.empty() && (caption.back() == '\n' || caption.back() == '\r')) caption.pop_back();
-        pending.push_back({"", *image, shard.string() + ":" + key, -1, caption});
+        pending.push_back({"", pixels == Pixels::kKeep ? *image : "", shard.string() + ":" + key, -1, caption, std::nullopt});
       }
     }
   }
-  ImageSet set;
-  DecodeAll(pending, spec, &set);
-  return set;
+  return pending;
 }
 
-ImageSet LoadIdx(const DatasetSpec& spec, const Selector& selector) {
+void CheckIdxDirectory(const DatasetSpec& spec) {
   if (!IsDirectory(spec.path)) {
     throw Error(fmt::format("dataset '{}': directory '{}' is missing{}", spec.name, spec.path.string(),
                             spec.name == "fmnist" ? " (install Debian's dataset-fashion-mnist)" : ""));
   }
+}
+
+int IdxLabel(const DatasetSpec& spec, uint8_t label) {
+  if (label >= spec.classes.size()) throw Error(fmt::format("dataset '{}': label {} has no class name", spec.name, label));
+  return label;
+}
+
+ImageSet LoadIdx(const DatasetSpec& spec, const Selector& selector) {
+  CheckIdxDirectory(spec);
   IdxArray images = ReadIdx(FindIdx(spec.path, selector.split, "images"));
   IdxArray labels = ReadIdx(FindIdx(spec.path, selector.split, "labels"));
   if (images.dims.size() != 3 || labels.dims.size() != 1 || images.dims[0] != labels.dims[0]) {
@@ -367,10 +433,7 @@ ImageSet LoadIdx(const DatasetSpec& spec, const Selector& selector) {
   std::set<int> wanted(selector.classes.begin(), selector.classes.end());
   ImageSet set;
   for (int64_t i = 0; i < labels.dims[0]; ++i) {
-    int label = labels.data[i];
-    if (label >= static_cast<int>(spec.classes.size())) {
-      throw Error(fmt::format("dataset '{}': label {} has no class name", spec.name, label));
-    }
+    const int label = IdxLabel(spec, labels.data[i]);
     if (!wanted.empty() && !wanted.count(label)) continue;
     Image image{h, w, 1, std::vector<uint8_t>(images.data.begin() + i * h * w, images.data.begin() + (i + 1) * h * w)};
     set.images.push_back(std::move(image));
@@ -379,15 +442,14 @@ ImageSet LoadIdx(const DatasetSpec& spec, const Selector& selector) {
   return set;
 }
 
-// Keeps at most cap samples: the same number from every class (or a plain draw
-// for caption datasets), seeded, in the original order.
-void ApplyCap(ImageSet* set, int64_t cap, uint64_t seed) {
-  if (cap <= 0 || set->count() <= cap) return;
-  std::mt19937_64 rng(seed);
+// The samples a cap keeps, in their original order: the same number from every
+// class (or a plain draw for caption datasets), seeded.
+std::vector<size_t> CapIndices(size_t count, const std::vector<int>& labels, int64_t cap, uint64_t seed) {
   std::vector<size_t> keep;
-  if (!set->labels.empty()) {
+  std::mt19937_64 rng(seed);
+  if (!labels.empty()) {
     std::map<int, std::vector<size_t>> by_class;
-    for (size_t i = 0; i < set->labels.size(); ++i) by_class[set->labels[i]].push_back(i);
+    for (size_t i = 0; i < labels.size(); ++i) by_class[labels[i]].push_back(i);
     const size_t per_class = std::max<size_t>(1, static_cast<size_t>(cap) / by_class.size());
     for (auto& [label, indices] : by_class) {
       std::shuffle(indices.begin(), indices.end(), rng);
@@ -395,20 +457,32 @@ void ApplyCap(ImageSet* set, int64_t cap, uint64_t seed) {
       keep.insert(keep.end(), indices.begin(), indices.end());
     }
   } else {
-    keep.resize(set->images.size());
+    keep.resize(count);
     std::iota(keep.begin(), keep.end(), 0);
     std::shuffle(keep.begin(), keep.end(), rng);
     keep.resize(static_cast<size_t>(cap));
   }
   std::sort(keep.begin(), keep.end());
+  return keep;
+}
+
+void ApplyCap(ImageSet* set, int64_t cap, uint64_t seed) {
+  if (cap <= 0 || set->count() <= cap) return;
   ImageSet out;
   out.skipped = set->skipped;
-  for (size_t i : keep) {
+  for (size_t i : CapIndices(set->images.size(), set->labels, cap, seed)) {
     out.images.push_back(std::move(set->images[i]));
     if (!set->labels.empty()) out.labels.push_back(set->labels[i]);
     if (!set->captions.empty()) out.captions.push_back(std::move(set->captions[i]));
   }
   *set = std::move(out);
+}
+
+std::vector<PendingImage> ListSamples(const DatasetSpec& spec, const Selector& selector, Pixels pixels) {
+  if (spec.kind == "folder") return ListFolder(spec, selector);
+  if (spec.kind == "csv" || spec.kind == "tsv") return ListTable(spec, selector);
+  if (spec.kind == "wds") return ListShards(spec, selector, pixels);
+  throw Error(fmt::format("dataset '{}': unknown kind '{}'", spec.name, spec.kind));
 }
 
 }  // namespace
@@ -442,18 +516,42 @@ ImageSet LoadImages(const DatasetSpec& spec, const Selector& selector, uint64_t 
   ImageSet set;
   if (spec.kind == "idx") {
     set = LoadIdx(spec, selector);
-  } else if (spec.kind == "folder") {
-    set = LoadFolder(spec, selector);
-  } else if (spec.kind == "csv" || spec.kind == "tsv") {
-    set = LoadTable(spec, selector);
-  } else if (spec.kind == "wds") {
-    set = LoadShards(spec, selector);
   } else {
-    throw Error(fmt::format("dataset '{}': unknown kind '{}'", spec.name, spec.kind));
+    std::vector<PendingImage> pending = ListSamples(spec, selector, Pixels::kKeep);
+    DecodeAll(pending, spec, &set);
   }
   CheckBadShare(spec, set);
   ApplyCap(&set, selector.cap, seed);
   return set;
+}
+
+SampleTexts ReadSampleTexts(const DatasetSpec& spec, const Selector& selector, uint64_t seed) {
+  SampleTexts all;
+  if (spec.kind == "idx") {
+    CheckIdxDirectory(spec);
+    const IdxArray labels = ReadIdx(FindIdx(spec.path, selector.split, "labels"));
+    if (labels.dims.size() != 1) throw Error(fmt::format("dataset '{}': the labels file is not one-dimensional", spec.name));
+    const std::set<int> wanted(selector.classes.begin(), selector.classes.end());
+    for (uint8_t byte : labels.data) {
+      const int label = IdxLabel(spec, byte);
+      if (wanted.empty() || wanted.count(label)) all.labels.push_back(label);
+    }
+  } else {
+    for (auto& sample : ListSamples(spec, selector, Pixels::kSkip)) {
+      if (sample.label >= 0) all.labels.push_back(sample.label);
+      if (sample.caption) all.captions.push_back(std::move(*sample.caption));
+      if (sample.year) all.years.push_back(*sample.year);
+    }
+  }
+  const size_t count = std::max(all.labels.size(), all.captions.size());
+  if (selector.cap <= 0 || count <= static_cast<size_t>(selector.cap)) return all;
+  SampleTexts kept;
+  for (size_t i : CapIndices(count, all.labels, selector.cap, seed)) {
+    if (!all.labels.empty()) kept.labels.push_back(all.labels[i]);
+    if (!all.captions.empty()) kept.captions.push_back(std::move(all.captions[i]));
+    if (!all.years.empty()) kept.years.push_back(all.years[i]);
+  }
+  return kept;
 }
 
 }  // namespace fomo::core

@@ -105,6 +105,12 @@ storage:
 #     splits: {train: /data/products-train.csv, test: /data/products-test.csv}
 #     path_column: filepath
 #     caption_column: title
+#   cars:
+#     kind: csv                     # with classes: a class name or index per row
+#     path: /data/cars-{split}.csv
+#     classes: [sedan, truck]
+#     label_column: label
+#     time_column: year             # years or dates per sample (time-incremental)
 #   tiles:
 #     kind: wds                     # WebDataset .tar shards, a folder per split
 #     path: /data/tiles-{split}

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "core/class_text.hpp"
 #include "core/evaluation.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
@@ -30,6 +31,7 @@ constexpr OrderingEntry kOrderings[] = {
     {Ordering::kRandom, "random"},
     {Ordering::kEasyToHard, "easy-to-hard"},
     {Ordering::kConceptFrequency, "concept-frequency"},
+    {Ordering::kConceptSimilarity, "concept-similarity"},
     {Ordering::kTimeIncremental, "time-incremental"},
     {Ordering::kDatasetIncremental, "dataset-incremental"},
 };
@@ -39,16 +41,16 @@ Ordering ParseOrdering(const std::string& origin, const YAML::Node& node) {
   for (const auto& o : kOrderings) {
     if (text == o.name) return o.ordering;
   }
-  if (text == "concept-similarity") {
-    Fail(origin, node,
-         fmt::format("ordering '{}' needs the base version's text embeddings of the concepts, which this fomo does "
-                     "not make yet (random, easy-to-hard, concept-frequency, time-incremental, dataset-incremental)",
-                     text));
-  }
   Fail(origin, node,
-       fmt::format("unknown ordering '{}' (random, easy-to-hard, concept-frequency, time-incremental, "
-                   "dataset-incremental)",
+       fmt::format("unknown ordering '{}' (random, easy-to-hard, concept-frequency, concept-similarity, "
+                   "time-incremental, dataset-incremental)",
                    text));
+}
+
+std::string NeedsYear(const std::string& dataset) {
+  return fmt::format("ordering time-incremental needs a year for dataset '{}' (datasets.{}.year in fomo.yaml, or a "
+                     "year or time column in its csv/tsv table)",
+                     dataset, dataset);
 }
 
 bool BranchSafe(const std::string& name) {
@@ -244,11 +246,8 @@ StreamSpec StreamSpec::Parse(const std::string& text, const std::string& origin,
     }
     if (spec.ordering == Ordering::kTimeIncremental) {
       for (const auto& name : datasets) {
-        if (!registry.Get(name).year) {
-          throw Error(fmt::format("{}: ordering time-incremental needs a year for dataset '{}' (datasets.{}.year in "
-                                  "fomo.yaml)",
-                                  origin, name, name));
-        }
+        const core::DatasetSpec& dataset = registry.Get(name);
+        if (!dataset.year && dataset.kind != "csv" && dataset.kind != "tsv") Fail(origin, document["ordering"], NeedsYear(name));
       }
     }
     return spec;
@@ -289,7 +288,88 @@ std::vector<double> BaseAccuracies(Repository& repo, const CommitId& base, const
   return top1;
 }
 
+struct PretrainMentions {
+  std::vector<int64_t> counts;  // per concept, in the spec's order
+  std::vector<std::string> selectors;
+  int64_t captions = 0;
+  bool any = false;
+};
+
+// How often each concept's class name appears in the captions of the base's
+// pretraining data (the replay data): a caption dataset's captions as written, a
+// class dataset's as its prompts name each sample's class.
+PretrainMentions CountPretrainMentions(Repository& repo, const core::DatasetRegistry& registry, const CommitId& base,
+                                       const StreamSpec& spec) {
+  PretrainMentions out;
+  out.counts.assign(spec.concepts.size(), 0);
+  out.selectors = ReadLineHistory(repo.graph(), base).pretrain;
+  for (const auto& text : out.selectors) {
+    const core::Selector selector = core::Selector::Parse(text, registry);
+    const core::DatasetSpec& dataset = registry.Get(selector.dataset);
+    const core::SampleTexts texts = core::ReadSampleTexts(dataset, selector, spec.update.seed);
+    std::map<int, int64_t> per_class;
+    for (int label : texts.labels) ++per_class[label];
+    out.captions += static_cast<int64_t>(texts.captions.size() + texts.labels.size());
+    for (size_t i = 0; i < spec.concepts.size(); ++i) {
+      const std::string& name = spec.concepts[i].name;
+      for (const auto& caption : texts.captions) out.counts[i] += CountMentions(caption, name);
+      for (const auto& [label, n] : per_class) {
+        out.counts[i] += n * CountMentions(dataset.classes.at(static_cast<size_t>(label)), name);
+      }
+    }
+  }
+  out.any = std::any_of(out.counts.begin(), out.counts.end(), [](int64_t n) { return n > 0; });
+  return out;
+}
+
 }  // namespace
+
+int64_t CountMentions(const std::string& text, const std::string& name) {
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  auto word_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  const std::string haystack = lower(text), needle = lower(name);
+  if (needle.empty()) return 0;
+  int64_t count = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) {
+    const bool starts = at == 0 || !word_char(haystack[at - 1]);
+    const size_t end = at + needle.size();
+    const bool ends = end == haystack.size() || !word_char(haystack[end]);
+    if (starts && ends) ++count;
+  }
+  return count;
+}
+
+std::vector<size_t> SimilarityPath(const std::vector<std::vector<float>>& unit, size_t start,
+                                   std::vector<double>* similarity) {
+  const size_t n = unit.size();
+  if (start >= n) throw Error("the similarity path starts outside the concepts");
+  auto cosine = [&](size_t a, size_t b) {
+    double dot = 0;
+    for (size_t d = 0; d < unit[a].size(); ++d) dot += static_cast<double>(unit[a][d]) * unit[b][d];
+    return dot;
+  };
+  std::vector<bool> visited(n, false);
+  std::vector<size_t> path{start};
+  std::vector<double> sims{1.0};
+  visited[start] = true;
+  while (path.size() < n) {
+    size_t best = n;
+    double best_cos = 0;
+    for (size_t j = 0; j < n; ++j) {
+      if (visited[j]) continue;
+      const double c = cosine(path.back(), j);
+      if (best == n || c > best_cos) best = j, best_cos = c;
+    }
+    visited[best] = true;
+    path.push_back(best);
+    sims.push_back(best_cos);
+  }
+  if (similarity) *similarity = std::move(sims);
+  return path;
+}
 
 StreamPlan PlanStream(Repository& repo, const StreamSpec& spec, Reporter& reporter) {
   StreamPlan plan;
@@ -297,8 +377,10 @@ StreamPlan PlanStream(Repository& repo, const StreamSpec& spec, Reporter& report
   const core::DatasetRegistry registry = core::DatasetRegistry::FromYaml(repo.config().document, "fomo.yaml");
   const CommitId base = ResolveRevision(repo.graph(), spec.base);
 
-  // Training samples of every concept, a dataset's train split read once.
+  // What the training split says of every concept (its samples, their years), each
+  // dataset's index read once and no image decoded.
   std::map<std::pair<std::string, int>, int64_t> samples;
+  std::map<std::pair<std::string, int>, std::vector<int>> sample_years;
   std::vector<std::string> order_of_datasets;
   for (const auto& c : spec.concepts) {
     if (std::find(order_of_datasets.begin(), order_of_datasets.end(), c.dataset) == order_of_datasets.end()) {
@@ -313,8 +395,11 @@ StreamPlan PlanStream(Repository& repo, const StreamSpec& spec, Reporter& report
       if (c.dataset == name) selector.classes.push_back(c.class_index);
     }
     selector.text = name;
-    const core::ImageSet set = core::LoadImages(registry.Get(name), selector, spec.update.seed);
-    for (int label : set.labels) ++samples[{name, label}];
+    const core::SampleTexts texts = core::ReadSampleTexts(registry.Get(name), selector, spec.update.seed);
+    for (size_t i = 0; i < texts.labels.size(); ++i) {
+      ++samples[{name, texts.labels[i]}];
+      if (!texts.years.empty()) sample_years[{name, texts.labels[i]}].push_back(texts.years[i]);
+    }
   }
   auto count_of = [&](const Concept& c) {
     auto it = samples.find({c.dataset, c.class_index});
@@ -328,6 +413,12 @@ StreamPlan PlanStream(Repository& repo, const StreamSpec& spec, Reporter& report
   std::vector<size_t> order(spec.concepts.size());
   std::iota(order.begin(), order.end(), 0);
   std::vector<double> score(spec.concepts.size(), 0);
+  // Highest (or lowest) score first, ties in the seed's order.
+  auto rank = [&](bool highest_first) {
+    SeededShuffle(order, spec.seed);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return highest_first ? score[a] > score[b] : score[a] < score[b]; });
+  };
   switch (spec.ordering) {
     case Ordering::kRandom:
       SeededShuffle(order, spec.seed);
@@ -336,28 +427,80 @@ StreamPlan PlanStream(Repository& repo, const StreamSpec& spec, Reporter& report
       break;
     case Ordering::kEasyToHard: {
       plan.score = "zero-shot top-1 of the base";
-      const std::vector<double> top1 =
-          BaseAccuracies(repo, base, spec.concepts, reporter);
+      const std::vector<double> top1 = BaseAccuracies(repo, base, spec.concepts, reporter);
       for (size_t i = 0; i < order.size(); ++i) score[i] = top1[i];
-      SeededShuffle(order, spec.seed);  // ties broken by the seed
-      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return score[a] > score[b]; });
+      rank(true);
       break;
     }
-    case Ordering::kConceptFrequency:
-      plan.score = "training samples";
-      for (size_t i = 0; i < order.size(); ++i) score[i] = static_cast<double>(count_of(spec.concepts[i]));
-      SeededShuffle(order, spec.seed);  // ties broken by the seed
-      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return score[a] < score[b]; });
-      plan.notes.push_back(
-          "concept-frequency ranked the concepts by their training samples (counting the class names in the "
-          "replay data's captions is not built yet)");
+    case Ordering::kConceptFrequency: {
+      const PretrainMentions mentions = CountPretrainMentions(repo, registry, base, spec);
+      if (mentions.any) {
+        plan.score = "mentions in the pretraining captions";
+        // A concept named as often as another is the rarer with fewer samples.
+        for (size_t i = 0; i < order.size(); ++i) score[i] = static_cast<double>(count_of(spec.concepts[i]));
+        rank(false);
+        for (size_t i = 0; i < order.size(); ++i) score[i] = static_cast<double>(mentions.counts[i]);
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return score[a] < score[b]; });
+        plan.notes.push_back(fmt::format(
+            "concept-frequency counted the class names in the {} captions of the base's pretraining data ({}); ties "
+            "go to the concept with fewer training samples",
+            mentions.captions, fmt::join(mentions.selectors, ", ")));
+      } else {
+        plan.score = "training samples";
+        for (size_t i = 0; i < order.size(); ++i) score[i] = static_cast<double>(count_of(spec.concepts[i]));
+        rank(false);
+        plan.notes.push_back(
+            mentions.selectors.empty()
+                ? std::string("concept-frequency ranked the concepts by their training samples: the base's line has "
+                              "no pretraining data whose captions could be counted")
+                : fmt::format("concept-frequency ranked the concepts by their training samples: no caption of the "
+                              "base's pretraining data ({}) names one",
+                              fmt::join(mentions.selectors, ", ")));
+      }
       break;
-    case Ordering::kTimeIncremental:
+    }
+    case Ordering::kConceptSimilarity: {
+      plan.score = "cosine similarity to the previous concept";
+      std::vector<core::ClassRef> refs;
+      for (const auto& c : spec.concepts) refs.push_back({&registry.Get(c.dataset), c.class_index});
+      const std::vector<std::vector<float>> embeddings = core::ClassTextEmbeddings(repo, base, refs);
+      SeededShuffle(order, spec.seed);  // the seed picks the start
+      std::vector<double> similarity;
+      const std::vector<size_t> path = SimilarityPath(embeddings, order.front(), &similarity);
+      order = path;
+      for (size_t k = 0; k < path.size(); ++k) score[path[k]] = similarity[k];
+      plan.notes.push_back(fmt::format(
+          "concept-similarity walked from '{}' (drawn by the seed) to the nearest unvisited concept each step, by the "
+          "base {}'s prompt-averaged text embeddings",
+          spec.concepts[path.front()].name, ShortId(base)));
+      break;
+    }
+    case Ordering::kTimeIncremental: {
       plan.score = "year";
-      for (size_t i = 0; i < order.size(); ++i) score[i] = *registry.Get(spec.concepts[i].dataset).year;
-      SeededShuffle(order, spec.seed);  // shuffled within a year
-      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return score[a] < score[b]; });
+      std::set<std::string> per_sample;
+      for (size_t i = 0; i < order.size(); ++i) {
+        const Concept& c = spec.concepts[i];
+        auto years = sample_years.find({c.dataset, c.class_index});
+        if (years != sample_years.end()) {
+          // A concept's year is the (lower) median of its samples' years.
+          std::vector<int> sorted = years->second;
+          std::nth_element(sorted.begin(), sorted.begin() + (sorted.size() - 1) / 2, sorted.end());
+          score[i] = sorted[(sorted.size() - 1) / 2];
+          per_sample.insert(c.dataset);
+        } else if (const auto year = registry.Get(c.dataset).year) {
+          score[i] = *year;
+        } else {
+          throw Error(NeedsYear(c.dataset));
+        }
+      }
+      if (!per_sample.empty()) {
+        plan.notes.push_back(fmt::format("time-incremental read a year per sample of {} (a concept's year is the "
+                                         "median of its samples')",
+                                         fmt::join(per_sample, ", ")));
+      }
+      rank(false);  // shuffled within a year
       break;
+    }
     case Ordering::kDatasetIncremental:
       plan.score = "dataset";
       for (size_t i = 0; i < order.size(); ++i) {

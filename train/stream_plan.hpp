@@ -27,8 +27,9 @@ namespace fs = std::filesystem;
 enum class Ordering {
   kRandom,              // a seeded shuffle
   kEasyToHard,          // the base version's per-class zero-shot top-1, highest first
-  kConceptFrequency,    // rarest first (by training samples)
-  kTimeIncremental,     // by the datasets' year (fomo.yaml), seeded shuffle within a year
+  kConceptFrequency,    // rarest first: mentions in the pretraining captions, else training samples
+  kConceptSimilarity,   // a greedy nearest-neighbour walk through the base's class text embeddings
+  kTimeIncremental,     // by year (the dataset's in fomo.yaml, or its samples'), seeded shuffle within a year
   kDatasetIncremental,  // whole datasets in the order given, one task each
 };
 std::string_view OrderingName(Ordering ordering);
@@ -76,7 +77,7 @@ struct StreamPlan {
   StreamSpec spec;
   std::vector<Concept> ordered;
   std::vector<double> scores;  // what decided each ordered concept's place
-  std::string score;           // what the scores are: "training samples", "year", "random"
+  std::string score;           // what the scores are: "training samples", "year", "random", ...
   std::vector<StreamTask> tasks;
   std::vector<std::string> notes;
 
@@ -87,5 +88,15 @@ struct StreamPlan {
 // repository's data fix the result. easy-to-hard evaluates the base on each
 // concept (kept in fomo.sqlite, so a second plan reads them).
 StreamPlan PlanStream(Repository& repo, const StreamSpec& spec, Reporter& reporter);
+
+// How often `name` occurs in `text` as whole words, ignoring case: "shirt" in
+// "a T-shirt/top" once, in "shirts" not.
+int64_t CountMentions(const std::string& text, const std::string& name);
+
+// The greedy nearest-neighbour path through unit vectors from `start`: each next
+// the unvisited vector of highest cosine with the current (the lower index on a
+// tie). similarity[k] is the cosine of path[k] with path[k-1] (1 for the start).
+std::vector<size_t> SimilarityPath(const std::vector<std::vector<float>>& unit, size_t start,
+                                   std::vector<double>* similarity);
 
 }  // namespace fomo::train

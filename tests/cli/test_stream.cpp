@@ -29,12 +29,21 @@ void MakeRepository(const TempDir& dir) {
       }
     }
   }
+  // A class table with a year per sample: sedans from 2003-2005 (median 2004),
+  // trucks from 2019; and one without years.
+  WritePng(dir / "car.png", 16, 16, 3, 90);
+  WriteFile(dir / "cars.csv", "filepath,label,year\ncar.png,sedan,2003\ncar.png,truck,2019-06-01\ncar.png,sedan,2004\n"
+                              "car.png,sedan,2005-01-02\n");
+  WriteFile(dir / "plain.csv", "filepath,label\ncar.png,0\ncar.png,1\n");
   fs::create_directories(dir / "repo");
   REQUIRE(RunFomo({"init", "--arch", "tiny", "-q", "--no-eval"}, dir / "repo").exit_code == 0);
-  WriteFile(dir / "repo" / "fomo.yaml", "datasets:\n  shapes:\n    kind: folder\n    path: " + (dir / "shapes").string() +
-                                            "\n    year: 2021\n  fashion:\n    kind: idx\n    path: "
-                                            "/usr/share/datasets/fashion-mnist\n    year: 2017\n    classes: [a, b, c, d, "
-                                            "e, f, g, h, i, j]\n");
+  WriteFile(dir / "repo" / "fomo.yaml",
+            "datasets:\n  shapes:\n    kind: folder\n    path: " + (dir / "shapes").string() +
+                "\n    year: 2021\n  fashion:\n    kind: idx\n    path: /usr/share/datasets/fashion-mnist\n    year: "
+                "2017\n    classes: [a, b, c, d, e, f, g, h, i, j]\n    templates: ['a photo of a {}.', 'a sketch of "
+                "the {}']\n  cars:\n    kind: csv\n    path: " +
+                (dir / "cars.csv").string() + "\n    classes: [sedan, truck]\n  plain:\n    kind: csv\n    path: " +
+                (dir / "plain.csv").string() + "\n    classes: [van, bus]\n");
 }
 
 json Plan(const TempDir& dir, const std::string& stream) {
@@ -98,6 +107,17 @@ TEST_CASE("stream plan orders concepts as each ordering says and cuts the tasks"
   CHECK(Order(time).front().size() == 1);  // fashion's classes are named a, b, ...
   CHECK(time["order"][0]["score"] == 2017.0);
   CHECK(time["order"][4]["score"] == 2021.0);
+  // A year per sample: a concept's year is its samples' median; sedans (2004) come
+  // before fashion (2017), trucks (2019) and shapes (2021).
+  json dated = Plan(dir, "name: s\nconcepts: [shapes, cars, 'fashion:0']\ntasks: 3\nordering: time-incremental\n");
+  const std::vector<std::string> by_year = Order(dated);
+  REQUIRE(by_year.size() == 6);
+  CHECK(std::vector<std::string>(by_year.begin(), by_year.begin() + 3) == std::vector<std::string>{"sedan", "a", "truck"});
+  CHECK(std::set<std::string>(by_year.begin() + 3, by_year.end()) == std::set<std::string>{"circle", "square", "star"});
+  CHECK(dated["order"][0]["score"] == 2004.0);
+  CHECK(dated["order"][2]["score"] == 2019.0);
+  CHECK(dated["tasks"][0]["samples"] == 3 + 6000);
+  CHECK_THAT(dated["notes"][0].get<std::string>(), Contains("a year per sample of cars"));
   json datasets = Plan(dir, two + "ordering: dataset-incremental\n");
   CHECK(TaskSizes(datasets) == std::vector<size_t>{3, 2});
   CHECK(datasets["tasks"][1]["data"] == json::array({"fashion:0,1@train"}));
@@ -124,6 +144,100 @@ TEST_CASE("stream plan warns about tasks whose batches hold one caption", "[cli]
   CHECK(r.err.find("collapses") == std::string::npos);
 }
 
+TEST_CASE("concept-similarity walks the base's text embeddings from a seeded start", "[cli][stream]") {
+  TempDir dir;
+  MakeRepository(dir);
+  const std::vector<std::string> classes = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
+  // The class embeddings computed apart from the plan: fomo embed's normalised text
+  // features of both templates, averaged and renormalised.
+  std::vector<std::string> args = {"embed", "--json"};
+  for (const auto& c : classes) {
+    for (const std::string tmpl : {"a photo of a " + c + ".", "a sketch of the " + c}) {
+      args.push_back("--text");
+      args.push_back(tmpl);
+    }
+  }
+  RunResult embedded = RunFomo(args, dir / "repo");
+  REQUIRE(embedded.exit_code == 0);
+  const json rows = json::parse(embedded.out)["text_features"];
+  std::vector<std::vector<double>> unit;
+  for (size_t k = 0; k < classes.size(); ++k) {
+    std::vector<double> v(rows[0].size(), 0.0);
+    for (size_t d = 0; d < v.size(); ++d) v[d] = rows[2 * k][d].get<double>() + rows[2 * k + 1][d].get<double>();
+    double norm = 0;
+    for (double x : v) norm += x * x;
+    for (double& x : v) x /= std::sqrt(norm);
+    unit.push_back(v);
+  }
+  auto cosine = [&](size_t a, size_t b) {
+    double dot = 0;
+    for (size_t d = 0; d < unit[a].size(); ++d) dot += unit[a][d] * unit[b][d];
+    return dot;
+  };
+  const std::string head = "name: s\nconcepts: [fashion]\ntasks: 5\n";
+  std::set<int> starts;
+  for (int seed : {0, 1, 2, 3}) {
+    json plan = Plan(dir, head + "ordering: {kind: concept-similarity, seed: " + std::to_string(seed) + "}\n");
+    CHECK(plan["score"] == "cosine similarity to the previous concept");
+    std::vector<size_t> path;
+    for (const auto& c : plan["order"]) path.push_back(c["class"].get<size_t>());
+    REQUIRE(path.size() == 10);
+    starts.insert(static_cast<int>(path[0]));
+    std::set<size_t> left(path.begin(), path.end());
+    left.erase(path[0]);
+    for (size_t k = 1; k < path.size(); ++k) {
+      // Each next concept is the unvisited one nearest the current.
+      for (size_t other : left) CHECK(cosine(path[k - 1], path[k]) >= cosine(path[k - 1], other) - 1e-5);
+      CHECK(plan["order"][k]["score"].get<double>() == Approx(cosine(path[k - 1], path[k])).margin(1e-5));
+      left.erase(path[k]);
+    }
+    // The same plan again; reversed, the same path backwards.
+    CHECK(Plan(dir, head + "ordering: {kind: concept-similarity, seed: " + std::to_string(seed) + "}\n") == plan);
+    json back = Plan(dir, head + "ordering: {kind: concept-similarity, seed: " + std::to_string(seed) +
+                              ", reverse: true}\n");
+    std::vector<size_t> reversed;
+    for (const auto& c : back["order"]) reversed.push_back(c["class"].get<size_t>());
+    std::reverse(reversed.begin(), reversed.end());
+    CHECK(reversed == path);
+  }
+  CHECK(starts.size() > 1);  // the seed picks the start
+}
+
+TEST_CASE("concept-frequency counts the class names in the pretraining captions", "[cli][stream]") {
+  TempDir dir;
+  MakeRepository(dir);
+  // Captions naming star once, square twice and circle three times: rarest first is
+  // star, square, circle, where the training samples (circle 1, star 2, square 3)
+  // would say circle, star, square.
+  WritePng(dir / "p.png", 16, 16, 3, 50);
+  WriteFile(dir / "captions.csv",
+            "filepath,title\np.png,a Circle\np.png,a circle beside a square\np.png,circles and a circle\n"
+            "p.png,a square and a star\np.png,a plain tile\n");
+  fs::create_directories(dir / "pre");
+  WriteFile(dir / "pre" / "fomo.yaml", ReadFile(dir / "repo" / "fomo.yaml") +
+                                           "  captions:\n    kind: csv\n    splits: {train: " +
+                                           (dir / "captions.csv").string() + ", test: " +
+                                           (dir / "captions.csv").string() + "}\n");
+  RunResult init = RunFomo({"init", "--arch", "tiny", "--pretrain", "captions@train", "--steps", "1", "--batch-size",
+                            "4", "--no-eval", "-q"},
+                           dir / "pre");
+  INFO(init.err);
+  REQUIRE(init.exit_code == 0);
+  WriteFile(dir / "pre" / "s.yaml", "name: s\nconcepts: [shapes]\ntasks: 3\nordering: concept-frequency\n");
+  RunResult r = RunFomo({"stream", "plan", "s.yaml", "--json"}, dir / "pre");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json plan = json::parse(r.out);
+  CHECK(Order(plan) == std::vector<std::string>{"star", "square", "circle"});
+  CHECK(plan["score"] == "mentions in the pretraining captions");
+  CHECK(plan["order"][2]["score"] == 3.0);
+  CHECK_THAT(plan["notes"][0].get<std::string>(), Contains("5 captions") && Contains("captions@train"));
+  // Without pretraining data the plan says it fell back to the samples.
+  const json fallback = Plan(dir, "name: s\nconcepts: [shapes]\ntasks: 3\nordering: concept-frequency\n");
+  CHECK(fallback["score"] == "training samples");
+  CHECK_THAT(fallback["notes"][0].get<std::string>(), Contains("no pretraining data"));
+}
+
 TEST_CASE("bad stream files are refused in one line and change nothing", "[cli][stream]") {
   TempDir dir;
   MakeRepository(dir);
@@ -137,7 +251,7 @@ TEST_CASE("bad stream files are refused in one line and change nothing", "[cli][
       {"name: s\nconcepts: [cifar]\ntasks: 2\n", "cifar"},
       {"name: s\nconcepts: [shapes]\ntasks: 4\n", "4 tasks for 3 concepts"},
       {"name: s\nconcepts: [fmnist]\ntasks: 2\nordering: time-incremental\n", "needs a year for dataset 'fmnist'"},
-      {"name: s\nconcepts: [shapes]\ntasks: 2\nordering: concept-similarity\n", "does not make yet"},
+      {"name: s\nconcepts: [plain]\ntasks: 2\nordering: time-incremental\n", "needs a year for dataset 'plain'"},
       {"name: s\nconcepts: [shapes]\ntasks: 2\nordering: sideways\n", "unknown ordering 'sideways'"},
       {"name: s\nconcepts: [shapes, 'shapes:1']\ntasks: 2\n", "named twice"},
       {"name: 'a b'\nconcepts: [shapes]\ntasks: 2\n", "stream name 'a b'"},

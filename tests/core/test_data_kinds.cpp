@@ -83,6 +83,59 @@ TEST_CASE("csv and tsv caption tables load; missing files and columns are named"
                       HasSubstr("missing.png") && HasSubstr("line 2"));
 }
 
+TEST_CASE("tables with classes are classification data, with a year per sample where they have one", "[data]") {
+  TempDir dir;
+  WritePng(dir / "a.png", 6, 6, 3, 10);
+  WriteJpeg(dir / "b.jpg", 6, 6, 90);
+  // Labels by name or index; the year column by its default name, dates read by their year.
+  WriteFile(dir / "cars.csv",
+            "filepath,label,year\na.png,sedan,2004\nb.jpg,1,2011-03-02\na.png,truck,2019-12-31T23:00:00Z\n"
+            "b.jpg,sedan,2005\n");
+  WriteFile(dir / "cars.tsv", "path\tkind\twhen\na.png\t0\t1999\n");
+  auto registry = Registry("datasets:\n  cars:\n    kind: csv\n    classes: [sedan, truck]\n    path: " +
+                           (dir / "cars.csv").string() + "\n  old:\n    kind: tsv\n    classes: [sedan, truck]\n    path: " +
+                           (dir / "cars.tsv").string() + "\n    path_column: path\n    label_column: kind\n    time_column: when\n");
+  REQUIRE_FALSE(registry.Get("cars").has_captions());
+  auto set = core::LoadImages(registry.Get("cars"), core::Selector::Parse("cars", registry), 0);
+  CHECK(set.count() == 4);
+  CHECK(set.labels == std::vector<int>{0, 1, 1, 0});
+  CHECK(set.captions.empty());
+  auto trucks = core::LoadImages(registry.Get("cars"), core::Selector::Parse("cars:truck", registry), 0);
+  CHECK(trucks.labels == std::vector<int>{1, 1});
+
+  // What the samples say, without their pixels.
+  core::SampleTexts texts = core::ReadSampleTexts(registry.Get("cars"), core::Selector::Parse("cars", registry), 0);
+  CHECK(texts.labels == std::vector<int>{0, 1, 1, 0});
+  CHECK(texts.years == std::vector<int>{2004, 2011, 2019, 2005});
+  core::SampleTexts sedans = core::ReadSampleTexts(registry.Get("cars"), core::Selector::Parse("cars:0", registry), 0);
+  CHECK(sedans.years == std::vector<int>{2004, 2005});
+  CHECK(core::ReadSampleTexts(registry.Get("old"), core::Selector::Parse("old", registry), 0).years ==
+        std::vector<int>{1999});
+  // A cap keeps the samples LoadImages keeps.
+  auto capped = core::LoadImages(registry.Get("cars"), core::Selector::Parse("cars#2", registry), 3);
+  CHECK(core::ReadSampleTexts(registry.Get("cars"), core::Selector::Parse("cars#2", registry), 3).labels == capped.labels);
+  // Idx datasets read their labels file alone.
+  auto fmnist = core::DatasetRegistry::FromYaml(YAML::Load("{}"), "fomo.yaml");
+  if (fs::exists("/usr/share/datasets/fashion-mnist")) {
+    auto labels = core::ReadSampleTexts(fmnist.Get("fmnist"), core::Selector::Parse("fmnist:3-4@train", fmnist), 0).labels;
+    CHECK(labels.size() == 12000);
+    CHECK(labels == core::LoadImages(fmnist.Get("fmnist"), core::Selector::Parse("fmnist:3-4@train", fmnist), 0).labels);
+  }
+
+  // What is wrong is named with its line.
+  WriteFile(dir / "cars.csv", "filepath,label,year\na.png,bus,2004\n");
+  CHECK_THROWS_WITH(core::LoadImages(registry.Get("cars"), core::Selector::Parse("cars", registry), 0),
+                    HasSubstr("line 2: label 'bus' is neither a class name nor an index below 2"));
+  WriteFile(dir / "cars.csv", "filepath,label,year\na.png,0,last spring\n");
+  CHECK_THROWS_WITH(core::ReadSampleTexts(registry.Get("cars"), core::Selector::Parse("cars", registry), 0),
+                    HasSubstr("line 2: 'last spring' in column 'year' is not a year or a date"));
+  WriteFile(dir / "cars.csv", "filepath,title\na.png,x\n");
+  CHECK_THROWS_WITH(core::LoadImages(registry.Get("cars"), core::Selector::Parse("cars", registry), 0),
+                    HasSubstr("no column 'label'"));
+  CHECK_THROWS_WITH(Registry("datasets:\n  x:\n    path: /tmp/x\n    classes: [a]\n    time_column: t\n"),
+                    HasSubstr("columns of csv and tsv tables"));
+}
+
 TEST_CASE("WebDataset tar shards load image and caption pairs", "[data]") {
   TempDir dir;
   WritePng(dir / "x.png", 4, 4, 1, 30);

@@ -42,3 +42,37 @@ TEST_CASE("the signed distance from the base-to-joint line is positive above it"
   CHECK(train::SignedDistance(5, 5, 5, 5, 9, 9) == 0);  // no line
   CHECK(!std::signbit(train::SignedDistance(0, 0, 10, 0, 3, 0)));
 }
+
+TEST_CASE("class names are counted in captions as whole words, ignoring case", "[stream]") {
+  CHECK(train::CountMentions("a photo of a Sandal.", "sandal") == 1);
+  CHECK(train::CountMentions("sandal next to a sandal", "Sandal") == 2);
+  CHECK(train::CountMentions("a T-shirt/top", "shirt") == 1);  // '-' and '/' end words
+  CHECK(train::CountMentions("two shirts", "shirt") == 0);
+  CHECK(train::CountMentions("an overshirt", "shirt") == 0);
+  CHECK(train::CountMentions("an ankle boot and a boot", "ankle boot") == 1);
+  CHECK(train::CountMentions("bagbag bag", "bag") == 1);
+  CHECK(train::CountMentions("anything", "") == 0);
+}
+
+TEST_CASE("the similarity path walks to the nearest unvisited concept", "[stream]") {
+  // Unit vectors on a circle at 0, 10, 50, 100 and 300 degrees.
+  std::vector<std::vector<float>> unit;
+  for (double degrees : {0.0, 10.0, 50.0, 100.0, 300.0}) {
+    const double r = degrees * M_PI / 180;
+    unit.push_back({static_cast<float>(std::cos(r)), static_cast<float>(std::sin(r))});
+  }
+  std::vector<double> similarity;
+  // From 0: 10 (10 away), then 50, then 100, then 300 (the only one left).
+  CHECK(train::SimilarityPath(unit, 0, &similarity) == std::vector<size_t>{0, 1, 2, 3, 4});
+  CHECK(similarity[0] == 1.0);
+  CHECK(similarity[1] == Approx(std::cos(10 * M_PI / 180)));
+  CHECK(similarity[4] == Approx(std::cos(200 * M_PI / 180)).margin(1e-6));
+  // From 100: 50, then 10, then 0, then 300 (60 from 0).
+  CHECK(train::SimilarityPath(unit, 3, nullptr) == std::vector<size_t>{3, 2, 1, 0, 4});
+  // From 300: 0 (60 away) beats 100 (160 away).
+  CHECK(train::SimilarityPath(unit, 4, nullptr) == std::vector<size_t>{4, 0, 1, 2, 3});
+  // A tie goes to the lower index.
+  CHECK(train::SimilarityPath({{1, 0}, {0, 1}, {0, -1}}, 0, nullptr) == std::vector<size_t>{0, 1, 2});
+  CHECK(train::SimilarityPath({{1, 0}}, 0, nullptr) == std::vector<size_t>{0});
+  CHECK_THROWS_AS(train::SimilarityPath(unit, 5, nullptr), Error);
+}
