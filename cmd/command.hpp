@@ -54,12 +54,14 @@ const std::vector<CommandInfo>& Commands();
 
 // Each subcommand's setup function, one per file in cmd/.
 Runner SetupBranch(CommandLine& cli);
+Runner SetupClone(CommandLine& cli);
 Runner SetupCommit(CommandLine& cli);
 Runner SetupDiff(CommandLine& cli);
 Runner SetupDu(CommandLine& cli);
 Runner SetupEmbed(CommandLine& cli);
 Runner SetupEval(CommandLine& cli);
 Runner SetupExport(CommandLine& cli);
+Runner SetupFetch(CommandLine& cli);
 Runner SetupFsck(CommandLine& cli);
 Runner SetupGc(CommandLine& cli);
 Runner SetupReset(CommandLine& cli);
@@ -70,6 +72,9 @@ Runner SetupMajor(CommandLine& cli);
 Runner SetupMerge(CommandLine& cli);
 Runner SetupMinor(CommandLine& cli);
 Runner SetupPatch(CommandLine& cli);
+Runner SetupPull(CommandLine& cli);
+Runner SetupPush(CommandLine& cli);
+Runner SetupRemote(CommandLine& cli);
 Runner SetupShow(CommandLine& cli);
 Runner SetupStatus(CommandLine& cli);
 Runner SetupStream(CommandLine& cli);

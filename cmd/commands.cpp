@@ -27,6 +27,12 @@ const std::vector<CommandInfo>& Commands() {
       {"switch", "move HEAD to a branch or version", RepoAccess::kWrite, SetupSwitch},
       {"status", "where HEAD is and how big the repository is", RepoAccess::kRead, SetupStatus},
       {"du", "bytes each version added and shares, and what gc would free", RepoAccess::kRead, SetupDu},
+      {"remote", "list, add or remove the remotes versions travel to", RepoAccess::kRead, SetupRemote},
+      {"clone", "make a repository from a remote's versions", RepoAccess::kNone, SetupClone},
+      // push writes the remote, under the remote's lock; here only release marks.
+      {"push", "send versions to a remote", RepoAccess::kRead, SetupPush},
+      {"fetch", "bring a remote's versions here", RepoAccess::kWrite, SetupFetch},
+      {"pull", "fetch, then fast-forward the current branch", RepoAccess::kWrite, SetupPull},
       {"gc", "remove objects no version needs", RepoAccess::kWrite, SetupGc},
       {"fsck", "verify objects, graph and database", RepoAccess::kRead, SetupFsck},
       {"completion", "print a bash or zsh completion script", RepoAccess::kNone, SetupCompletion},

@@ -55,6 +55,7 @@ int RunExport(Context& ctx, const ExportOptions& o) {
   Repository& repo = ctx.repo();
   CommitId commit = ResolveRevision(repo, o.rev);
   StoredVersion v = LoadVersion(repo.graph(), commit);
+  repo.RequireTensors(commit, v.version.Tag());
   const std::string layout = layout_name.empty() ? ImportedLayout(repo.graph(), commit) : layout_name;
   core::ClipConfig config = core::ClipConfig::FromJsonText(v.config_json, "version config");
   core::CheckManifest(v.manifest, config, v.version.Tag());

@@ -106,6 +106,7 @@ int RunStatus(Context& ctx) {
                  {"graph_bytes", graph_bytes},
                  {"database_bytes", db_bytes}}},
                {"missing_database_rows", missing_rows},
+               {"shallow_versions", repo.ShallowVersions().size()},
                {"training", training},
                {"trainings", trainings},
                {"streams", streams}});
@@ -123,6 +124,10 @@ int RunStatus(Context& ctx) {
   std::cout << fmt::format("{} versions on {} branches\n", reachable.size(), graph.Branches().size());
   std::cout << fmt::format("store: {} objects, {}; graph {}; database {}\n", object_files,
                            FormatBytes(object_bytes), FormatBytes(graph_bytes), FormatBytes(db_bytes));
+  if (const size_t shallow = repo.ShallowVersions().size()) {
+    std::cout << fmt::format("shallow clone: {} version{} without {} tensors ('fomo fetch --unshallow' brings them)\n",
+                             shallow, shallow == 1 ? "" : "s", shallow == 1 ? "its" : "their");
+  }
   if (trainings.empty()) std::cout << "no training in progress\n";
   for (const auto& t : trainings) {
     const std::string level = t["level"].get<std::string>();

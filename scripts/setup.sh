@@ -13,6 +13,7 @@ packages=(
   python3-torch librsvg2-bin
   clang libclang-rt-14-dev
   dataset-fashion-mnist
+  libcurl4-openssl-dev docker-registry skopeo
 )
 missing=()
 for p in "${packages[@]}"; do

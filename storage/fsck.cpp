@@ -140,6 +140,8 @@ FsckReport CheckRepository(const Repository& repo, bool verify_objects, const Ve
   std::set<ObjectId> referenced;
   std::map<ObjectId, std::string> first_user;  // object -> "tensor of version", for messages
   std::set<CommitId> reachable;
+  const std::set<CommitId> shallow = repo.ShallowVersions();
+  size_t shallow_seen = 0;
   for (const auto& commit : graph.ReachableCommits()) {
     reachable.insert(commit);
     ++report.versions_checked;
@@ -153,9 +155,12 @@ FsckReport CheckRepository(const Repository& repo, bool verify_objects, const Ve
     if (check_version) check_version(v, &report.errors);
     std::vector<ManifestEntry> entries = v.manifest.tensors;
     entries.insert(entries.end(), v.method_state.tensors.begin(), v.method_state.tensors.end());
+    const bool tensors_left_out = shallow.count(commit) > 0;
+    shallow_seen += tensors_left_out;
     for (const auto& e : entries) {
       referenced.insert(e.id);
       first_user.emplace(e.id, fmt::format("'{}' of {}", e.name, v.version.Tag()));
+      if (tensors_left_out && !store.Contains(e.id)) continue;  // a shallow clone's, by design
       if (!store.Contains(e.id)) {
         report.errors.push_back(fmt::format("object {} ('{}' of {}) is missing", e.id.Hex(), e.name,
                                             v.version.Tag()));
@@ -185,6 +190,11 @@ FsckReport CheckRepository(const Repository& repo, bool verify_objects, const Ve
       report.notices.push_back(fmt::format("version {} ({}) has no database row",
                                            v.version.ToString(), Short(commit)));
     }
+  }
+  if (shallow_seen) {
+    report.notices.push_back(fmt::format("{} version{} of this shallow clone hold{} no tensors here ('fomo fetch "
+                                         "--unshallow' brings them)",
+                                         shallow_seen, shallow_seen == 1 ? "" : "s", shallow_seen == 1 ? "s" : ""));
   }
   for (const auto& row : rows_readable ? repo.db().AllVersions() : std::vector<VersionRow>{}) {
     if (!graph.HasCommit(row.commit)) {

@@ -419,6 +419,9 @@ std::vector<CommitId> Graph::ReachableCommits() const {
     if (auto target = BranchTarget(branch)) starts.insert(*target);
   }
   for (const auto& [name, target] : Tags()) starts.insert(target);
+  for (const auto& remote : Remotes()) {
+    for (const auto& [branch, target] : RemoteBranches(remote.name)) starts.insert(target);
+  }
   if (auto head = Head().commit) starts.insert(*head);
   if (starts.empty()) return {};
   return Walk(std::vector<CommitId>(starts.begin(), starts.end()));
@@ -530,6 +533,180 @@ CommitId ResolveRevision(const Graph& graph, const std::string& rev) {
   auto id = graph.Resolve(rev);
   if (!id) throw Error(fmt::format("unknown revision '{}'", rev));
   return *id;
+}
+
+}  // namespace fomo
+
+// --- Transfer and remotes -------------------------------------------------
+
+namespace fomo {
+
+namespace {
+using Odb = Handle<git_odb, git_odb_free>;
+using OdbObject = Handle<git_odb_object, git_odb_object_free>;
+using Config = Handle<git_config, git_config_free>;
+}  // namespace
+
+CommitPayload Graph::ExportCommit(const CommitId& id) const {
+  Odb odb;
+  Check(git_repository_odb(odb.out(), repo_), "cannot open the graph's objects");
+  git_oid oid = ToOid(id);
+  OdbObject object;
+  Check(git_odb_read(object.out(), odb.get(), &oid), fmt::format("cannot read commit {}", id));
+  if (git_odb_object_type(object.get()) != GIT_OBJECT_COMMIT) throw Error(fmt::format("{} is not a commit", id));
+  CommitPayload payload;
+  payload.id = id;
+  payload.raw.assign(static_cast<const char*>(git_odb_object_data(object.get())), git_odb_object_size(object.get()));
+  Commit commit;
+  Check(git_commit_lookup(commit.out(), repo_, &oid), fmt::format("cannot read commit {}", id));
+  Tree tree;
+  Check(git_commit_tree(tree.out(), commit.get()), fmt::format("cannot read the tree of {}", id));
+  for (size_t i = 0; i < git_tree_entrycount(tree.get()); ++i) {
+    const git_tree_entry* entry = git_tree_entry_byindex(tree.get(), i);
+    Blob blob;
+    Check(git_blob_lookup(blob.out(), repo_, git_tree_entry_id(entry)),
+          fmt::format("cannot read '{}' of {}", git_tree_entry_name(entry), id));
+    payload.files[git_tree_entry_name(entry)].assign(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                                                     static_cast<size_t>(git_blob_rawsize(blob.get())));
+  }
+  return payload;
+}
+
+void Graph::ImportCommit(const CommitPayload& payload) {
+  git_oid expected;
+  if (git_oid_fromstr(&expected, payload.id.c_str()) < 0 || payload.id.size() != GIT_OID_HEXSZ) {
+    throw CorruptError(fmt::format("bad commit id '{}'", payload.id));
+  }
+  git_oid hashed;
+  Check(git_odb_hash(&hashed, payload.raw.data(), payload.raw.size(), GIT_OBJECT_COMMIT), "cannot hash a commit");
+  if (!git_oid_equal(&hashed, &expected)) {
+    throw CorruptError(fmt::format("commit {} is corrupt: its bytes hash to {}", payload.id, FromOid(&hashed)));
+  }
+  // The tree and parents the commit names, from its own header lines.
+  std::string tree_hex;
+  std::vector<std::string> parents;
+  size_t at = 0;
+  while (at < payload.raw.size()) {
+    const size_t end = payload.raw.find('\n', at);
+    const std::string line = payload.raw.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    if (line.empty()) break;
+    if (line.rfind("tree ", 0) == 0) tree_hex = line.substr(5);
+    if (line.rfind("parent ", 0) == 0) parents.push_back(line.substr(7));
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  for (const auto& parent : parents) {
+    if (!HasCommit(parent)) throw Error(fmt::format("commit {} needs its parent {}, which is not here", payload.id, parent));
+  }
+  TreeBuilder builder;
+  Check(git_treebuilder_new(builder.out(), repo_, nullptr), "cannot build a tree");
+  for (const auto& [name, content] : payload.files) {
+    git_oid blob;
+    Check(git_blob_create_from_buffer(&blob, repo_, content.data(), content.size()),
+          fmt::format("cannot store '{}' in the graph", name));
+    Check(git_treebuilder_insert(nullptr, builder.get(), name.c_str(), &blob, GIT_FILEMODE_BLOB),
+          fmt::format("cannot add '{}' to a tree", name));
+  }
+  git_oid tree_oid;
+  Check(git_treebuilder_write(&tree_oid, builder.get()), "cannot write a tree");
+  if (FromOid(&tree_oid) != tree_hex) {
+    throw CorruptError(fmt::format("commit {} is corrupt: its files do not make the tree it names", payload.id));
+  }
+  Odb odb;
+  Check(git_repository_odb(odb.out(), repo_), "cannot open the graph's objects");
+  git_oid written;
+  Check(git_odb_write(&written, odb.get(), payload.raw.data(), payload.raw.size(), GIT_OBJECT_COMMIT),
+        fmt::format("cannot write commit {}", payload.id));
+}
+
+std::map<std::string, CommitId> Graph::RemoteBranches(const std::string& remote) const {
+  std::map<std::string, CommitId> branches;
+  const std::string prefix = "refs/remotes/" + remote + "/";
+  git_reference_iterator* it = nullptr;
+  Check(git_reference_iterator_glob_new(&it, repo_, (prefix + "*").c_str()), "cannot list remote branches");
+  git_reference* ref = nullptr;
+  while (git_reference_next(&ref, it) == 0) {
+    const git_oid* target = git_reference_target(ref);
+    if (target) branches[std::string(git_reference_name(ref)).substr(prefix.size())] = FromOid(target);
+    git_reference_free(ref);
+  }
+  git_reference_iterator_free(it);
+  return branches;
+}
+
+void Graph::SetRemoteBranch(const std::string& remote, const std::string& branch, const CommitId& id) {
+  git_oid oid = ToOid(id);
+  Reference ref;
+  const std::string name = "refs/remotes/" + remote + "/" + branch;
+  Check(git_reference_create(ref.out(), repo_, name.c_str(), &oid, 1, ("fetch from " + remote).c_str()),
+        fmt::format("cannot record {}/{}", remote, branch));
+}
+
+void Graph::DeleteRemoteBranch(const std::string& remote, const std::string& branch) {
+  Reference ref;
+  const std::string name = "refs/remotes/" + remote + "/" + branch;
+  if (git_reference_lookup(ref.out(), repo_, name.c_str()) == 0) {
+    Check(git_reference_delete(ref.get()), fmt::format("cannot remove {}/{}", remote, branch));
+  }
+}
+
+std::vector<RemoteEntry> Graph::Remotes() const {
+  Config config;
+  Check(git_repository_config_snapshot(config.out(), repo_), "cannot read the graph's config");
+  std::map<std::string, RemoteEntry> found;
+  git_config_iterator* it = nullptr;
+  Check(git_config_iterator_glob_new(&it, config.get(), "^remote\\..*\\.(url|insecure)$"), "cannot read remotes");
+  git_config_entry* entry = nullptr;
+  while (git_config_next(&entry, it) == 0) {
+    const std::string key = entry->name;
+    const size_t dot = key.rfind('.');
+    const std::string name = key.substr(7, dot - 7);
+    RemoteEntry& remote = found[name];
+    remote.name = name;
+    if (key.substr(dot + 1) == "url") {
+      remote.url = entry->value;
+    } else {
+      int value = 0;
+      remote.insecure = git_config_parse_bool(&value, entry->value) == 0 && value;
+    }
+  }
+  git_config_iterator_free(it);
+  std::vector<RemoteEntry> remotes;
+  for (auto& [name, remote] : found) {
+    if (!remote.url.empty()) remotes.push_back(std::move(remote));
+  }
+  return remotes;
+}
+
+std::optional<RemoteEntry> Graph::FindRemote(const std::string& name) const {
+  for (auto& remote : Remotes()) {
+    if (remote.name == name) return remote;
+  }
+  return std::nullopt;
+}
+
+void Graph::SetRemote(const RemoteEntry& remote) {
+  Config config;
+  Check(git_repository_config(config.out(), repo_), "cannot open the graph's config");
+  const std::string prefix = "remote." + remote.name + ".";
+  Check(git_config_set_string(config.get(), (prefix + "url").c_str(), remote.url.c_str()),
+        fmt::format("cannot record remote '{}'", remote.name));
+  if (remote.insecure) {
+    Check(git_config_set_bool(config.get(), (prefix + "insecure").c_str(), 1),
+          fmt::format("cannot record remote '{}'", remote.name));
+  } else {
+    git_config_delete_entry(config.get(), (prefix + "insecure").c_str());
+  }
+}
+
+void Graph::RemoveRemote(const std::string& name) {
+  Config config;
+  Check(git_repository_config(config.out(), repo_), "cannot open the graph's config");
+  const std::string prefix = "remote." + name + ".";
+  int rc = git_config_delete_entry(config.get(), (prefix + "url").c_str());
+  if (rc == GIT_ENOTFOUND) throw Error(fmt::format("no such remote '{}'", name));
+  Check(rc, fmt::format("cannot remove remote '{}'", name));
+  git_config_delete_entry(config.get(), (prefix + "insecure").c_str());
 }
 
 }  // namespace fomo

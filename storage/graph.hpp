@@ -29,6 +29,23 @@ struct CommitInfo {
   int64_t time = 0;    // seconds since the epoch
 };
 
+// A commit as it travels between repositories: its git object's bytes (author,
+// time, parents, message: so the commit keeps its id everywhere) and the files
+// of its tree.
+struct CommitPayload {
+  CommitId id;
+  std::string raw;
+  std::map<std::string, std::string> files;
+};
+
+// A remote as git keeps it, in the graph's config: remote.NAME.url, and
+// remote.NAME.insecure (plain http) for registries.
+struct RemoteEntry {
+  std::string name;
+  std::string url;
+  bool insecure = false;
+};
+
 struct HeadState {
   std::optional<std::string> branch;  // short name, or none when detached
   std::optional<CommitId> commit;     // none on an unborn branch
@@ -57,6 +74,23 @@ class Graph {
   CommitInfo ReadCommit(const CommitId& id) const;
   std::optional<std::string> ReadFile(const CommitId& id, const std::string& name) const;
   bool HasCommit(const CommitId& id) const;
+
+  CommitPayload ExportCommit(const CommitId& id) const;
+  // Writes the payload's blobs, tree and commit. Refuses, naming the commit, bytes
+  // that do not hash to its id, a tree other than the one the commit names, or a
+  // parent that is not here.
+  void ImportCommit(const CommitPayload& payload);
+
+  // Remote-tracking branches (refs/remotes/REMOTE/BRANCH), as fetch leaves them;
+  // they keep what they name from gc, as branches do.
+  std::map<std::string, CommitId> RemoteBranches(const std::string& remote) const;
+  void SetRemoteBranch(const std::string& remote, const std::string& branch, const CommitId& id);
+  void DeleteRemoteBranch(const std::string& remote, const std::string& branch);
+
+  std::vector<RemoteEntry> Remotes() const;  // sorted by name
+  std::optional<RemoteEntry> FindRemote(const std::string& name) const;
+  void SetRemote(const RemoteEntry& remote);
+  void RemoveRemote(const std::string& name);
 
   // Revisions as in git: tags, branches, id prefixes, HEAD, HEAD~n. "1.2.0" also
   // finds the tag v1.2.0. Returns nullopt when nothing matches; throws on ambiguity.

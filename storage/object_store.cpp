@@ -150,7 +150,7 @@ std::optional<ObjectStore::Located> ObjectStore::Locate(const ObjectId& id, bool
 
 ObjectStore::Located ObjectStore::Require(const ObjectId& id, bool header_only) const {
   auto found = Locate(id, header_only);
-  if (!found) throw CorruptError(fmt::format("object {} is missing", id.Hex()));
+  if (!found) throw CorruptError(fmt::format("object {} is missing{}", id.Hex(), missing_hint_));
   return std::move(*found);
 }
 
@@ -469,6 +469,93 @@ Tensor ObjectStore::Read(const ObjectId& id) const {
   Tensor tensor{info.dtype, info.shape, ByteBuffer(info.raw_size)};
   ReadInto(id, tensor.bytes.data(), info.raw_size);
   return tensor;
+}
+
+}  // namespace fomo
+
+namespace fomo {
+
+std::vector<uint8_t> ObjectStore::ReadRecord(const ObjectId& id) const {
+  const Located where = Require(id);
+  ObjectHeader h;
+  ParseHeader(where.data, where.size, id.Hex(), &h);
+  const uint64_t size = where.size - (h.checksummed ? kChecksumSize : 0);
+  std::vector<uint8_t> record(where.data, where.data + size);
+  record[4] = kPlainRecord;
+  return record;
+}
+
+uint64_t ObjectStore::StoreRecord(const ObjectId& id, std::vector<uint8_t> record) const {
+  const uint64_t record_size = record.size();
+  if (format_ >= 2 && record_size < kPackThreshold) {
+    bool flush = false;
+    {
+      std::lock_guard<std::mutex> lock(pending_mutex_);
+      if (pending_.emplace(id, std::make_shared<const std::vector<uint8_t>>(std::move(record))).second) {
+        pending_bytes_ += record_size;
+      }
+      flush = pending_bytes_ > kMaxPendingBytes;
+    }
+    if (flush) Flush();
+    return record_size;
+  }
+  const fs::path path = PathOf(id);
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) throw Error(fmt::format("cannot create '{}': {}", path.parent_path().string(), ec.message()));
+  AtomicFileWriter writer(path);
+  if (format_ >= 2) record[4] = kChecksummedRecord;
+  writer.PWrite(0, record.data(), record.size());
+  uint64_t size = record.size();
+  if (format_ >= 2) {
+    const ObjectId checksum = Sha256::Of(record.data(), record.size());
+    writer.PWrite(size, checksum.bytes.data(), kChecksumSize);
+    size += kChecksumSize;
+  }
+  writer.Commit();
+  return size;
+}
+
+PutResult ObjectStore::PutRecord(const ObjectId& id, const std::vector<uint8_t>& record,
+                                 const std::vector<uint8_t>* base_content, std::vector<uint8_t>* decoded) const {
+  const std::string hex = id.Hex();
+  ObjectHeader h;
+  const size_t header_size = ParseHeader(record.data(), record.size(), hex, &h);
+  if (h.checksummed) throw CorruptError(fmt::format("object {} is corrupt: a record in transit carries no checksum", hex));
+  if (h.encoding != Encoding::kFull) {
+    if (h.base == id) throw CorruptError(fmt::format("object {} is corrupt: delta refers to itself", hex));
+    const std::optional<ObjectInfo> base = FindInfo(h.base);
+    if (!base) throw CorruptError(fmt::format("object {} needs its base {}, which is not here", hex, h.base.Hex()));
+    if (base->raw_size != h.raw_size || base->depth + 1 != h.depth) {
+      throw CorruptError(fmt::format("object {} is corrupt: it does not fit its base {}", hex, h.base.Hex()));
+    }
+  }
+  std::vector<uint8_t> content(h.raw_size);
+  if (h.encoding != Encoding::kFull) {
+    if (base_content && base_content->size() == h.raw_size) {
+      content = *base_content;
+    } else {
+      ReadInto(h.base, content.data(), h.raw_size);
+    }
+  }
+  try {
+    ApplyPayload(h, record.data() + header_size, record.size() - header_size, content.data(), content.size(),
+                 [this](const uint8_t* p, uint64_t n, const Shape& shape, uint8_t* out, uint64_t out_size) {
+                   DecodeLowRank(p, n, shape, out, out_size);
+                 });
+  } catch (const CorruptError& e) {
+    NameObjectIn(hex, e);
+  }
+  if (TensorId(TensorView{h.dtype, h.shape, content.data(), content.size()}) != id) {
+    throw CorruptError(fmt::format("object {} is corrupt: content does not match its hash", hex));
+  }
+  PutResult result{h.encoding, record.size(), false};
+  if (!Contains(id)) {
+    result.stored_size = StoreRecord(id, record);
+    result.written = true;
+  }
+  if (decoded) *decoded = std::move(content);
+  return result;
 }
 
 }  // namespace fomo

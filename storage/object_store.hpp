@@ -114,6 +114,8 @@ class ObjectStore {
   fs::path PathOf(const ObjectId& id) const;
 
   bool Contains(const ObjectId& id) const;
+  // Appended to "object X is missing" (a shallow clone says why and what to run).
+  void set_missing_hint(std::string hint) { missing_hint_ = std::move(hint); }
   ObjectInfo Stat(const ObjectId& id) const;
 
   // Stores tensor under id (its TensorId, computed by the caller), as a delta
@@ -143,6 +145,18 @@ class ObjectStore {
   // ignored for a full object) into dst; no hash is checked. fsck verifies chains
   // bottom-up with it, decoding each object once.
   void DecodeLink(const ObjectId& id, const uint8_t* base_content, uint8_t* dst, uint64_t size) const;
+
+  // The object as it travels between repositories: its plain record (header and
+  // payload, no checksum trailer), the same bytes whether it is packed or loose.
+  std::vector<uint8_t> ReadRecord(const ObjectId& id) const;
+  // Stores a record that came from elsewhere, as Put would (packed when small), once
+  // it is proven: the record parses, its base (for a delta or low-rank object) is
+  // here already, and the tensor it decodes to hashes to id. Throws CorruptError
+  // naming the object otherwise, and stores nothing. base_content, when given, is
+  // the base's decoded bytes (a caller walking a chain saves decoding it again);
+  // decoded, when given, receives this object's content.
+  PutResult PutRecord(const ObjectId& id, const std::vector<uint8_t>& record,
+                      const std::vector<uint8_t>* base_content = nullptr, std::vector<uint8_t>* decoded = nullptr) const;
 
   std::vector<ObjectId> List() const;
   // Every object with its stored size (loose, packed and waiting for Flush).
@@ -178,11 +192,15 @@ class ObjectStore {
   void LoadPacks() const;
   std::map<ObjectId, uint64_t> LooseSizes() const;
   void WriteLoose(const ObjectId& id, const std::vector<uint8_t>& bytes) const;
+  // Stores an encoded record (header then payload, plain): pending when small in a
+  // packing store, else a loose file with its checksum.
+  uint64_t StoreRecord(const ObjectId& id, std::vector<uint8_t> record) const;
   void MergePacks() const;
   void ReadLinks(const ObjectId& id, uint8_t* dst, uint64_t size, int links) const;
 
   fs::path dir_;
   StoreOptions options_;
+  std::string missing_hint_;
   mutable int format_ = 1;  // Repack upgrades it
   // Packs are immutable; the list is reloaded when an object is not found (a
   // concurrent repack may have replaced the packs this process mapped).

@@ -1,5 +1,7 @@
 #include "storage/repository.hpp"
 
+#include <sstream>
+
 #include <fmt/format.h>
 
 #include "storage/atomic_file.hpp"
@@ -19,7 +21,13 @@ Repository::Repository(fs::path root, fs::path fomo_dir, RepoConfig config, Grap
       config_(std::move(config)),
       objects_(std::make_unique<ObjectStore>(ObjectsDir(fomo_dir_), config_.storage)),
       graph_(std::move(graph)),
-      db_(std::move(db)) {}
+      db_(std::move(db)) {
+  std::error_code ec;
+  if (fs::exists(fomo_dir_ / "shallow", ec)) {
+    objects_->set_missing_hint(
+        ": this is a shallow clone, which left some versions' tensors out ('fomo fetch --unshallow' brings them)");
+  }
+}
 
 Repository Repository::Create(const fs::path& root, const fs::path& fomo_dir) {
   ObjectStore::Initialize(ObjectsDir(fomo_dir));
@@ -67,6 +75,38 @@ void Repository::RequireWritable() const {
 void Repository::LockForWriting(bool quiet) {
   RequireWritable();
   if (!lock_) lock_ = std::make_unique<RepoLock>(lock_path(), RepoLock::DefaultTimeout(), quiet);
+}
+
+std::set<CommitId> Repository::ShallowVersions() const {
+  std::set<CommitId> versions;
+  std::error_code ec;
+  const fs::path path = fomo_dir_ / "shallow";
+  if (!fs::exists(path, ec)) return versions;
+  std::istringstream in(ReadFileToString(path));
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() == 40) versions.insert(line);
+  }
+  return versions;
+}
+
+void Repository::RequireTensors(const CommitId& commit, const std::string& version) const {
+  if (IsShallow(commit)) {
+    throw Error(fmt::format("{} lies beyond this shallow clone's depth: its tensors are not here ('fomo fetch "
+                            "--unshallow' brings them)",
+                            version));
+  }
+}
+
+void Repository::SetShallowVersions(const std::set<CommitId>& versions) const {
+  const fs::path path = fomo_dir_ / "shallow";
+  std::error_code ec;
+  if (versions.empty()) {
+    fs::remove(path, ec);
+    return;
+  }
+  std::string text;
+  for (const auto& id : versions) text += id + "\n";
+  WriteFileAtomic(path, text.data(), text.size());
 }
 
 }  // namespace fomo

@@ -4,11 +4,13 @@
 //   .fomo/objects/     tensor objects, content-addressed
 //   .fomo/fomo.sqlite  versions, evaluations, training runs
 //   .fomo/lock         the write lock
+//   .fomo/shallow      versions a shallow clone holds without their tensors
 #pragma once
 
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "storage/database.hpp"
 #include "storage/graph.hpp"
@@ -44,6 +46,14 @@ class Repository {
   const Graph& graph() const { return graph_; }
   Database& db() { return db_; }
   const Database& db() const { return db_; }
+
+  // Versions whose commits and rows are here but whose tensors a shallow clone
+  // (fomo clone --depth) left out; `fomo fetch --unshallow` brings them.
+  std::set<CommitId> ShallowVersions() const;
+  void SetShallowVersions(const std::set<CommitId>& versions) const;
+  bool IsShallow(const CommitId& commit) const { return ShallowVersions().count(commit) > 0; }
+  // Throws, naming the version, when a shallow clone left its tensors out.
+  void RequireTensors(const CommitId& commit, const std::string& version) const;
 
   // Takes the write lock until Unlock or the end of the repository object (a
   // second call while it is held does nothing).

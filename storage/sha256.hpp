@@ -32,6 +32,12 @@ class Sha256 {
   Sha256& operator=(const Sha256&) = delete;
   void Update(const void* data, size_t size);
   ObjectId Finish();
+  // The digest of one buffer.
+  static ObjectId Of(const void* data, size_t size) {
+    Sha256 sum;
+    sum.Update(data, size);
+    return sum.Finish();
+  }
 
  private:
   struct Context;

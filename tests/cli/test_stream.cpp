@@ -152,7 +152,7 @@ TEST_CASE("concept-similarity walks the base's text embeddings from a seeded sta
   // features of both templates, averaged and renormalised.
   std::vector<std::string> args = {"embed", "--json"};
   for (const auto& c : classes) {
-    for (const std::string tmpl : {"a photo of a " + c + ".", "a sketch of the " + c}) {
+    for (const std::string& tmpl : {"a photo of a " + c + ".", "a sketch of the " + c}) {
       args.push_back("--text");
       args.push_back(tmpl);
     }

@@ -1,0 +1,98 @@
+// Remotes: where versions travel to and from (fomo clone, push, fetch, pull).
+// One interface, one implementation per kind of remote, and one conformance suite
+// (tests/storage/test_remote_conformance.cpp) that every kind passes:
+//   DirectoryRemote - another fomo repository on a path (a shared filesystem, a
+//                     backup disk), written under its lock with atomic renames;
+//   (an OCI registry: issue 17, not built yet.)
+// What moves is exactly what the repository holds: a version's git commit (its
+// bytes, so its id is the same everywhere), the stored records of the objects its
+// tensors are decoded from (bases before the deltas on them), and its evaluation
+// rows. storage/transfer.hpp decides what to move; a Remote only moves it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/database.hpp"
+#include "storage/error.hpp"
+#include "storage/graph.hpp"
+#include "storage/sha256.hpp"
+
+namespace fomo {
+
+struct RemoteRefs {
+  std::map<std::string, CommitId> branches;
+  std::map<std::string, CommitId> tags;
+  std::optional<std::string> head_branch;  // what a clone checks out
+};
+
+// A version as it travels: its commit and the rows measured on it.
+struct RemoteVersion {
+  CommitPayload commit;
+  // The objects its tensors and method state are built from, every link of each
+  // delta chain, bases first.
+  std::vector<ObjectId> objects;
+  std::vector<EvaluationRow> evaluations;
+};
+
+// A ref change a push asks for, applied only if the remote's ref still names
+// `expected` (nullopt: the ref must not exist), so two pushers cannot silently
+// overwrite each other.
+struct RefUpdate {
+  enum class Kind { kBranch, kTag } kind = Kind::kBranch;
+  std::string name;
+  std::optional<CommitId> expected;
+  CommitId target;
+};
+
+class Remote {
+ public:
+  virtual ~Remote() = default;
+  virtual std::string url() const = 0;
+
+  virtual RemoteRefs ListRefs() = 0;
+  // The fomo.yaml of the repository it holds, for a clone (empty if none).
+  virtual std::string ConfigText() = 0;
+  // Gives a remote without a fomo.yaml this one (a push to a new location).
+  virtual void PutConfigText(const std::string& text) = 0;
+
+  // A version is here only once its objects, commit and rows all are.
+  virtual bool HasVersion(const CommitId& id) = 0;
+  virtual RemoteVersion GetVersion(const CommitId& id) = 0;
+  // Stores a version whose objects are all here already (the caller sent them).
+  virtual void PutVersion(const RemoteVersion& version) = 0;
+  virtual std::vector<EvaluationRow> GetEvaluations(const CommitId& id) = 0;
+  // Merges rows into what the remote holds for a version it has.
+  virtual void PutEvaluations(const CommitId& id, const std::vector<EvaluationRow>& rows) = 0;
+
+  // Which of ids the remote lacks, in their order.
+  virtual std::vector<ObjectId> MissingObjects(const std::vector<ObjectId>& ids) = 0;
+  // The object's record as it travels (ObjectStore::ReadRecord).
+  virtual std::vector<uint8_t> GetObject(const ObjectId& id) = 0;
+  virtual void PutObject(const ObjectId& id, const std::vector<uint8_t>& record) = 0;
+
+  // Applies every update or none: throws RefConflict naming the first ref that
+  // no longer names what the update expected.
+  virtual void UpdateRefs(const std::vector<RefUpdate>& updates) = 0;
+};
+
+// A push raced another writer, or the remote moved on since it was read.
+class RefConflict : public Error {
+ public:
+  using Error::Error;
+};
+
+// The remote a URL names: a path or file:// URL is a directory. create: a path
+// that does not exist yet (or an empty directory) becomes an empty repository
+// (push to a new backup location). Throws a one-line Error when nothing usable is
+// there.
+std::unique_ptr<Remote> OpenRemote(const std::string& url, bool create = false);
+
+// The path a directory URL names (file:// stripped), or nullopt for other kinds.
+std::optional<std::string> DirectoryPathOf(const std::string& url);
+
+}  // namespace fomo
