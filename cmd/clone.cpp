@@ -14,6 +14,7 @@ namespace fomo::cmd {
 namespace {
 
 struct CloneOptions {
+  bool insecure = false;
   std::string url;
   std::string directory;
   std::vector<std::string> only;
@@ -37,7 +38,7 @@ int RunClone(Context& ctx, const CloneOptions& o) {
   request.only = o.only;
   request.depth = o.depth;
   TransferMeter meter(ctx.global, "receiving objects");
-  const CloneResult result = Clone(o.url, dir, request, meter.callback());
+  const CloneResult result = Clone(o.url, dir, request, o.insecure, meter.callback());
   meter.Finish();
   NamedRemote remote{"origin", o.url, nullptr};
   if (ctx.global.json) {
@@ -65,10 +66,11 @@ int RunClone(Context& ctx, const CloneOptions& o) {
 
 Runner SetupClone(CommandLine& cli) {
   auto o = std::make_shared<CloneOptions>();
-  cli.Option("url", &o->url, "the remote: a fomo repository's path or file:// URL", "URL", true);
+  cli.Option("url", &o->url, "the remote: a fomo repository's path or file:// URL, or oci://HOST[:PORT]/NAME", "URL", true);
   cli.Option("directory", &o->directory, "where to make the clone (default: the URL's last part)", "DIR");
   cli.Option("--only", &o->only, "only these branches, tags or versions, with their ancestry", "REV");
   cli.Option("--depth", &o->depth, "only the last N versions of each line get their tensors (a shallow clone)", "N");
+  cli.Flag("--insecure", &o->insecure, "plain http to a registry given by URL (one on localhost)");
   return [o](Context& ctx) { return RunClone(ctx, *o); };
 }
 

@@ -9,13 +9,14 @@ namespace fomo::cmd {
 namespace {
 
 struct FetchOptions {
+  bool insecure = false;
   std::string remote;
   bool unshallow = false;
 };
 
 int RunFetch(Context& ctx, const FetchOptions& o) {
   Repository& repo = ctx.repo();
-  NamedRemote remote = OpenNamedRemote(repo, o.remote);
+  NamedRemote remote = OpenNamedRemote(repo, o.remote, /*create=*/false, o.insecure);
   FetchRequest request;
   request.remote_name = remote.name;
   request.unshallow = o.unshallow;
@@ -32,6 +33,7 @@ Runner SetupFetch(CommandLine& cli) {
   auto o = std::make_shared<FetchOptions>();
   cli.Option("remote", &o->remote, "a remote's name or a URL (default origin)", "REMOTE");
   cli.Flag("--unshallow", &o->unshallow, "bring the tensors a shallow clone (--depth) left out");
+  cli.Flag("--insecure", &o->insecure, "plain http to a registry given by URL (one on localhost)");
   return [o](Context& ctx) { return RunFetch(ctx, *o); };
 }
 

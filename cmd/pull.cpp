@@ -15,6 +15,7 @@ namespace fomo::cmd {
 namespace {
 
 struct PullOptions {
+  bool insecure = false;
   std::string remote;
   std::string branch;
 };
@@ -24,7 +25,7 @@ int RunPull(Context& ctx, const PullOptions& o) {
   Graph& graph = repo.graph();
   const HeadState head = graph.Head();
   if (!head.branch) throw UsageError("HEAD is on no branch: switch to the branch to pull into");
-  NamedRemote remote = OpenNamedRemote(repo, o.remote);
+  NamedRemote remote = OpenNamedRemote(repo, o.remote, /*create=*/false, o.insecure);
   const std::string branch = o.branch.empty() ? *head.branch : o.branch;
   FetchRequest request;
   request.remote_name = remote.name;
@@ -69,6 +70,7 @@ Runner SetupPull(CommandLine& cli) {
   auto o = std::make_shared<PullOptions>();
   cli.Option("remote", &o->remote, "a remote's name or a URL (default origin)", "REMOTE");
   cli.Option("branch", &o->branch, "the remote's branch to take (default: the current branch's name)", "BRANCH");
+  cli.Flag("--insecure", &o->insecure, "plain http to a registry given by URL (one on localhost)");
   return [o](Context& ctx) { return RunPull(ctx, *o); };
 }
 

@@ -14,6 +14,7 @@ namespace fomo::cmd {
 namespace {
 
 struct PushOptions {
+  bool insecure = false;
   std::string remote;
   std::vector<std::string> revs;
   bool all = false;
@@ -76,7 +77,7 @@ int RunPush(Context& ctx, const PushOptions& o) {
   std::sort(request.tags.begin(), request.tags.end());
   request.tags.erase(std::unique(request.tags.begin(), request.tags.end()), request.tags.end());
 
-  NamedRemote remote = OpenNamedRemote(repo, remote_name, /*create=*/true);
+  NamedRemote remote = OpenNamedRemote(repo, remote_name, /*create=*/true, o.insecure);
   TransferMeter meter(ctx.global, "sending objects");
   const TransferReport report = Push(repo, *remote.remote, request, meter.callback());
   meter.Finish();
@@ -94,6 +95,7 @@ Runner SetupPush(CommandLine& cli) {
   cli.Flag("--all", &o->all, "push every branch (and the version tags on them)");
   cli.Flag("--tags", &o->tags, "push every tag");
   cli.Flag("-f,--force", &o->force, "let a remote branch move to a version that does not descend from it");
+  cli.Flag("--insecure", &o->insecure, "plain http to a registry given by URL (one on localhost)");
   return [o](Context& ctx) { return RunPush(ctx, *o); };
 }
 

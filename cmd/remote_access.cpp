@@ -8,7 +8,7 @@
 
 namespace fomo::cmd {
 
-NamedRemote OpenNamedRemote(const Repository& repo, const std::string& name_or_url, bool create) {
+NamedRemote OpenNamedRemote(const Repository& repo, const std::string& name_or_url, bool create, bool insecure) {
   const auto remotes = repo.graph().Remotes();
   std::optional<RemoteEntry> entry;
   if (name_or_url.empty()) {
@@ -24,7 +24,7 @@ NamedRemote OpenNamedRemote(const Repository& repo, const std::string& name_or_u
   NamedRemote named;
   named.name = entry ? entry->name : name_or_url;
   named.url = entry ? entry->url : name_or_url;
-  named.remote = OpenRemote(named.url, create);
+  named.remote = OpenRemote(named.url, RemoteOptions{create, insecure || (entry && entry->insecure)});
   return named;
 }
 

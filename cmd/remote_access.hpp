@@ -24,7 +24,9 @@ struct NamedRemote {
 // The remote NAME_OR_URL names: a remote of the repository's config, else a URL
 // or path. Empty: origin, else the only remote. create: a new directory may be
 // made (push).
-NamedRemote OpenNamedRemote(const Repository& repo, const std::string& name_or_url, bool create = false);
+// insecure: plain http to a registry, besides the remote's own setting.
+NamedRemote OpenNamedRemote(const Repository& repo, const std::string& name_or_url, bool create = false,
+                            bool insecure = false);
 
 // A meter of the bytes moved (with rate and ETA) on a terminal, plain lines when
 // piped; nothing with --quiet or --json.

@@ -9,12 +9,13 @@
 
 namespace fomo {
 
-CloneResult Clone(const std::string& url, const fs::path& dir, FetchRequest request, const TransferProgress& progress) {
+CloneResult Clone(const std::string& url, const fs::path& dir, FetchRequest request, bool insecure,
+                  const TransferProgress& progress) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::directory_iterator(dir, ec) == fs::directory_iterator())) {
     throw Error(fmt::format("cannot clone into '{}': it exists and is not an empty directory", dir.string()));
   }
-  std::unique_ptr<Remote> remote = OpenRemote(url);
+  std::unique_ptr<Remote> remote = OpenRemote(url, RemoteOptions{false, insecure});
   const bool made_dir = !fs::exists(dir, ec);
   fs::create_directories(dir, ec);
   if (ec) throw Error(fmt::format("cannot create '{}': {}", dir.string(), ec.message()));
@@ -36,7 +37,7 @@ CloneResult Clone(const std::string& url, const fs::path& dir, FetchRequest requ
       if (auto path = DirectoryPathOf(url); path && !fs::path(*path).is_absolute()) {
         recorded = fs::absolute(*path).lexically_normal().string();
       }
-      repo.graph().SetRemote({"origin", recorded, false});
+      repo.graph().SetRemote({"origin", recorded, insecure});
       request.remote_name = "origin";
       result.report = Fetch(repo, *remote, request, progress);
       Graph& graph = repo.graph();

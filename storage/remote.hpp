@@ -3,7 +3,9 @@
 // (tests/storage/test_remote_conformance.cpp) that every kind passes:
 //   DirectoryRemote - another fomo repository on a path (a shared filesystem, a
 //                     backup disk), written under its lock with atomic renames;
-//   (an OCI registry: issue 17, not built yet.)
+//   OciRemote       - an OCI distribution registry (oci://HOST[:PORT]/NAME), each
+//                     version a manifest whose layers are its objects
+//                     (storage/remote_oci.cpp).
 // What moves is exactly what the repository holds: a version's git commit (its
 // bytes, so its id is the same everywhere), the stored records of the objects its
 // tensors are decoded from (bases before the deltas on them), and its evaluation
@@ -11,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -49,6 +52,13 @@ struct RefUpdate {
   CommitId target;
 };
 
+// The blob an object travels as in a registry: its record's digest and size.
+struct ObjectBlob {
+  ObjectId digest;
+  uint64_t size = 0;
+};
+using BlobOf = std::function<ObjectBlob(const ObjectId& id)>;
+
 class Remote {
  public:
   virtual ~Remote() = default;
@@ -69,8 +79,9 @@ class Remote {
   // Merges rows into what the remote holds for a version it has.
   virtual void PutEvaluations(const CommitId& id, const std::vector<EvaluationRow>& rows) = 0;
 
-  // Which of ids the remote lacks, in their order.
-  virtual std::vector<ObjectId> MissingObjects(const std::vector<ObjectId>& ids) = 0;
+  // Which of ids the remote lacks, in their order. blob_of gives an object's record
+  // digest and size, for remotes that address blobs by them (a registry).
+  virtual std::vector<ObjectId> MissingObjects(const std::vector<ObjectId>& ids, const BlobOf& blob_of) = 0;
   // The object's record as it travels (ObjectStore::ReadRecord).
   virtual std::vector<uint8_t> GetObject(const ObjectId& id) = 0;
   virtual void PutObject(const ObjectId& id, const std::vector<uint8_t>& record) = 0;
@@ -86,11 +97,17 @@ class RefConflict : public Error {
   using Error::Error;
 };
 
-// The remote a URL names: a path or file:// URL is a directory. create: a path
-// that does not exist yet (or an empty directory) becomes an empty repository
-// (push to a new backup location). Throws a one-line Error when nothing usable is
-// there.
-std::unique_ptr<Remote> OpenRemote(const std::string& url, bool create = false);
+struct RemoteOptions {
+  // A path that does not exist yet (or an empty directory) becomes an empty
+  // repository (a push to a new backup location).
+  bool create = false;
+  bool insecure = false;  // a registry over plain http
+};
+
+// The remote a URL names: oci://HOST[:PORT]/NAME is a registry, a path or file://
+// URL a directory. Throws a one-line Error when nothing usable is there.
+std::unique_ptr<Remote> OpenRemote(const std::string& url, const RemoteOptions& options = {});
+std::unique_ptr<Remote> OpenRegistryRemote(const std::string& url, bool insecure);
 
 // The path a directory URL names (file:// stripped), or nullopt for other kinds.
 std::optional<std::string> DirectoryPathOf(const std::string& url);

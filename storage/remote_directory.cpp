@@ -82,7 +82,7 @@ class DirectoryRemote final : public Remote {
     repo_.db().InsertEvaluations(rows);
   }
 
-  std::vector<ObjectId> MissingObjects(const std::vector<ObjectId>& ids) override {
+  std::vector<ObjectId> MissingObjects(const std::vector<ObjectId>& ids, const BlobOf&) override {
     std::vector<ObjectId> missing;
     for (const auto& id : ids) {
       if (!repo_.objects().Contains(id)) missing.push_back(id);
@@ -151,11 +151,13 @@ std::optional<std::string> DirectoryPathOf(const std::string& url) {
   return url;
 }
 
-std::unique_ptr<Remote> OpenRemote(const std::string& url, bool create) {
+std::unique_ptr<Remote> OpenRemote(const std::string& url, const RemoteOptions& options) {
+  if (url.rfind("oci://", 0) == 0) return OpenRegistryRemote(url, options.insecure);
   const auto path_text = DirectoryPathOf(url);
   if (!path_text) {
-    throw Error(fmt::format("cannot reach '{}': this fomo knows directory remotes (a path or file:// URL)", url));
+    throw Error(fmt::format("cannot reach '{}': a remote is a path, a file:// URL or an oci:// registry", url));
   }
+  const bool create = options.create;
   const fs::path path = fs::absolute(*path_text);
   std::error_code ec;
   if (fs::is_directory(path / kFomoDirName / "graph", ec)) {

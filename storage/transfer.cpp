@@ -218,7 +218,10 @@ TransferReport Push(Repository& local, Remote& remote, const PushRequest& reques
       if (listed.insert(id).second) all.push_back(id);
     }
   }
-  const std::vector<ObjectId> missing_list = remote.MissingObjects(all);
+  const std::vector<ObjectId> missing_list = remote.MissingObjects(all, [&local](const ObjectId& id) {
+    const std::vector<uint8_t> record = local.objects().ReadRecord(id);
+    return ObjectBlob{Sha256::Of(record.data(), record.size()), record.size()};
+  });
   std::set<ObjectId> missing(missing_list.begin(), missing_list.end());
   TransferStatus status;
   status.objects_total = missing.size();

@@ -87,7 +87,7 @@ struct CloneResult {
 // Fetch brings them, with request.only and request.depth), its branches as local
 // branches, its fomo.yaml, and the remote recorded as `origin`. Built under a
 // temporary name and renamed into place: a failed clone leaves nothing.
-CloneResult Clone(const std::string& url, const fs::path& dir, FetchRequest request,
+CloneResult Clone(const std::string& url, const fs::path& dir, FetchRequest request, bool insecure = false,
                   const TransferProgress& progress = {});
 
 // Whether ancestor is descendant or one of its ancestors (both here).

@@ -161,7 +161,7 @@ TEST_CASE("remotes: a clone is the same history, and every version exports bit f
   }
 }
 
-TEST_CASE("remotes: a push sends only what the remote lacks; fetch and pull bring new versions", "[remote]") {
+TEST_CASE("remotes: a push sends only what the remote lacks and fetch and pull bring new versions", "[remote]") {
   if (!HaveFashionMnist()) return;
   for (const auto& kind : Kinds()) {
     DYNAMIC_SECTION(kind.name) {
