@@ -5,6 +5,7 @@
 
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
+#include "storage/semver.hpp"
 #include "storage/transfer.hpp"
 
 namespace fomo {
@@ -53,7 +54,8 @@ CloneResult Clone(const std::string& url, const fs::path& dir, FetchRequest requ
         graph.SetHeadToBranch(*result.branch);
         result.head = tracking.at(*result.branch);
       } else {
-        // Only tags or versions were asked for: HEAD at the first of them, as
+        // Only tags or versions were asked for, or the remote has tags and no
+        // branch: HEAD at the first asked for, else at the highest version, as
         // git clone --branch TAG leaves it.
         for (const auto& rev : request.only) {
           if (auto id = graph.Resolve(rev)) {
@@ -61,6 +63,15 @@ CloneResult Clone(const std::string& url, const fs::path& dir, FetchRequest requ
             break;
           }
         }
+        std::optional<SemVer> highest;
+        for (const auto& [tag, id] : result.head ? std::map<std::string, CommitId>{} : graph.Tags()) {
+          const auto version = tag.size() > 1 && tag[0] == 'v' ? SemVer::Parse(tag) : std::nullopt;
+          if (version && (!highest || *highest < *version)) {
+            highest = version;
+            result.head_tag = tag;
+          }
+        }
+        if (!result.head && result.head_tag) result.head = graph.TagTarget(*result.head_tag);
         if (!result.head) throw Error(fmt::format("{} holds no versions", url));
         graph.SetHeadDetached(*result.head);
       }

@@ -81,6 +81,7 @@ struct CloneResult {
   fs::path root;
   std::optional<std::string> branch;  // checked out; none: HEAD detached at `head`
   std::optional<CommitId> head;
+  std::optional<std::string> head_tag;  // the version HEAD was detached at, when no branch came
 };
 
 // A new repository in dir (absent or empty) holding the remote's versions (as
